@@ -1,0 +1,132 @@
+"""The per-video loop every component step shares.
+
+A step covers a range of videos (one run = a batch). Each video is computed on its own:
+a failure becomes that video's artifact with `status: error` and its `error_code` (SPEC:
+failure carried as data), the other videos go on, and dependants see the status.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from dp_assets.uploads import UploadRecord, load_upload
+from dp_core.artifact import Artifact, ArtifactMeta, ArtifactStatus, ModelUsed
+from dp_core.errors import DpError, ErrorCode, error_code_of
+from dp_core.profile import Profile
+from dp_core.storage_keys import artifact_key
+from dp_core.version import dataprocessor_version
+
+
+@dataclass
+class VideoInput:
+    partition_key: str
+    upload: UploadRecord
+    upstream: dict[str, Artifact]  # component name -> this video's artifact
+
+
+@dataclass
+class ComponentOutput:
+    status: ArtifactStatus  # "ok" or "empty"
+    arrays: dict = field(default_factory=dict)
+    models_used: list[ModelUsed] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)  # extra meta stored in the artifact
+    display: dict = field(default_factory=dict)  # Dagster UI metadata only
+    device: str = "cpu"
+
+
+def run_component(
+    context: AssetExecutionContext,
+    component: str,
+    profile: Profile,
+    upstream: Mapping[str, Mapping[str, Artifact]],
+    compute: Callable[[VideoInput], ComponentOutput],
+) -> dict[str, Artifact]:
+    """Run `compute` for every video of the step; return {partition_key: artifact}."""
+    results: dict[str, Artifact] = {}
+    for key in sorted(context.partition_keys):
+        started = time.perf_counter()
+        upload = load_upload(context.instance, key)
+        video_upstream = {name: by_key[key] for name, by_key in upstream.items()}
+        try:
+            _check_upstream(video_upstream)
+            output = compute(VideoInput(key, upload, video_upstream))
+            error = None
+        except Exception as exc:  # one video's failure must not stop the others
+            output, error = ComponentOutput(status="error"), exc
+            if error_code_of(exc) is ErrorCode.INTERNAL:
+                context.log.exception(f"{component} failed on {key} with an unexpected error")
+        duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        artifact = _artifact(context, component, profile, upload, output, error, duration_ms)
+        results[key] = artifact
+        _report(context, component, key, artifact, output)
+    return results
+
+
+def _check_upstream(upstream: Mapping[str, Artifact]) -> None:
+    for name, artifact in upstream.items():
+        if artifact.meta.status == "error":
+            raise DpError(
+                ErrorCode.DEPENDENCY_ERROR,
+                f"{name} failed ({artifact.meta.error_code.value}): {artifact.meta.error_message}",
+            )
+
+
+def _artifact(
+    context: AssetExecutionContext,
+    component: str,
+    profile: Profile,
+    upload: UploadRecord,
+    output: ComponentOutput,
+    error: Exception | None,
+    duration_ms: float,
+) -> Artifact:
+    meta = ArtifactMeta(
+        component=component,
+        component_version=profile.components[component].version,
+        dataprocessor_version=dataprocessor_version(),
+        run_id=context.run_id,
+        platform=upload.platform,
+        video_id=upload.video_id,
+        status="error" if error else output.status,
+        error_code=error_code_of(error) if error else None,
+        error_message=(error.message if isinstance(error, DpError) else repr(error)) if error else None,
+        config_hash=profile.config_hash,
+        models_used=output.models_used,
+        warnings=output.warnings,
+        duration_ms=duration_ms,
+        device_used=output.device,
+        **output.meta,
+    )
+    return Artifact(meta=meta, arrays={} if error else output.arrays)
+
+
+def _report(
+    context: AssetExecutionContext,
+    component: str,
+    key: str,
+    artifact: Artifact,
+    output: ComponentOutput,
+) -> None:
+    meta = artifact.meta
+    metadata = {
+        "status": meta.status,
+        "error_code": meta.error_code.value if meta.error_code else "",
+        "artifact_key": artifact_key(key, context.run_id, component),
+        "duration_ms": meta.duration_ms,
+        "device_used": meta.device_used,
+        "model_signature": meta.model_signature,
+        "warnings": MetadataValue.json(meta.warnings),
+    }
+    if meta.error_message:
+        metadata["error"] = meta.error_message
+    context.add_asset_metadata({**metadata, **output.display}, partition_key=key)
+    line = f"{component} {key}: {meta.status}"
+    if meta.status == "error":
+        context.log.warning(f"{line} [{meta.error_code.value}] {meta.error_message}")
+    else:
+        context.log.info(line)

@@ -1,0 +1,98 @@
+"""The one place that builds `Definitions`: assets of the profile, resources, job, sensors."""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    Definitions,
+    RunStatusSensorContext,
+    define_asset_job,
+    run_status_sensor,
+)
+
+from dp_assets.catalog import COMPONENT_ASSETS
+from dp_assets.partitions import videos_partitions
+from dp_assets.run_records import finalize_run
+from dp_assets.uploads import upload_spec
+from dp_core.errors import DpError, ErrorCode
+from dp_core.profile import load_profile
+from dp_resources.profile_resource import ProfileResource
+from dp_resources.storage import StorageResource
+from io_managers.npz_io_manager import NpzIOManager
+
+PROCESS_JOB = "process_videos"
+PROFILE_TAG = "dp/profile"
+DEFAULT_HOME = Path(".dp")
+
+
+@dataclass(frozen=True)
+class Settings:
+    storage_base: str
+    profile: str = "cpu_baseline"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        base = os.environ.get("DP_STORAGE") or str(DEFAULT_HOME / "storage")
+        if not base.startswith("s3://"):
+            base = str(Path(base).expanduser().absolute())
+        return cls(storage_base=base, profile=os.environ.get("DP_PROFILE", "cpu_baseline"))
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    profile = load_profile(settings.profile)
+    missing = [name for name in profile.component_order() if name not in COMPONENT_ASSETS]
+    if missing:
+        raise DpError(
+            ErrorCode.CONFIG_INVALID,
+            f"profile {profile.name}: components not implemented in this version: "
+            f"{', '.join(missing)}",
+        )
+    storage = StorageResource(base=settings.storage_base)
+    profile_resource = ProfileResource(profile=settings.profile)
+    process_job = define_asset_job(
+        PROCESS_JOB,
+        selection=profile.component_order(),
+        partitions_def=videos_partitions,
+        tags={PROFILE_TAG: settings.profile},
+        description=f"Every component of profile {profile.name!r} for a batch of videos.",
+    )
+
+    @run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        monitored_jobs=[process_job],
+        default_status=DefaultSensorStatus.RUNNING,
+        name="write_manifests_on_success",
+    )
+    def write_manifests_on_success(context: RunStatusSensorContext):
+        _finalize(context)
+
+    @run_status_sensor(
+        run_status=DagsterRunStatus.FAILURE,
+        monitored_jobs=[process_job],
+        default_status=DefaultSensorStatus.RUNNING,
+        name="write_manifests_on_failure",
+    )
+    def write_manifests_on_failure(context: RunStatusSensorContext):
+        _finalize(context)
+
+    def _finalize(context: RunStatusSensorContext) -> None:
+        run = context.dagster_run
+        run_profile = load_profile(run.tags.get(PROFILE_TAG, settings.profile))
+        finalize_run(context.instance, run.run_id, storage.get_storage(), run_profile)
+
+    return Definitions(
+        assets=[upload_spec, *(COMPONENT_ASSETS[n] for n in profile.component_order())],
+        jobs=[process_job],
+        sensors=[write_manifests_on_success, write_manifests_on_failure],
+        resources={
+            "storage": storage,
+            "profile": profile_resource,
+            "npz_io_manager": NpzIOManager(storage=storage),
+        },
+    )
+
+
+defs = build_definitions(Settings.from_env())

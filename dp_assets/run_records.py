@@ -1,0 +1,179 @@
+"""What a finished run leaves in storage for readers outside Dagster, per video:
+the manifest, `state_events.jsonl` and `state.json` — all derived from the run's event log.
+
+One writer: `finalize_run` is called once per run (by `dp process`, or by the run-status
+sensor for runs the daemon launched); a manifest that exists already is never rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from dagster import DagsterEventType, DagsterInstance
+
+from dp_assets.partitions import VIDEOS
+from dp_assets.uploads import load_upload
+from dp_core.components import KNOWN_COMPONENTS
+from dp_core.errors import ErrorCode
+from dp_core.manifest import (
+    ARTIFACT_TO_COMPONENT_STATUS,
+    ComponentRecord,
+    Manifest,
+    RunSection,
+    VideoSection,
+    video_status,
+)
+from dp_core.profile import Profile
+from dp_core.state_journal import StateEvent, checkpoint, encode_checkpoint, encode_events
+from dp_core.storage_keys import manifest_key, state_checkpoint_key, state_events_key
+from dp_core.version import dataprocessor_version
+from dp_resources.storage_backends import Storage
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+PARTITION = "dagster/partition"
+
+
+def run_partition_keys(instance: DagsterInstance, tags: dict) -> list[str]:
+    """The videos a run covered, from its partition tags."""
+    if PARTITION in tags:
+        return [tags[PARTITION]]
+    if RANGE_START in tags:
+        keys = instance.get_dynamic_partitions(VIDEOS)
+        start, end = keys.index(tags[RANGE_START]), keys.index(tags[RANGE_END])
+        return keys[start : end + 1]
+    return []
+
+
+def _iso(timestamp: float | None) -> str | None:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat() if timestamp else None
+
+
+@dataclass
+class _Progress:
+    """Per video and component: the journal so far and the last materialization's metadata."""
+
+    events: dict[str, list[StateEvent]]
+    materialized: dict[tuple[str, str], dict]
+
+
+def _journal(
+    instance: DagsterInstance, run_id: str, keys: list[str], profile: Profile
+) -> _Progress:
+    components = profile.component_order()
+    events: dict[str, list[StateEvent]] = {k: [] for k in keys}
+    materialized: dict[tuple[str, str], dict] = {}
+
+    def add(key: str, ts: str, component: str, state: str, code: str | None = None) -> None:
+        events[key].append(
+            StateEvent(
+                ts=ts, run_id=run_id, partition_key=key, component=component, state=state,
+                error_code=code,
+            )
+        )
+
+    for record in instance.get_records_for_run(run_id).records:
+        entry = record.event_log_entry
+        event = entry.dagster_event
+        if event is None:
+            continue
+        ts = _iso(entry.timestamp)
+        if event.event_type == DagsterEventType.RUN_START:
+            for key in keys:
+                for name in KNOWN_COMPONENTS:
+                    add(key, ts, name, "waiting" if name in components else "skipped")
+        elif event.event_type == DagsterEventType.STEP_START and event.step_key in components:
+            for key in keys:
+                add(key, ts, event.step_key, "running")
+        elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            materialization = event.event_specific_data.materialization
+            component = materialization.asset_key.path[-1]
+            key = materialization.partition
+            if key not in events or component not in components:
+                continue
+            metadata = {name: value.value for name, value in materialization.metadata.items()}
+            materialized[(key, component)] = metadata
+            state = ARTIFACT_TO_COMPONENT_STATUS[metadata.get("status", "error")]
+            add(key, ts, component, state, metadata.get("error_code") or None)
+        elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_key in components:
+            for key in keys:
+                if (key, event.step_key) not in materialized:
+                    add(key, ts, event.step_key, "error", ErrorCode.INTERNAL.value)
+    return _Progress(events=events, materialized=materialized)
+
+
+def _component_record(
+    name: str, profile: Profile, progress: _Progress, key: str
+) -> ComponentRecord:
+    if name not in profile.components:
+        return ComponentRecord(name=name, required=False, status="skipped")
+    required = profile.components[name].required
+    metadata = progress.materialized.get((key, name))
+    if metadata is None:
+        last = [e for e in progress.events[key] if e.component == name]
+        failed = bool(last) and last[-1].state == "error"
+        return ComponentRecord(
+            name=name,
+            required=required,
+            status="error" if failed else "skipped",
+            error_code=ErrorCode.INTERNAL if failed else ErrorCode.DEPENDENCY_ERROR,
+            error_message="the step failed" if failed else "not run: the run stopped first",
+        )
+    return ComponentRecord(
+        name=name,
+        required=required,
+        status=ARTIFACT_TO_COMPONENT_STATUS[metadata["status"]],
+        error_code=metadata.get("error_code") or None,
+        error_message=metadata.get("error"),
+        warnings=list(metadata.get("warnings") or []),
+        device_used=metadata.get("device_used"),
+        duration_ms=metadata.get("duration_ms"),
+        artifact_key=metadata.get("artifact_key"),
+        model_signature=metadata.get("model_signature") or "",
+    )
+
+
+def finalize_run(
+    instance: DagsterInstance, run_id: str, storage: Storage, profile: Profile
+) -> list[Manifest]:
+    """Write manifest + state journal for every video of a finished run; return the manifests."""
+    run_record = instance.get_run_record_by_id(run_id)
+    run = run_record.dagster_run
+    keys = run_partition_keys(instance, run.tags)
+    progress = _journal(instance, run_id, keys, profile)
+    manifests = []
+    for key in keys:
+        components = [_component_record(n, profile, progress, key) for n in KNOWN_COMPONENTS]
+        upload = load_upload(instance, key)
+        manifest = Manifest(
+            run=RunSection(
+                run_id=run_id,
+                dataprocessor_version=dataprocessor_version(),
+                profile=profile.name,
+                config_hash=profile.config_hash,
+                analysis=profile.analysis.model_dump(),
+                resolved_model_mapping=profile.resolved_model_mapping,
+                storage=storage.describe(),
+                started_at=_iso(run_record.start_time),
+                finished_at=_iso(run_record.end_time),
+                dagster_run_status=run.status.value,
+                status=video_status(components),
+            ),
+            video=VideoSection(
+                platform=upload.platform,
+                video_id=upload.video_id,
+                partition_key=key,
+                source_name=upload.source_name,
+            ),
+            components=components,
+        )
+        events = progress.events[key]
+        storage.put_bytes(state_events_key(key, run_id), encode_events(events))
+        state = checkpoint(events, run_status=run.status.value)
+        storage.put_bytes(state_checkpoint_key(key, run_id), encode_checkpoint(state))
+        target = manifest_key(key, run_id)
+        if not storage.exists(target):
+            storage.put_bytes(target, manifest.model_dump_json(indent=2).encode())
+        manifests.append(manifest)
+    return manifests

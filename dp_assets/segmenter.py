@@ -1,0 +1,70 @@
+"""The `segmenter` asset: one decode pass per video, streams under frames_dir."""
+
+
+import base64
+
+import numpy as np
+from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
+
+from dp_assets.component_step import ComponentOutput, VideoInput, run_component
+from dp_assets.partitions import videos_partitions
+from dp_assets.uploads import upload_spec
+from dp_core.artifact import Artifact
+from dp_core.storage_keys import frames_prefix
+from dp_resources.profile_resource import ProfileResource
+from dp_resources.segmentation import segment_video
+from dp_resources.storage import StorageResource
+
+
+@asset(
+    partitions_def=videos_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="npz_io_manager",
+    deps=[upload_spec],
+    group_name="segmenter",
+    kinds={"pyav"},
+    description="One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
+    "and original audio, metadata.json and per-component frame budgets under frames_dir.",
+)
+def segmenter(
+    context: AssetExecutionContext, storage: StorageResource, profile: ProfileResource
+) -> dict[str, Artifact]:
+    active_profile = profile.load()
+    store = storage.get_storage()
+
+    def segment(video: VideoInput) -> ComponentOutput:
+        prefix = frames_prefix(video.partition_key, context.run_id)
+        result = segment_video(video.upload.source_path, store, prefix, active_profile)
+        meta = result.metadata
+        display = {
+            "duration_s": meta["duration_s"],
+            "size": f"{meta['width']}x{meta['height']}" if meta["has_video"] else "audio only",
+            "native_fps": meta["native_fps"] or 0.0,
+            "rotation": meta["rotation"],
+            "has_audio": meta["has_audio"],
+            "frame_counts": MetadataValue.json(meta["frame_counts"]),
+            "frames_dir": prefix,
+            "source": video.upload.source_name,
+        }
+        if result.thumbnail_jpeg:
+            encoded = base64.b64encode(result.thumbnail_jpeg).decode()
+            display["thumbnail"] = MetadataValue.md(f"![thumbnail](data:image/jpeg;base64,{encoded})")
+        return ComponentOutput(
+            status="ok",
+            arrays={
+                "analysis_times_s": result.analysis_times_s,
+                "dense_times_s": result.dense_times_s,
+                "duration_s": np.float64(meta["duration_s"]),
+            },
+            warnings=result.warnings,
+            meta={
+                "frames_prefix": prefix,
+                "video_metadata": meta,
+                "analysis_fps": meta["analysis_fps"],
+                "analysis_width": meta["analysis_width"],
+                "analysis_height": meta["analysis_height"],
+            },
+            display=display,
+        )
+
+    return run_component(context, "segmenter", active_profile, {}, segment)

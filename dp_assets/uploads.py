@@ -1,0 +1,123 @@
+"""Registering videos: one dynamic partition each, plus an `upload` record in the event log.
+
+The `upload` asset is external (nothing computes it): registration reports a runless
+materialization of it per video, carrying where the file is and what its sidecar said.
+The segmenter reads the latest one; the Dagster UI shows it as the video's origin.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, AssetSpec, DagsterInstance
+
+from dp_assets.partitions import VIDEOS, videos_partitions
+from dp_core.errors import DpError, ErrorCode
+from dp_core.identity import video_key
+from dp_core.sidecar import Sidecar, parse_sidecar, sidecar_path
+
+UPLOAD = AssetKey("upload")
+upload_spec = AssetSpec(
+    UPLOAD,
+    partitions_def=videos_partitions,
+    group_name="inputs",
+    description="A registered video file and its sidecar (reported when a video is registered).",
+)
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".3gp"}
+)
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    partition_key: str
+    platform: str
+    video_id: str
+    source_uri: str
+    source_name: str
+    size_bytes: int
+    sidecar: dict | None = None
+    sidecar_error_code: str | None = None
+    sidecar_error: str | None = None
+
+    @property
+    def source_path(self) -> Path:
+        if not self.source_uri.startswith("file://"):
+            raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"cannot open {self.source_uri!r} locally")
+        return Path(self.source_uri.removeprefix("file://"))
+
+
+def collect_videos(paths: list[str]) -> list[Path]:
+    """Video files named directly, plus those inside named folders (sorted, recursive)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+            )
+        else:
+            found.append(path)
+    return found
+
+
+def prepare_upload(path: Path) -> UploadRecord:
+    """Identity and sidecar of one local file. A broken sidecar is recorded, not raised:
+    only the components that read it fail. An unknown platform is raised (nothing runs)."""
+    path = path.expanduser().absolute()
+    if not path.is_file():
+        raise DpError(ErrorCode.INPUT_NOT_FOUND, f"{path.name}: file not found")
+    sidecar, error_code, error = Sidecar(), None, None
+    side = sidecar_path(path)
+    if side.is_file():
+        try:
+            sidecar = parse_sidecar(side.read_bytes(), side.name)
+        except DpError as exc:
+            error_code, error = exc.code.value, exc.message
+    key = video_key(sidecar.platform, sidecar.video_id or path.stem)
+    return UploadRecord(
+        partition_key=key.partition_key,
+        platform=key.platform,
+        video_id=key.video_id,
+        source_uri=f"file://{path}",
+        source_name=path.name,
+        size_bytes=path.stat().st_size,
+        sidecar=sidecar.model_dump(mode="json") if error is None and side.is_file() else None,
+        sidecar_error_code=error_code,
+        sidecar_error=error,
+    )
+
+
+def register_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> None:
+    """Add each video's partition (new keys in the given order) and report its upload."""
+    known = set(instance.get_dynamic_partitions(VIDEOS))
+    new_keys = [r.partition_key for r in records if r.partition_key not in known]
+    if new_keys:
+        instance.add_dynamic_partitions(VIDEOS, list(dict.fromkeys(new_keys)))
+    for record in records:
+        instance.report_runless_asset_event(
+            AssetMaterialization(
+                asset_key=UPLOAD,
+                partition=record.partition_key,
+                description=f"registered {record.source_name}",
+                metadata={
+                    "record": json.dumps(asdict(record)),
+                    "source_name": record.source_name,
+                    "size_bytes": record.size_bytes,
+                    "video_id": record.video_id,
+                    "platform": record.platform,
+                },
+            )
+        )
+
+
+def load_upload(instance: DagsterInstance, partition_key: str) -> UploadRecord:
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=UPLOAD, asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records:
+        raise DpError(ErrorCode.INPUT_NOT_FOUND, f"video {partition_key!r} was never registered")
+    metadata = records[0].asset_materialization.metadata
+    return UploadRecord(**json.loads(metadata["record"].value))

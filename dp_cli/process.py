@@ -1,0 +1,174 @@
+"""`dp process`: register videos, run the profile's assets in batched runs, report."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uuid
+
+from dagster import DagsterEventType, DagsterInstance
+
+from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
+from dp_assets.partitions import VIDEOS
+from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
+from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
+from dp_core.errors import DpError, ErrorCode
+from dp_core.profile import Profile
+from dp_core.storage_keys import manifest_key
+from dp_resources.storage_backends import Storage, open_storage
+
+QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+@dataclass
+class VideoResult:
+    source: str
+    platform: str = ""
+    video_id: str = ""
+    partition_key: str = ""
+    run_id: str | None = None
+    status: str = "error"
+    error_code: str | None = None
+    message: str | None = None
+    manifest_key: str | None = None
+    counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "empty": 0, "error": 0})
+
+    def as_json(self) -> dict:
+        return {
+            "source": self.source,
+            "platform": self.platform,
+            "video_id": self.video_id,
+            "partition_key": self.partition_key,
+            "run_id": self.run_id,
+            "status": self.status,
+            "error_code": self.error_code,
+            "message": self.message,
+            "manifest_key": self.manifest_key,
+            "components": self.counts,
+        }
+
+
+def plan_batches(batch_keys: list[str], registered: list[str], size: int) -> list[list[str]]:
+    """Split keys into runs of at most `size`, each contiguous in registration order
+    (a Dagster partition range covers every key between its ends)."""
+    position = {key: i for i, key in enumerate(registered)}
+    ordered = sorted(dict.fromkeys(batch_keys), key=position.__getitem__)
+    batches: list[list[str]] = []
+    for key in ordered:
+        last = batches[-1] if batches else None
+        if last and len(last) < size and position[key] == position[last[-1]] + 1:
+            last.append(key)
+        else:
+            batches.append([key])
+    return batches
+
+
+class ProgressPrinter(threading.Thread):
+    """Follows a run's event log and prints each component step and per-video result."""
+
+    def __init__(self, instance: DagsterInstance, run_id: str, components: list[str], echo):
+        super().__init__(daemon=True)
+        self.instance, self.run_id, self.components, self.echo = instance, run_id, components, echo
+        self.stop_event = threading.Event()
+        self.cursor = None
+
+    def run(self) -> None:
+        while not self.stop_event.wait(0.3):
+            self.poll()
+
+    def finish(self) -> None:
+        self.stop_event.set()
+        self.join()
+        self.poll()
+
+    def poll(self) -> None:
+        connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
+        self.cursor = connection.cursor
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == DagsterEventType.STEP_START:
+                self.echo(f"  ▶ {event.step_key}")
+            elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = event.event_specific_data.materialization
+                component = materialization.asset_key.path[-1]
+                if component not in self.components:
+                    continue
+                md = {k: v.value for k, v in materialization.metadata.items()}
+                code = f" [{md['error_code']}]" if md.get("error_code") else ""
+                took = f"{md.get('duration_ms', 0) / 1000:.1f} s"
+                self.echo(f"    {component:<24} {materialization.partition:<40} {md.get('status')}{code} {took}")
+            elif event.event_type == DagsterEventType.STEP_FAILURE:
+                self.echo(f"  ✗ {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+
+
+def process_videos(
+    instance: DagsterInstance,
+    paths: list[str],
+    settings: Settings,
+    profile: Profile,
+    batch_size: int | None,
+    echo,
+) -> tuple[list[VideoResult], Storage]:
+    """Run every video under `paths`; returns one result per input file."""
+    defs = build_definitions(settings)
+    job = defs.get_job_def(PROCESS_JOB)
+    storage = open_storage(settings.storage_base)
+    results: list[VideoResult] = []
+    records: dict[str, tuple[UploadRecord, VideoResult]] = {}
+    for path in collect_videos(paths):
+        result = VideoResult(source=str(path))
+        results.append(result)
+        try:
+            record = prepare_upload(Path(path))
+        except DpError as exc:
+            result.error_code, result.message = exc.code.value, exc.message
+            continue
+        result.platform, result.video_id = record.platform, record.video_id
+        result.partition_key = record.partition_key
+        if record.partition_key in records:
+            other = records[record.partition_key][0].source_name
+            result.error_code = ErrorCode.INPUT_UNSUPPORTED.value
+            result.message = f"same platform + video_id as {other}: processed once"
+            continue
+        records[record.partition_key] = (record, result)
+    if not records:
+        return results, storage
+    register_uploads(instance, [record for record, _ in records.values()])
+    size = batch_size or profile.batching.videos_per_run
+    batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
+    components = profile.component_order()
+    for number, keys in enumerate(batches, start=1):
+        run_id = str(uuid.uuid4())
+        echo(f"run {number}/{len(batches)} · {len(keys)} video(s) · run_id {run_id}")
+        tags = {PROFILE_TAG: settings.profile, RANGE_START: keys[0], RANGE_END: keys[-1]}
+        progress = ProgressPrinter(instance, run_id, components, echo)
+        progress.start()
+        try:
+            job.execute_in_process(
+                instance=instance, run_id=run_id, tags=tags, run_config=QUIET_LOGGERS,
+                raise_on_error=False,
+            )
+        finally:
+            progress.finish()
+        for manifest in finalize_run(instance, run_id, storage, profile):
+            _, result = records[manifest.video.partition_key]
+            _apply_manifest(result, manifest, run_id)
+    return results, storage
+
+
+def _apply_manifest(result: VideoResult, manifest, run_id: str) -> None:
+    result.run_id = run_id
+    result.status = manifest.run.status
+    result.manifest_key = manifest_key(result.partition_key, run_id)
+    for component in manifest.components:
+        if component.status == "success":
+            result.counts["ok"] += 1
+        elif component.status in ("empty", "error"):
+            result.counts[component.status] += 1
+        if component.required and component.status in ("error", "skipped") and not result.error_code:
+            result.error_code = component.error_code.value if component.error_code else None
+            result.message = f"{component.name}: {component.error_message}"

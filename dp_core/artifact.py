@@ -1,0 +1,124 @@
+"""NPZ artifacts: named numpy arrays plus one JSON `meta` entry, loadable without pickle.
+
+Encoding and decoding work on bytes; the storage layer makes the write atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_json
+
+SCHEMA_VERSION = 1
+META_ENTRY = "meta"
+
+ArtifactStatus = Literal["ok", "empty", "error"]
+
+
+class ModelUsed(BaseModel):
+    """One model that served a component: what it is and how it ran."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    version: str
+    weights_digest: str = Field(description="sha256 of the weights file(s) as loaded")
+    engine: str = Field(description="onnxruntime | triton | tensorrt | mediapipe | ...")
+    precision: str = Field(description="fp32 | fp16 | int8")
+    device: str = Field(description="cpu | cuda:0 | triton:<url>")
+    stand_in: bool = Field(
+        default=False, description="true for a test model with random weights, never a real one"
+    )
+
+
+class ArtifactMeta(BaseModel):
+    """The required meta of every artifact (SPEC: NPZ artifact)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = SCHEMA_VERSION
+    component: str
+    component_version: str
+    dataprocessor_version: str
+    run_id: str
+    platform: str
+    video_id: str
+    status: ArtifactStatus
+    error_code: ErrorCode | None = None
+    error_message: str | None = None
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    config_hash: str
+    models_used: list[ModelUsed] = Field(default_factory=list)
+    model_signature: str = ""
+    warnings: list[str] = Field(default_factory=list)
+    duration_ms: float | None = None
+    device_used: str | None = None
+    analysis_fps: float | None = None
+    analysis_width: int | None = None
+    analysis_height: int | None = None
+
+    def model_post_init(self, _context) -> None:
+        # The signature is derived, never supplied: changing any model's engine or
+        # precision changes it.
+        self.model_signature = model_signature(self.models_used)
+        if self.status == "error" and self.error_code is None:
+            raise ValueError("an artifact with status 'error' needs an error_code")
+
+
+def model_signature(models_used: list[ModelUsed]) -> str:
+    """A hash of every `models_used` entry (order-insensitive); '' when no model ran."""
+    if not models_used:
+        return ""
+    entries = sorted((m.model_dump(mode="json") for m in models_used), key=sha256_json)
+    return sha256_json(entries)[:16]
+
+
+@dataclass
+class Artifact:
+    meta: ArtifactMeta
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def encode_artifact(artifact: Artifact) -> bytes:
+    """Serialise to NPZ bytes; refuses arrays that would need pickle to load."""
+    arrays = {}
+    for name, value in artifact.arrays.items():
+        if name == META_ENTRY:
+            raise DpError(ErrorCode.INTERNAL, f"array name {META_ENTRY!r} is reserved")
+        array = np.asarray(value)
+        if array.dtype.hasobject:
+            raise DpError(
+                ErrorCode.INTERNAL,
+                f"array {name!r} has dtype object; store strings as a numpy unicode array",
+            )
+        arrays[name] = array
+    meta_json = artifact.meta.model_dump_json()
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays, **{META_ENTRY: np.array(meta_json)})
+    return buffer.getvalue()
+
+
+def decode_artifact(data: bytes, source: str = "<bytes>") -> Artifact:
+    """Load NPZ bytes with `allow_pickle=False` and validate the meta."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{source} is not a valid NPZ artifact: {exc}") from exc
+    if META_ENTRY not in arrays:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{source} has no {META_ENTRY!r} entry")
+    meta_array = arrays.pop(META_ENTRY)
+    try:
+        meta = ArtifactMeta.model_validate(json.loads(str(meta_array)))
+    except (ValueError, ValidationError) as exc:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{source} has invalid meta: {exc}") from exc
+    return Artifact(meta=meta, arrays=arrays)

@@ -1,0 +1,38 @@
+"""The component catalogue: every asset-graph component SPEC names and what it needs."""
+
+from __future__ import annotations
+
+# component -> the components it reads (SPEC: "The asset graph"). Order is display order.
+COMPONENT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
+    "segmenter": (),
+    "core_clip": ("segmenter",),
+    "core_face_landmarks": ("segmenter",),
+    "core_object_detections": ("segmenter",),
+    "core_depth_midas": ("segmenter",),
+    "core_optical_flow": ("segmenter",),
+    "cut_detection": ("segmenter",),
+    "shot_quality": ("segmenter", "cut_detection"),
+    "scene_classification": ("core_clip", "cut_detection"),
+    "video_pacing": ("cut_detection", "core_optical_flow"),
+    "uniqueness": ("core_clip", "cut_detection"),
+    "story_structure": ("cut_detection", "video_pacing"),
+    "clap_extractor": ("segmenter",),
+    "loudness_extractor": ("segmenter",),
+    "tempo_extractor": ("segmenter",),
+    "audio_events": ("segmenter",),
+    "speech_activity": ("segmenter",),
+    "ocr": ("segmenter",),
+    "text_features": ("ocr",),
+}
+
+KNOWN_COMPONENTS = tuple(COMPONENT_DEPENDENCIES)
+
+# Components that read the segmenter's analysis frames: each gets its own frame budget.
+ANALYSIS_FRAME_CONSUMERS = (
+    "core_clip",
+    "core_face_landmarks",
+    "core_object_detections",
+    "core_depth_midas",
+    "shot_quality",
+    "ocr",
+)

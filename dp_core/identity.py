@@ -1,0 +1,67 @@
+"""Video identity: (platform, video_id) → one key that is safe everywhere.
+
+The same slug is a Dagster partition key component, an S3 key segment and a file name.
+A video_id that is already safe is kept as is (readable keys); any other id is reduced
+to safe characters and suffixed with a hash of the exact original, so two different ids
+never share a key and nothing like `../../etc/passwd` can escape a folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from dp_core.errors import DpError, ErrorCode
+
+PLATFORMS = ("local", "youtube", "tiktok", "instagram", "vk", "rutube")
+PARTITION_SEPARATOR = "__"
+_MAX_SLUG = 80
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class VideoKey:
+    platform: str
+    video_id: str
+
+    @property
+    def slug(self) -> str:
+        return video_slug(self.video_id)
+
+    @property
+    def partition_key(self) -> str:
+        return f"{self.platform}{PARTITION_SEPARATOR}{self.slug}"
+
+
+def video_key(platform: str | None, video_id: str) -> VideoKey:
+    """Validate and build a VideoKey; missing platform means `local`."""
+    platform = (platform or "local").strip().lower()
+    if platform not in PLATFORMS:
+        raise DpError(
+            ErrorCode.INPUT_UNSUPPORTED,
+            f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}",
+        )
+    if not isinstance(video_id, str) or not video_id.strip():
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"video_id must be a non-empty string, got {video_id!r}")
+    if "\x00" in video_id or len(video_id) > 512:
+        raise DpError(ErrorCode.INPUT_CORRUPT, "video_id holds a NUL byte or is over 512 characters")
+    return VideoKey(platform=platform, video_id=video_id)
+
+
+def video_slug(video_id: str) -> str:
+    """A safe name for `video_id`: [A-Za-z0-9_-], no leading '-', never '__'-ambiguous."""
+    if _SAFE_ID.match(video_id) and len(video_id) <= _MAX_SLUG and "__" not in video_id:
+        return video_id
+    digest = hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:12]
+    base = _UNSAFE_RUN.sub("-", video_id).replace("__", "_").strip("-_")[: _MAX_SLUG - 14]
+    return f"{base}-{digest}" if base else f"id-{digest}"
+
+
+def parse_partition_key(partition_key: str) -> tuple[str, str]:
+    """(platform, slug) of a partition key; the original video_id is kept in the upload record."""
+    platform, sep, slug = partition_key.partition(PARTITION_SEPARATOR)
+    if not sep or platform not in PLATFORMS or not slug:
+        raise DpError(ErrorCode.CONFIG_INVALID, f"not a video partition key: {partition_key!r}")
+    return platform, slug

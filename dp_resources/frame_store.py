@@ -1,0 +1,189 @@
+"""Chunked frame and audio streams under a video's `frames_dir/…` in storage.
+
+The segmenter writes a stream chunk by chunk as it decodes (memory stays flat on long
+videos); components read it back chunk by chunk, from any machine that sees the storage.
+
+    <stream>/index.json          kind, count, chunk keys, frame size / sample rate
+    <stream>/00000.npz           video: JPEG bytes + offsets, times_s, source_frame
+                                 audio: samples float32 [C, n], start_s
+
+Frames are stored as JPEG (quality set per stream): raw RGB of an hour at 640 px would be
+gigabytes; JPEG at q90+ is ~10× smaller and changes model inputs far less than resizing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from dp_resources.storage_backends import Storage
+
+
+def _npz_bytes(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _load_npz(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
+
+
+def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame, mode="RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+class VideoStreamWriter:
+    """Buffers up to `frames_per_chunk` frames, then writes one chunk."""
+
+    def __init__(self, storage: Storage, prefix: str, frames_per_chunk: int, jpeg_quality: int):
+        self.storage, self.prefix = storage, prefix
+        self.frames_per_chunk, self.quality = frames_per_chunk, jpeg_quality
+        self.chunks: list[str] = []
+        self.count = 0
+        self.size: tuple[int, int] | None = None  # (width, height)
+        self._jpegs: list[bytes] = []
+        self._times: list[float] = []
+        self._indices: list[int] = []
+
+    def add(self, frame: np.ndarray, time_s: float, source_frame: int) -> None:
+        self.size = (frame.shape[1], frame.shape[0])
+        self._jpegs.append(encode_jpeg(frame, self.quality))
+        self._times.append(time_s)
+        self._indices.append(source_frame)
+        self.count += 1
+        if len(self._jpegs) >= self.frames_per_chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._jpegs:
+            return
+        offsets = np.cumsum([0] + [len(j) for j in self._jpegs]).astype(np.int64)
+        key = f"{self.prefix}/{len(self.chunks):05d}.npz"
+        self.storage.put_bytes(
+            key,
+            _npz_bytes(
+                jpeg_bytes=np.frombuffer(b"".join(self._jpegs), dtype=np.uint8),
+                jpeg_offsets=offsets,
+                times_s=np.asarray(self._times, dtype=np.float64),
+                source_frame=np.asarray(self._indices, dtype=np.int64),
+            ),
+        )
+        self.chunks.append(key)
+        self._jpegs, self._times, self._indices = [], [], []
+
+    def close(self) -> dict:
+        """Write the last chunk and the index; returns the index."""
+        self._flush()
+        index = {
+            "kind": "video",
+            "count": self.count,
+            "chunks": self.chunks,
+            "width": self.size[0] if self.size else 0,
+            "height": self.size[1] if self.size else 0,
+            "jpeg_quality": self.quality,
+        }
+        self.storage.put_bytes(f"{self.prefix}/index.json", json.dumps(index).encode())
+        return index
+
+
+class AudioStreamWriter:
+    """Buffers float32 [C, n] audio and writes chunks of `chunk_seconds`."""
+
+    def __init__(self, storage: Storage, prefix: str, sample_rate: int, chunk_seconds: float,
+                 channel_names: list[str]):
+        self.storage, self.prefix = storage, prefix
+        self.sample_rate = sample_rate
+        self.chunk_samples = max(1, int(round(chunk_seconds * sample_rate)))
+        self.channel_names = channel_names
+        self.chunks: list[str] = []
+        self.total = 0
+        self.start_s: float | None = None
+        self._parts: list[np.ndarray] = []
+        self._buffered = 0
+
+    def add(self, samples: np.ndarray, start_s: float) -> None:
+        if self.start_s is None:
+            self.start_s = start_s
+        self._parts.append(np.asarray(samples, dtype=np.float32))
+        self._buffered += samples.shape[1]
+        while self._buffered >= self.chunk_samples:
+            self._flush(self.chunk_samples)
+
+    def _flush(self, n: int) -> None:
+        data = np.concatenate(self._parts, axis=1) if self._parts else None
+        if data is None or data.shape[1] == 0:
+            return
+        chunk, rest = data[:, :n], data[:, n:]
+        key = f"{self.prefix}/{len(self.chunks):05d}.npz"
+        start = (self.start_s or 0.0) + self.total / self.sample_rate
+        self.storage.put_bytes(key, _npz_bytes(samples=chunk, start_s=np.float64(start)))
+        self.chunks.append(key)
+        self.total += chunk.shape[1]
+        self._parts = [rest] if rest.shape[1] else []
+        self._buffered = rest.shape[1]
+
+    def close(self) -> dict:
+        self._flush(self._buffered)
+        index = {
+            "kind": "audio",
+            "sample_rate": self.sample_rate,
+            "channels": len(self.channel_names),
+            "channel_names": self.channel_names,
+            "samples": self.total,
+            "start_s": self.start_s or 0.0,
+            "chunks": self.chunks,
+        }
+        self.storage.put_bytes(f"{self.prefix}/index.json", json.dumps(index).encode())
+        return index
+
+
+@dataclass
+class VideoChunk:
+    frames: np.ndarray  # uint8 [n, H, W, 3] RGB
+    times_s: np.ndarray  # float64 [n]
+    positions: np.ndarray  # int64 [n], index among this stream's frames
+    source_frames: np.ndarray  # int64 [n], index among all decoded frames of the video
+
+
+@dataclass
+class AudioChunk:
+    samples: np.ndarray  # float32 [C, n], -1..1
+    start_s: float
+
+
+def read_index(storage: Storage, prefix: str) -> dict:
+    return json.loads(storage.get_bytes(f"{prefix}/index.json"))
+
+
+def iter_video_chunks(storage: Storage, prefix: str) -> Iterator[VideoChunk]:
+    """Decode a video stream chunk by chunk (memory: one chunk at a time)."""
+    position = 0
+    for key in read_index(storage, prefix)["chunks"]:
+        arrays = _load_npz(storage.get_bytes(key))
+        raw, offsets = arrays["jpeg_bytes"].tobytes(), arrays["jpeg_offsets"]
+        frames = np.stack(
+            [decode_jpeg(raw[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
+        )
+        n = len(frames)
+        positions = np.arange(position, position + n)
+        yield VideoChunk(frames, arrays["times_s"], positions, arrays["source_frame"])
+        position += n
+
+
+def iter_audio_chunks(storage: Storage, prefix: str) -> Iterator[AudioChunk]:
+    for key in read_index(storage, prefix)["chunks"]:
+        arrays = _load_npz(storage.get_bytes(key))
+        yield AudioChunk(arrays["samples"], float(arrays["start_s"]))

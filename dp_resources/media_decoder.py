@@ -1,0 +1,292 @@
+"""One decode pass over a video file with PyAV, feeding every stream the platform needs.
+
+Video and audio packets are demuxed together once; each decoded frame is scaled for the
+sinks that want it and dropped, so memory does not grow with the video's length.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import av
+import av.error
+import numpy as np
+
+from dp_core.errors import DpError, ErrorCode
+from dp_features.video.sampling import (
+    TimeSampler,
+    fit_inside,
+    rotate_upright,
+    scale_to_width,
+)
+
+MAX_DECODE_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class DecodePlan:
+    analysis_fps: float
+    analysis_max_width: int
+    analysis_max_height: int
+    dense_max_fps: float
+    dense_width: int
+    model_sample_rate: int
+    max_pixels: int
+    max_duration_s: float
+
+
+class DecodeSink(Protocol):
+    def analysis_frame(self, frame: np.ndarray, time_s: float, source_frame: int) -> None: ...
+    def dense_frame(self, frame: np.ndarray, time_s: float, source_frame: int) -> None: ...
+    def audio_format(self, sample_rate: int, channel_names: list[str]) -> None: ...
+    # audio: float32 [C, n] blocks in order; `start_s` is the time of the stream's first sample
+    def model_audio(self, samples: np.ndarray, start_s: float) -> None: ...
+    def native_audio(self, samples: np.ndarray, start_s: float) -> None: ...
+
+
+@dataclass
+class DecodeReport:
+    """What the pass found: the facts `metadata.json` is built from. Sizes are upright."""
+
+    container_format: str
+    container_duration_s: float | None
+    has_video: bool
+    has_audio: bool
+    video_codec: str | None = None
+    native_fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    coded_width: int | None = None
+    coded_height: int | None = None
+    rotation: int = 0
+    pixel_format: str | None = None
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    audio_layout: str | None = None
+    audio_channel_names: list[str] = field(default_factory=list)
+    decoded_frames: int = 0
+    first_frame_s: float | None = None
+    last_frame_s: float | None = None
+    audio_end_s: float | None = None
+    variable_frame_rate: bool = False
+    analysis_size: tuple[int, int] | None = None
+    dense_size: tuple[int, int] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        """Container duration when known, else what was decoded."""
+        if self.container_duration_s:
+            return self.container_duration_s
+        ends = [0.0]
+        if self.last_frame_s is not None:
+            ends.append(self.last_frame_s + 1.0 / (self.native_fps or 25.0))
+        if self.audio_end_s is not None:
+            ends.append(self.audio_end_s)
+        return max(ends)
+
+
+def open_container(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise DpError(ErrorCode.INPUT_NOT_FOUND, f"{path.name}: file not found")
+    if path.is_dir():
+        raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"{path.name}: is a folder, not a video file")
+    if path.stat().st_size == 0:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{path.name}: file is empty (0 bytes)")
+    try:
+        return av.open(os.fspath(path), mode="r")
+    except av.error.FFmpegError as exc:
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT, f"{path.name}: not a readable media file ({exc})"
+        ) from exc
+
+
+def decode_once(path: Path, plan: DecodePlan, sink: DecodeSink) -> DecodeReport:
+    """Decode `path` once, calling `sink` for analysis/dense frames and both audio forms."""
+    with open_container(path) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None and audio is None:
+            raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"{path.name}: has no video or audio stream")
+        report = DecodeReport(
+            container_format=container.format.name,
+            container_duration_s=container.duration / 1e6 if container.duration else None,
+            has_video=video is not None,
+            has_audio=audio is not None,
+        )
+        _check_limits(path, plan, report, video)
+        origin_s = container.start_time / 1e6 if container.start_time else 0.0
+        video_pass = _VideoPass(plan, sink, report, video) if video else None
+        audio_pass = _AudioPass(plan, sink, report, audio) if audio else None
+        streams = [s for s in (video, audio) if s is not None]
+        errors = 0
+        for packet in container.demux(*streams):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                errors += 1
+                if errors > MAX_DECODE_ERRORS:
+                    raise DpError(
+                        ErrorCode.INPUT_CORRUPT,
+                        f"{path.name}: over {MAX_DECODE_ERRORS} decode errors (last: {exc})",
+                    ) from exc
+                continue
+            for frame in frames:
+                if video_pass and packet.stream is video:
+                    video_pass.frame(frame, origin_s)
+                elif audio_pass:
+                    audio_pass.frame(frame, origin_s)
+        if audio_pass:
+            audio_pass.flush()
+        if video_pass:
+            video_pass.finish()
+        if errors:
+            report.warnings.append(f"{errors} packets could not be decoded and were skipped")
+    _check_complete(path, report)
+    return report
+
+
+def _check_limits(path: Path, plan: DecodePlan, report: DecodeReport, video) -> None:
+    if video is not None:
+        pixels = (video.codec_context.width or 0) * (video.codec_context.height or 0)
+        if pixels > plan.max_pixels:
+            raise DpError(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"{path.name}: {video.codec_context.width}x{video.codec_context.height} is over "
+                f"the profile's limit of {plan.max_pixels} pixels per frame",
+            )
+    if report.container_duration_s and report.container_duration_s > plan.max_duration_s:
+        raise DpError(
+            ErrorCode.RESOURCE_EXHAUSTED,
+            f"{path.name}: {report.container_duration_s:.0f} s is over the profile's limit of "
+            f"{plan.max_duration_s:.0f} s",
+        )
+
+
+def _check_complete(path: Path, report: DecodeReport) -> None:
+    if report.has_video and report.decoded_frames == 0:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{path.name}: no video frame could be decoded")
+    expected = report.container_duration_s
+    decoded = report.last_frame_s if report.has_video else report.audio_end_s
+    if expected and decoded is not None and expected > 2.0 and decoded < 0.9 * expected - 1.0:
+        report.warnings.append(
+            f"decoded only {decoded:.1f} s of the {expected:.1f} s the container announces "
+            "(truncated file?)"
+        )
+
+
+class _VideoPass:
+    def __init__(self, plan: DecodePlan, sink: DecodeSink, report: DecodeReport, stream):
+        stream.thread_type = "AUTO"  # frame threading: decode speed on multi-core machines
+        self.plan, self.sink, self.report, self.stream = plan, sink, report, stream
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        report.native_fps = float(rate) if rate else None
+        report.video_codec = stream.codec_context.name
+        report.pixel_format = stream.codec_context.format.name if stream.codec_context.format else None
+        self.analysis = TimeSampler(plan.analysis_fps)
+        dense_fps = plan.dense_max_fps
+        if report.native_fps and report.native_fps <= plan.dense_max_fps * 1.01:
+            dense_fps = None  # every native frame
+        self.dense = TimeSampler(dense_fps)
+        self.intervals: list[float] = []
+        self.previous_s: float | None = None
+        self.sizes: tuple[tuple[int, int], tuple[int, int]] | None = None
+
+    def frame(self, frame: av.VideoFrame, origin_s: float) -> None:
+        report = self.report
+        index = report.decoded_frames
+        if frame.time is not None:
+            time_s = frame.time - origin_s
+        else:
+            time_s = index / (report.native_fps or 25.0)
+        if self.previous_s is not None:
+            if time_s <= self.previous_s:  # out-of-order / duplicate timestamp: keep monotonic
+                time_s = self.previous_s + 1e-6
+            if len(self.intervals) < 10_000:
+                self.intervals.append(time_s - self.previous_s)
+        if self.sizes is None:
+            self._init_sizes(frame)
+        report.decoded_frames += 1
+        report.first_frame_s = time_s if report.first_frame_s is None else report.first_frame_s
+        report.last_frame_s = self.previous_s = time_s
+        (aw, ah), (dw, dh) = self.sizes
+        if self.analysis.take(time_s):
+            self.sink.analysis_frame(self._scaled(frame, aw, ah), time_s, index)
+        if self.dense.take(time_s):
+            self.sink.dense_frame(self._scaled(frame, dw, dh), time_s, index)
+
+    def _init_sizes(self, frame: av.VideoFrame) -> None:
+        report, plan = self.report, self.plan
+        report.rotation = int(frame.rotation or 0)
+        report.coded_width, report.coded_height = frame.width, frame.height
+        sideways = report.rotation % 180 != 0
+        width, height = (frame.height, frame.width) if sideways else (frame.width, frame.height)
+        report.width, report.height = width, height
+        analysis = fit_inside(width, height, plan.analysis_max_width, plan.analysis_max_height)
+        dense = scale_to_width(width, height, plan.dense_width)
+        report.analysis_size, report.dense_size = analysis, dense
+        # reformat works on the coded (un-rotated) frame: swap sides back before rotating
+        self.sizes = tuple((h, w) if sideways else (w, h) for (w, h) in (analysis, dense))
+
+    def _scaled(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        return rotate_upright(rgb.to_ndarray(), self.report.rotation)
+
+    def finish(self) -> None:
+        if len(self.intervals) >= 3:
+            intervals = np.asarray(self.intervals)
+            median = float(np.median(intervals))
+            spread = float(np.percentile(intervals, 95) - np.percentile(intervals, 5))
+            self.report.variable_frame_rate = median > 0 and spread > 0.1 * median
+
+
+class _AudioPass:
+    def __init__(self, plan: DecodePlan, sink: DecodeSink, report: DecodeReport, stream):
+        self.sink, self.report = sink, report
+        layout = stream.codec_context.layout
+        report.audio_codec = stream.codec_context.name
+        report.audio_sample_rate = stream.codec_context.sample_rate
+        report.audio_channels = stream.codec_context.channels
+        report.audio_layout = layout.name if layout else None
+        report.audio_channel_names = [c.name for c in layout.channels] if layout else []
+        sink.audio_format(report.audio_sample_rate, report.audio_channel_names)
+        self.model = av.AudioResampler(format="flt", layout="mono", rate=plan.model_sample_rate)
+        # Loudness needs the original channels and rate: only the sample format changes.
+        self.native = av.AudioResampler(
+            format="fltp", layout=layout.name if layout else None, rate=report.audio_sample_rate
+        )
+        self.model_s: float | None = None
+        self.native_s: float | None = None
+        self.native_samples = 0
+
+    def frame(self, frame: av.AudioFrame, origin_s: float) -> None:
+        time_s = (frame.time - origin_s) if frame.time is not None else None
+        self._emit(self.model.resample(frame), time_s, native=False)
+        self._emit(self.native.resample(frame), time_s, native=True)
+
+    def flush(self) -> None:
+        self._emit(self.model.resample(None), None, native=False)
+        self._emit(self.native.resample(None), None, native=True)
+        if self.native_samples and self.report.audio_sample_rate:
+            start = self.native_s or 0.0
+            self.report.audio_end_s = start + self.native_samples / self.report.audio_sample_rate
+
+    def _emit(self, frames: list[av.AudioFrame], time_s: float | None, native: bool) -> None:
+        for out in frames:
+            samples = out.to_ndarray().astype(np.float32, copy=False)
+            if samples.ndim == 1:
+                samples = samples[np.newaxis, :]
+            if native:
+                if self.native_s is None:
+                    self.native_s = max(0.0, time_s or 0.0)
+                self.native_samples += samples.shape[1]
+                self.sink.native_audio(samples, self.native_s)
+            else:
+                if self.model_s is None:
+                    self.model_s = max(0.0, time_s or 0.0)
+                self.sink.model_audio(samples, self.model_s)
+

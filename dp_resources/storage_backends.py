@@ -1,0 +1,142 @@
+"""Object storage over a local folder or an S3-compatible bucket, behind one interface.
+
+Keys are relative '/'-separated paths (validated by `dp_core.storage_keys`). Every write is
+atomic: a reader sees either nothing or the whole object, never a half-written one.
+A missing key raises `FileNotFoundError`; any other backend failure raises
+`DpError(STORAGE_ERROR)` (transient: worth a retry).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from dp_core.errors import DpError, ErrorCode
+from dp_core.storage_keys import validate_key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+class Storage(ABC):
+    """Object storage. `base` is what a user typed: a folder or `s3://bucket/prefix`."""
+
+    base: str
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def put_file(self, key: str, path: Path) -> None:
+        """Upload a local file (large objects: streamed, multipart on S3)."""
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Size of an object; `FileNotFoundError` if it does not exist."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> Iterator[str]:
+        """Keys under `prefix` (a folder-like prefix, without trailing '/'), sorted."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.head(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def describe(self) -> dict:
+        """What a manifest may record about this storage: never an absolute local path."""
+        return {"kind": "local"}
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser().resolve()
+        self.base = str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / validate_key(key)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        self._atomic_write(path, lambda f: f.write(data))
+
+    def put_file(self, key: str, path: Path) -> None:
+        target = self._path(key)
+        with open(path, "rb") as src:
+            self._atomic_write(target, lambda f: _copy_stream(src, f))
+
+    def _atomic_write(self, path: Path, write) -> None:
+        # temp file in the same folder + fsync + rename: a crash leaves the old object or a
+        # stray `.tmp-*` file that no key names, never a truncated object under the real key.
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    write(f)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise DpError(ErrorCode.STORAGE_ERROR, f"cannot write {path}: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise FileNotFoundError(f"no object {key!r} in {self.base}") from None
+        except OSError as exc:
+            raise DpError(ErrorCode.STORAGE_ERROR, f"cannot read {path}: {exc}") from exc
+
+    def head(self, key: str) -> ObjectInfo:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"no object {key!r} in {self.base}")
+        return ObjectInfo(key=key, size=path.stat().st_size)
+
+    def list(self, prefix: str) -> Iterator[str]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return iter(())
+        keys = (
+            p.relative_to(self.root).as_posix()
+            for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        )
+        return iter(sorted(keys))
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+def _copy_stream(src, dst, chunk: int = 8 << 20) -> None:
+    while block := src.read(chunk):
+        dst.write(block)
+
+
+def open_storage(base: str, **s3_options) -> Storage:
+    """A Storage for a folder path or an `s3://bucket/prefix` URL."""
+    if base.startswith("s3://"):
+        from dp_resources.s3_storage import S3Storage
+
+        return S3Storage.from_url(base, **s3_options)
+    return LocalStorage(base)
