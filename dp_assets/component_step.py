@@ -89,12 +89,12 @@ def _artifact(
         component=component,
         component_version=profile.components[component].version,
         dataprocessor_version=dataprocessor_version(),
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         platform=upload.platform,
         video_id=upload.video_id,
         status="error" if error else output.status,
         error_code=error_code_of(error) if error else None,
-        error_message=(error.message if isinstance(error, DpError) else repr(error)) if error else None,
+        error_message=_user_message(error, upload) if error else None,
         config_hash=profile.config_hash,
         models_used=output.models_used,
         warnings=output.warnings,
@@ -103,6 +103,14 @@ def _artifact(
         **output.meta,
     )
     return Artifact(meta=meta, arrays={} if error else output.arrays)
+
+
+def _user_message(error: Exception, upload: UploadRecord) -> str:
+    """The error as a user reads it, without the machine's absolute paths (manifests are
+    shared across machines and must hold none)."""
+    message = error.message if isinstance(error, DpError) else repr(error)
+    source = upload.source_uri.removeprefix("file://")
+    return message.replace(source, upload.source_name)
 
 
 def _report(
@@ -116,7 +124,7 @@ def _report(
     metadata = {
         "status": meta.status,
         "error_code": meta.error_code.value if meta.error_code else "",
-        "artifact_key": artifact_key(key, context.run_id, component),
+        "artifact_key": artifact_key(key, context.run.run_id, component),
         "duration_ms": meta.duration_ms,
         "device_used": meta.device_used,
         "model_signature": meta.model_signature,

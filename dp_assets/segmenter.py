@@ -33,7 +33,7 @@ def segmenter(
     store = storage.get_storage()
 
     def segment(video: VideoInput) -> ComponentOutput:
-        prefix = frames_prefix(video.partition_key, context.run_id)
+        prefix = frames_prefix(video.partition_key, context.run.run_id)
         result = segment_video(video.upload.source_path, store, prefix, active_profile)
         meta = result.metadata
         display = {

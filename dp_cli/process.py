@@ -115,7 +115,7 @@ def process_videos(
 ) -> tuple[list[VideoResult], Storage]:
     """Run every video under `paths`; returns one result per input file."""
     defs = build_definitions(settings)
-    job = defs.get_job_def(PROCESS_JOB)
+    job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}

@@ -100,8 +100,9 @@ def open_container(path: Path) -> av.container.InputContainer:
     try:
         return av.open(os.fspath(path), mode="r")
     except av.error.FFmpegError as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__  # no absolute path
         raise DpError(
-            ErrorCode.INPUT_CORRUPT, f"{path.name}: not a readable media file ({exc})"
+            ErrorCode.INPUT_CORRUPT, f"{path.name}: not a readable media file ({reason})"
         ) from exc
 
 
