@@ -68,7 +68,11 @@ def _journal(
     def add(key: str, ts: str, component: str, state: str, code: str | None = None) -> None:
         events[key].append(
             StateEvent(
-                ts=ts, run_id=run_id, partition_key=key, component=component, state=state,
+                ts=ts,
+                run_id=run_id,
+                partition_key=key,
+                component=component,
+                state=state,
                 error_code=code,
             )
         )

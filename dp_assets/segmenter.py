@@ -1,6 +1,5 @@
 """The `segmenter` asset: one decode pass per video, streams under frames_dir."""
 
-
 import base64
 
 import numpy as np
@@ -48,7 +47,9 @@ def segmenter(
         }
         if result.thumbnail_jpeg:
             encoded = base64.b64encode(result.thumbnail_jpeg).decode()
-            display["thumbnail"] = MetadataValue.md(f"![thumbnail](data:image/jpeg;base64,{encoded})")
+            display["thumbnail"] = MetadataValue.md(
+                f"![thumbnail](data:image/jpeg;base64,{encoded})"
+            )
         return ComponentOutput(
             status="ok",
             arrays={

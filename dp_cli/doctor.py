@@ -42,7 +42,9 @@ def _pyav() -> str:
 def _onnxruntime() -> str:
     import onnxruntime
 
-    return f"{onnxruntime.__version__}, providers: {', '.join(onnxruntime.get_available_providers())}"
+    return (
+        f"{onnxruntime.__version__}, providers: {', '.join(onnxruntime.get_available_providers())}"
+    )
 
 
 def _profile(name: str) -> Callable[[], str]:
@@ -131,6 +133,8 @@ def run_doctor(profile: str, storage: str | None, as_json: bool) -> int:
         for column in ("check", "", "detail"):
             table.add_column(column, overflow="fold")
         for r in rows:
-            table.add_row(r["check"], "[green]ok[/green]" if r["ok"] else "[red]FAIL[/red]", r["detail"])
+            table.add_row(
+                r["check"], "[green]ok[/green]" if r["ok"] else "[red]FAIL[/red]", r["detail"]
+            )
         Console().print(table)
     return 0 if all(r["ok"] for r in rows) else 1

@@ -31,7 +31,9 @@ def inspect_target(target: str, storage_base: str | None) -> None:
         return
     keys = list(storage.list(key))
     if not keys:
-        raise FileNotFoundError(f"{target!r} is neither a file nor a key or prefix in {storage.base}")
+        raise FileNotFoundError(
+            f"{target!r} is neither a file nor a key or prefix in {storage.base}"
+        )
     console.print(f"[bold]{len(keys)} objects under {key}/[/bold] in {storage.base}")
     for item in keys:
         console.print(f"  {item}")
@@ -98,7 +100,11 @@ def _show_manifest(manifest: Manifest) -> None:
     for c in manifest.components:
         error = f"{c.error_code.value}: {c.error_message}" if c.error_code else ""
         table.add_row(
-            c.name, "yes" if c.required else "", c.status, error,
-            f"{c.duration_ms:.0f}" if c.duration_ms is not None else "", c.artifact_key or "",
+            c.name,
+            "yes" if c.required else "",
+            c.status,
+            error,
+            f"{c.duration_ms:.0f}" if c.duration_ms is not None else "",
+            c.artifact_key or "",
         )
     console.print(table)

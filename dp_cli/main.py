@@ -26,7 +26,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--profile", default="cpu_baseline", show_default=True, help="profile name or YAML file")
+@click.option(
+    "--profile", default="cpu_baseline", show_default=True, help="profile name or YAML file"
+)
 @click.option("--storage", default=None, help="folder or s3://bucket/prefix [default: .dp/storage]")
 @click.option("--batch-size", type=int, default=None, help="videos per Dagster run [profile's]")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")

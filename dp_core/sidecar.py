@@ -38,7 +38,8 @@ def parse_sidecar(data: bytes, source: str) -> Sidecar:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DpError(
-            ErrorCode.INPUT_CORRUPT, f"sidecar {source}: not valid JSON ({exc.msg}, line {exc.lineno})"
+            ErrorCode.INPUT_CORRUPT,
+            f"sidecar {source}: not valid JSON ({exc.msg}, line {exc.lineno})",
         ) from None
     if not isinstance(value, dict):
         raise DpError(ErrorCode.INPUT_CORRUPT, f"sidecar {source}: must be a JSON object")

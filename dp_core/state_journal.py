@@ -32,7 +32,9 @@ def encode_events(events: list[StateEvent]) -> bytes:
 
 
 def decode_events(data: bytes) -> list[StateEvent]:
-    return [StateEvent.model_validate_json(line) for line in data.decode("utf-8").splitlines() if line]
+    return [
+        StateEvent.model_validate_json(line) for line in data.decode("utf-8").splitlines() if line
+    ]
 
 
 def checkpoint(events: list[StateEvent], run_status: str) -> dict:

@@ -102,11 +102,17 @@ class VideoStreamWriter:
 class AudioStreamWriter:
     """Buffers float32 [C, n] audio and writes chunks of `chunk_seconds`."""
 
-    def __init__(self, storage: Storage, prefix: str, sample_rate: int, chunk_seconds: float,
-                 channel_names: list[str]):
+    def __init__(
+        self,
+        storage: Storage,
+        prefix: str,
+        sample_rate: int,
+        chunk_seconds: float,
+        channel_names: list[str],
+    ):
         self.storage, self.prefix = storage, prefix
         self.sample_rate = sample_rate
-        self.chunk_samples = max(1, int(round(chunk_seconds * sample_rate)))
+        self.chunk_samples = max(1, round(chunk_seconds * sample_rate))
         self.channel_names = channel_names
         self.chunks: list[str] = []
         self.total = 0

@@ -187,7 +187,9 @@ class _VideoPass:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         report.native_fps = float(rate) if rate else None
         report.video_codec = stream.codec_context.name
-        report.pixel_format = stream.codec_context.format.name if stream.codec_context.format else None
+        report.pixel_format = (
+            stream.codec_context.format.name if stream.codec_context.format else None
+        )
         self.analysis = TimeSampler(plan.analysis_fps)
         dense_fps = plan.dense_max_fps
         if report.native_fps and report.native_fps <= plan.dense_max_fps * 1.01:
@@ -290,4 +292,3 @@ class _AudioPass:
                 if self.model_s is None:
                     self.model_s = max(0.0, time_s or 0.0)
                 self.sink.model_audio(samples, self.model_s)
-

@@ -73,16 +73,22 @@ class _StreamSink:
     def model_audio(self, samples: np.ndarray, start_s: float) -> None:
         if self.model_audio_writer is None:
             self.model_audio_writer = AudioStreamWriter(
-                self.storage, f"{self.prefix}/audio_model",
-                self.profile.audio.model_sample_rate, self.profile.audio.chunk_seconds, ["FC"],
+                self.storage,
+                f"{self.prefix}/audio_model",
+                self.profile.audio.model_sample_rate,
+                self.profile.audio.chunk_seconds,
+                ["FC"],
             )
         self.model_audio_writer.add(samples, start_s)
 
     def native_audio(self, samples: np.ndarray, start_s: float) -> None:
         if self.native_audio_writer is None:
             self.native_audio_writer = AudioStreamWriter(
-                self.storage, f"{self.prefix}/audio_native", self.native_rate,
-                self.profile.audio.chunk_seconds, self.audio_channel_names,
+                self.storage,
+                f"{self.prefix}/audio_native",
+                self.native_rate,
+                self.profile.audio.chunk_seconds,
+                self.audio_channel_names,
             )
         self.native_audio_writer.add(samples, start_s)
 
@@ -167,7 +173,9 @@ def build_metadata(report: DecodeReport, profile: Profile, indexes: dict, prefix
         "analysis_fps": profile.analysis.fps,
         "analysis_width": analysis_w,
         "analysis_height": analysis_h,
-        "dense_fps": None if not indexes["dense"]["count"] else _rate(indexes["dense"]["count"], report),
+        "dense_fps": None
+        if not indexes["dense"]["count"]
+        else _rate(indexes["dense"]["count"], report),
         "dense_width": dense_w,
         "dense_height": dense_h,
         "coded_width": report.coded_width,

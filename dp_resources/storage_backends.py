@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.storage_keys import validate_key

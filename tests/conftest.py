@@ -15,9 +15,7 @@ warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "allow_error_logs: the test expects ERROR-level log records"
-    )
+    config.addinivalue_line("markers", "allow_error_logs: the test expects ERROR-level log records")
 
 
 @pytest.fixture(autouse=True)

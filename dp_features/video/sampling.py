@@ -22,7 +22,7 @@ def scale_to_width(width: int, height: int, target_width: int) -> tuple[int, int
 
 
 def _even(value: float) -> int:
-    return max(2, int(round(value / 2.0)) * 2)
+    return max(2, round(value / 2.0) * 2)
 
 
 class TimeSampler:
@@ -67,7 +67,7 @@ def budget_indices(times_s: np.ndarray, max_frames: int | None, fps: float | Non
 
 def rotate_upright(frame: np.ndarray, rotation_deg: int) -> np.ndarray:
     """Apply the container's display rotation (counter-clockwise degrees) to an HxWxC frame."""
-    quarter_turns = int(round(rotation_deg / 90.0)) % 4
+    quarter_turns = round(rotation_deg / 90.0) % 4
     if quarter_turns == 0:
         return frame
     return np.ascontiguousarray(np.rot90(frame, k=quarter_turns))

@@ -35,17 +35,25 @@ def video_frames(storage, stream):
 
 
 def audio(storage, stream):
-    return np.concatenate([c.samples for c in iter_audio_chunks(storage, f"{PREFIX}/{stream}")], axis=1)
+    return np.concatenate(
+        [c.samples for c in iter_audio_chunks(storage, f"{PREFIX}/{stream}")], axis=1
+    )
 
 
 def test_one_pass_gives_every_stream_with_known_content(media_dir, storage):
-    clip = make_clip(media_dir / "known.mp4", ClipSpec(duration_s=4.0, fps=25, width=320, height=240))
+    clip = make_clip(
+        media_dir / "known.mp4", ClipSpec(duration_s=4.0, fps=25, width=320, height=240)
+    )
     result = segment(clip, storage)
     meta = json.loads(storage.get_bytes(f"{PREFIX}/metadata.json"))
     assert meta["duration_s"] == pytest.approx(4.0, abs=0.05)
     assert (meta["native_fps"], meta["width"], meta["height"]) == (25.0, 320, 240)
     assert meta["has_audio"] and meta["has_video"] and meta["rotation"] == 0
-    assert (meta["analysis_fps"], meta["analysis_width"], meta["analysis_height"]) == (2.0, 320, 240)
+    assert (meta["analysis_fps"], meta["analysis_width"], meta["analysis_height"]) == (
+        2.0,
+        320,
+        240,
+    )
 
     frames, times, sources = video_frames(storage, "analysis")
     np.testing.assert_allclose(times, np.arange(8) * 0.5, atol=0.021)
@@ -78,8 +86,10 @@ def test_per_component_frame_budgets(media_dir, storage):
     clip = make_clip(media_dir / "budget.mp4", ClipSpec(duration_s=6.0, audio=False))
     data = load_profile("cpu_baseline").model_dump(mode="json")
     data["components"].update(
-        cut_detection={}, shot_quality={"frame_budget": {"max_frames": 4}},
-        core_clip={"frame_budget": {"fps": 1.0}}, ocr={},
+        cut_detection={},
+        shot_quality={"frame_budget": {"max_frames": 4}},
+        core_clip={"frame_budget": {"fps": 1.0}},
+        ocr={},
     )
     segment(clip, storage, parse_profile(data))
     budgets = json.loads(storage.get_bytes(f"{PREFIX}/frame_budgets.json"))
@@ -105,7 +115,9 @@ def test_rotation_metadata_gives_upright_frames(media_dir, storage):
 
 def test_variable_frame_rate_is_sampled_by_time(media_dir, storage):
     times = (0.0, 0.04, 0.08, 0.9, 0.94, 2.1, 2.14, 2.9)
-    clip = make_clip(media_dir / "vfr.mp4", ClipSpec(duration_s=3.0, frame_times_s=times, audio=False))
+    clip = make_clip(
+        media_dir / "vfr.mp4", ClipSpec(duration_s=3.0, frame_times_s=times, audio=False)
+    )
     result = segment(clip, storage)
     meta = json.loads(storage.get_bytes(f"{PREFIX}/metadata.json"))
     assert meta["variable_frame_rate"] is True
@@ -121,7 +133,9 @@ def test_audio_only_and_video_only(media_dir, storage, tmp_path):
     video_only = make_clip(media_dir / "video_only.mp4", ClipSpec(audio=False))
     other = LocalStorage(tmp_path / "other")
     result = segment(video_only, other)
-    assert result.metadata["has_audio"] is False and not other.exists(f"{PREFIX}/audio_model/index.json")
+    assert result.metadata["has_audio"] is False and not other.exists(
+        f"{PREFIX}/audio_model/index.json"
+    )
 
 
 def test_a_single_frame_video(media_dir, storage):
@@ -132,7 +146,10 @@ def test_a_single_frame_video(media_dir, storage):
 
 @pytest.mark.parametrize(
     ("content", "code"),
-    [(b"", ErrorCode.INPUT_CORRUPT), (b"this is a text file, not a video\n" * 50, ErrorCode.INPUT_CORRUPT)],
+    [
+        (b"", ErrorCode.INPUT_CORRUPT),
+        (b"this is a text file, not a video\n" * 50, ErrorCode.INPUT_CORRUPT),
+    ],
 )
 def test_unreadable_files_fail_with_a_code_and_leave_nothing(tmp_path, storage, content, code):
     path = tmp_path / "bad.mp4"
@@ -164,7 +181,9 @@ def test_truncated_file_decodes_what_is_there_or_fails_cleanly(media_dir, storag
 
 
 def test_huge_resolution_is_refused_before_decoding(media_dir, storage):
-    clip = make_clip(media_dir / "big.mp4", ClipSpec(duration_s=0.2, width=640, height=480, audio=False))
+    clip = make_clip(
+        media_dir / "big.mp4", ClipSpec(duration_s=0.2, width=640, height=480, audio=False)
+    )
     data = load_profile("cpu_baseline").model_dump(mode="json")
     data["limits"]["max_pixels"] = 640 * 480 - 1
     with pytest.raises(DpError) as info:

@@ -31,7 +31,9 @@ print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 def peak_rss_kb(clip, store) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", MEASURE, str(clip), str(store)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
 

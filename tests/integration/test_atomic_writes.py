@@ -24,8 +24,14 @@ LocalStorage(sys.argv[1]).put_file(sys.argv[2], Path(sys.argv[3]))
 
 def artifact(value: float) -> bytes:
     meta = ArtifactMeta(
-        component="segmenter", component_version="1", dataprocessor_version="t", run_id="r",
-        platform="local", video_id="v", status="ok", config_hash="h",
+        component="segmenter",
+        component_version="1",
+        dataprocessor_version="t",
+        run_id="r",
+        platform="local",
+        video_id="v",
+        status="ok",
+        config_hash="h",
     )
     # ~24 MB of noise: bigger than one copy block (8 MiB), so a write is caught midway
     noise = np.random.default_rng(0).random(3_000_000)

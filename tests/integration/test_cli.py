@@ -32,7 +32,11 @@ def test_process_json_inspect_and_exit_codes(tmp_path):
     document = json.loads(done.stdout)
     assert "segmenter" in done.stderr  # progress goes to stderr when stdout is JSON
     [video] = document["videos"]
-    assert video["status"] == "success" and video["platform"] == "local" and video["video_id"] == "good"
+    assert (
+        video["status"] == "success"
+        and video["platform"] == "local"
+        and video["video_id"] == "good"
+    )
     base = Path(document["storage_base"])
     assert base == tmp_path / ".dp" / "storage" and (tmp_path / ".dp" / "dagster_home").is_dir()
     manifest = Manifest.model_validate_json((base / video["manifest_key"]).read_bytes())

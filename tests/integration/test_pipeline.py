@@ -23,7 +23,11 @@ def run(instance, paths, storage_base, batch_size=None):
     settings = Settings(storage_base=str(storage_base))
     lines = []
     results, storage = process_videos(
-        instance, [str(p) for p in paths], settings, load_profile("cpu_baseline"), batch_size,
+        instance,
+        [str(p) for p in paths],
+        settings,
+        load_profile("cpu_baseline"),
+        batch_size,
         lines.append,
     )
     return results, storage, lines
@@ -51,10 +55,11 @@ def test_definitions_load_and_every_component_is_partitioned():
 
 def test_good_and_bad_videos_in_one_batch(tmp_path, dagster_instance):
     media = tmp_path / "in"
-    good = [make_clip(media / f"good{i}.mp4", ClipSpec(duration_s=1.0)) for i in range(2)]
+    for i in range(2):
+        make_clip(media / f"good{i}.mp4", ClipSpec(duration_s=1.0))
     corrupt = media / "corrupt.mp4"
     corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x13" * 4000)
-    hostile = make_clip(media / "hostile.mp4", ClipSpec(duration_s=0.5, audio=False))
+    make_clip(media / "hostile.mp4", ClipSpec(duration_s=0.5, audio=False))
     (media / "hostile.json").write_text(json.dumps({"video_id": "../../etc/passwd", "title": "x"}))
     store_dir = tmp_path / "store"
 
@@ -62,7 +67,9 @@ def test_good_and_bad_videos_in_one_batch(tmp_path, dagster_instance):
 
     by_name = {r.source.rsplit("/", 1)[-1]: r for r in results}
     assert {n: r.status for n, r in by_name.items()} == {
-        "corrupt.mp4": "error", "good0.mp4": "success", "good1.mp4": "success",
+        "corrupt.mp4": "error",
+        "good0.mp4": "success",
+        "good1.mp4": "success",
         "hostile.mp4": "success",
     }
     assert by_name["corrupt.mp4"].error_code == "INPUT_CORRUPT"
@@ -86,11 +93,15 @@ def test_good_and_bad_videos_in_one_batch(tmp_path, dagster_instance):
         artifact = decode_artifact(storage.get_bytes(segmenter.artifact_key))
         meta = artifact.meta
         assert (meta.run_id, meta.video_id, meta.component) == (
-            result.run_id, result.video_id, "segmenter",
+            result.run_id,
+            result.video_id,
+            "segmenter",
         )
         events = decode_events(
-            storage.get_bytes(f"state/{meta.platform}/{result.partition_key.split('__', 1)[1]}/"
-                              f"{result.run_id}/state_events.jsonl")
+            storage.get_bytes(
+                f"state/{meta.platform}/{result.partition_key.split('__', 1)[1]}/"
+                f"{result.run_id}/state_events.jsonl"
+            )
         )
         states = [e.state for e in events if e.component == "segmenter"]
         if result.status == "success":
@@ -119,12 +130,16 @@ def test_good_and_bad_videos_in_one_batch(tmp_path, dagster_instance):
 def test_thirty_clips_run_in_batches_not_thirty_runs(tmp_path, dagster_instance):
     media = tmp_path / "many"
     for i in range(30):
-        make_clip(media / f"c{i:02d}.mp4", ClipSpec(duration_s=0.2, width=64, height=48, audio=False))
+        make_clip(
+            media / f"c{i:02d}.mp4", ClipSpec(duration_s=0.2, width=64, height=48, audio=False)
+        )
     results, _, _ = run(dagster_instance, [media], tmp_path / "store", batch_size=8)
     assert all(r.status == "success" for r in results) and len(results) == 30
     runs = dagster_instance.get_runs()
     assert len(runs) == 4 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-    assert sorted(len({r.partition_key for r in results if r.run_id == run.run_id}) for run in runs) == [6, 8, 8, 8]
+    assert sorted(
+        len({r.partition_key for r in results if r.run_id == run.run_id}) for run in runs
+    ) == [6, 8, 8, 8]
 
 
 def test_rerun_writes_new_keys_and_reads_upstream_from_latest_run(tmp_path, dagster_instance):

@@ -48,7 +48,11 @@ def test_ui_shows_materializations_with_metadata(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "DP_"))}
     log = open(tmp_path / "ui.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
-        [DP, "ui", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=log,
+        [DP, "ui", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=log,
         start_new_session=True,
     )
     try:
@@ -59,12 +63,21 @@ def test_ui_shows_materializations_with_metadata(tmp_path):
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    pytest.fail("dp ui did not answer:\n" + (tmp_path / "ui.log").read_text()[-3000:])
+                    pytest.fail(
+                        "dp ui did not answer:\n" + (tmp_path / "ui.log").read_text()[-3000:]
+                    )
                 time.sleep(0.5)
         [materialization] = graphql(port, QUERY)["data"]["assetOrError"]["assetMaterializations"]
         assert materialization["partition"] == "local__shown" and materialization["runId"] == run_id
         entries = {e["label"]: e for e in materialization["metadataEntries"]}
-        assert {"duration_s", "size", "native_fps", "frame_counts", "thumbnail", "status"} <= entries.keys()
+        assert {
+            "duration_s",
+            "size",
+            "native_fps",
+            "frame_counts",
+            "thumbnail",
+            "status",
+        } <= entries.keys()
         assert entries["thumbnail"]["mdStr"].startswith("![thumbnail](data:image/jpeg;base64,")
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -13,17 +13,29 @@ pytestmark = pytest.mark.unit
 
 def meta(**overrides) -> ArtifactMeta:
     fields = dict(
-        component="core_clip", component_version="1", dataprocessor_version="0.1.0",
-        run_id="r1", platform="local", video_id="v", status="ok", config_hash="abc",
-        analysis_fps=2.0, analysis_width=640, analysis_height=360,
+        component="core_clip",
+        component_version="1",
+        dataprocessor_version="0.1.0",
+        run_id="r1",
+        platform="local",
+        video_id="v",
+        status="ok",
+        config_hash="abc",
+        analysis_fps=2.0,
+        analysis_width=640,
+        analysis_height=360,
     )
     return ArtifactMeta(**{**fields, **overrides})
 
 
 def clip_model(**overrides) -> ModelUsed:
     fields = dict(
-        name="clip-vit-b32", version="1", weights_digest="0" * 64, engine="onnxruntime",
-        precision="fp32", device="cpu",
+        name="clip-vit-b32",
+        version="1",
+        weights_digest="0" * 64,
+        engine="onnxruntime",
+        precision="fp32",
+        device="cpu",
     )
     return ModelUsed(**{**fields, **overrides})
 
@@ -54,7 +66,9 @@ def test_object_arrays_are_refused_on_write():
 
 def test_a_pickled_array_does_not_load():
     buffer = io.BytesIO()
-    np.savez(buffer, meta=np.array(meta().model_dump_json()), evil=np.array([{"x": 1}], dtype=object))
+    np.savez(
+        buffer, meta=np.array(meta().model_dump_json()), evil=np.array([{"x": 1}], dtype=object)
+    )
     with pytest.raises(DpError) as info:
         decode_artifact(buffer.getvalue())
     assert info.value.code is ErrorCode.INPUT_CORRUPT
@@ -87,7 +101,10 @@ def test_truncated_or_foreign_bytes_are_corrupt():
 def test_error_status_needs_a_code_and_empty_is_valid():
     with pytest.raises(ValueError):
         meta(status="error")
-    assert meta(status="error", error_code=ErrorCode.MODEL_NOT_FOUND).error_code.value == "MODEL_NOT_FOUND"
+    assert (
+        meta(status="error", error_code=ErrorCode.MODEL_NOT_FOUND).error_code.value
+        == "MODEL_NOT_FOUND"
+    )
     assert meta(status="empty").status == "empty"
 
 

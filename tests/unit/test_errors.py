@@ -7,16 +7,30 @@ pytestmark = pytest.mark.unit
 
 def test_taxonomy_is_closed_and_described():
     assert {c.value for c in ErrorCode} == {
-        "INPUT_NOT_FOUND", "INPUT_CORRUPT", "INPUT_UNSUPPORTED", "MODEL_NOT_FOUND",
-        "MODEL_UNAVAILABLE", "MODEL_TIMEOUT", "MODEL_BAD_OUTPUT", "DEPENDENCY_MISSING",
-        "DEPENDENCY_ERROR", "STORAGE_ERROR", "RESOURCE_EXHAUSTED", "CONFIG_INVALID", "INTERNAL",
+        "INPUT_NOT_FOUND",
+        "INPUT_CORRUPT",
+        "INPUT_UNSUPPORTED",
+        "MODEL_NOT_FOUND",
+        "MODEL_UNAVAILABLE",
+        "MODEL_TIMEOUT",
+        "MODEL_BAD_OUTPUT",
+        "DEPENDENCY_MISSING",
+        "DEPENDENCY_ERROR",
+        "STORAGE_ERROR",
+        "RESOURCE_EXHAUSTED",
+        "CONFIG_INVALID",
+        "INTERNAL",
     }
     assert all(code.description for code in ErrorCode)
 
 
 def test_transient_codes_are_the_retryable_ones():
     transient = {c for c in ErrorCode if c.transient}
-    assert transient == {ErrorCode.MODEL_UNAVAILABLE, ErrorCode.MODEL_TIMEOUT, ErrorCode.STORAGE_ERROR}
+    assert transient == {
+        ErrorCode.MODEL_UNAVAILABLE,
+        ErrorCode.MODEL_TIMEOUT,
+        ErrorCode.STORAGE_ERROR,
+    }
     assert not ErrorCode.INPUT_CORRUPT.transient
 
 

@@ -63,7 +63,9 @@ def test_empty_or_binary_ids_are_corrupt_input(bad):
     assert info.value.code is ErrorCode.INPUT_CORRUPT
 
 
-@pytest.mark.parametrize("key", ["../x", "/abs", "a/../../b", "a\\b", "", "a//b", "a/./b", ".hidden"])
+@pytest.mark.parametrize(
+    "key", ["../x", "/abs", "a/../../b", "a\\b", "", "a//b", "a/./b", ".hidden"]
+)
 def test_unsafe_storage_keys_are_refused(key):
     with pytest.raises(DpError) as info:
         validate_key(key)

@@ -1,8 +1,8 @@
 import pytest
 
+from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import ComponentRecord, video_status
 from dp_core.sidecar import parse_sidecar
-from dp_core.errors import DpError, ErrorCode
 from dp_core.state_journal import StateEvent, checkpoint, decode_events, encode_events
 
 pytestmark = pytest.mark.unit
@@ -25,14 +25,20 @@ def test_journal_round_trip_and_checkpoint():
         StateEvent(ts="t2", run_id="r", partition_key="k", component="segmenter", state="running"),
         StateEvent(ts="t2", run_id="r", partition_key="k", component="ocr", state="skipped"),
         StateEvent(
-            ts="t3", run_id="r", partition_key="k", component="segmenter", state="error",
+            ts="t3",
+            run_id="r",
+            partition_key="k",
+            component="segmenter",
+            state="error",
             error_code="INPUT_CORRUPT",
         ),
     ]
     assert decode_events(encode_events(events)) == events
     state = checkpoint(events, run_status="SUCCESS")
     assert state["components"]["segmenter"] == {
-        "state": "error", "updated_at": "t3", "error_code": "INPUT_CORRUPT"
+        "state": "error",
+        "updated_at": "t3",
+        "error_code": "INPUT_CORRUPT",
     }
     assert state["complete"] is True
     assert checkpoint(events[:2], "STARTED")["complete"] is False

@@ -21,7 +21,10 @@ def test_shipped_profiles_load():
     [
         (lambda d: d["analysis"].update(fps=-1), "analysis.fps"),
         (lambda d: d["analysis"].update(fsp=2), "analysis.fsp"),
-        (lambda d: d["components"]["segmenter"].update(required="sometimes"), "components.segmenter.required"),
+        (
+            lambda d: d["components"]["segmenter"].update(required="sometimes"),
+            "components.segmenter.required",
+        ),
         (lambda d: d["components"].update(core_klip={}), "core_klip"),
         (lambda d: d["components"].update(shot_quality={}), "needs 'cut_detection'"),
         (lambda d: d["components"].pop("segmenter"), "segmenter"),
@@ -39,7 +42,7 @@ def test_a_wrong_profile_names_the_bad_field(change, named):
 
 
 def test_unknown_profile_and_bad_yaml(tmp_path):
-    with pytest.raises(DpError, match="available: .*cpu_baseline"):
+    with pytest.raises(DpError, match=r"available: .*cpu_baseline"):
         load_profile("no_such_profile")
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [unclosed")
