@@ -120,6 +120,7 @@ def process_videos(
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
+    storage.exists("result_store")  # fail fast (STORAGE_ERROR) when storage is unreachable
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}
     for path in collect_videos(paths):
@@ -160,7 +161,18 @@ def process_videos(
             )
         finally:
             progress.finish()
-        for manifest in finalize_run(instance, run_id, storage, profile):
+        try:
+            manifests = finalize_run(instance, run_id, storage, profile)
+        except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next
+            for key in keys:
+                result = records[key][1]
+                result.run_id, result.error_code, result.message = (
+                    run_id,
+                    exc.code.value,
+                    exc.message,
+                )
+            continue
+        for manifest in manifests:
             _, result = records[manifest.video.partition_key]
             _apply_manifest(result, manifest, run_id)
     return results, storage

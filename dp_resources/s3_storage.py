@@ -1,0 +1,161 @@
+"""`Storage` over an S3-compatible bucket (AWS S3, MinIO, SeaweedFS) through boto3.
+
+Object keys are `<prefix>/<key>` inside one bucket. Writes are atomic by S3's own rules: a
+single PUT, or a multipart upload that only becomes visible when it completes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from dp_core.errors import DpError, ErrorCode
+from dp_core.storage_keys import validate_key
+from dp_resources.storage_backends import ObjectInfo, Storage
+
+# Fail fast: an unreachable server must surface as STORAGE_ERROR in seconds (the platform
+# retries STORAGE_ERROR itself), not after botocore's default 60 s timeouts x 5 attempts.
+_CLIENT_CONFIG = Config(
+    connect_timeout=3,  # seconds
+    read_timeout=30,  # seconds of silence on an open connection
+    retries={"max_attempts": 3, "mode": "standard"},  # total attempts, first one included
+    s3={"addressing_style": "path"},  # MinIO/SeaweedFS have no virtual-host bucket DNS
+)
+# Files above 8 MiB go up in 8 MiB parts (boto3's defaults, spelled out).
+_TRANSFER_CONFIG = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20)
+# A missing object: GET answers NoSuchKey, HEAD has no body so only its status code is left.
+_MISSING_KEY_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class S3Storage(Storage):
+    def __init__(
+        self, bucket: str, prefix: str, client: BaseClient, endpoint_url: str | None = None
+    ):
+        """Prefer `from_url`. `prefix` is '' or a validated key without trailing '/'."""
+        self.bucket = bucket
+        self.prefix = prefix
+        self.endpoint_url = endpoint_url
+        self.base = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+        self._client = client
+        self._bucket_checked = False
+
+    @classmethod
+    def from_url(
+        cls,
+        base: str,
+        endpoint_url: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        region: str | None = None,
+    ) -> S3Storage:
+        """Storage for `s3://bucket/optional/prefix`.
+
+        Options left None come from DP_S3_ENDPOINT_URL, DP_S3_ACCESS_KEY, DP_S3_SECRET_KEY and
+        DP_S3_REGION (default us-east-1); still-missing credentials/endpoint fall back to
+        boto3's default chain (AWS_* variables, ~/.aws, instance role; AWS's own endpoint).
+        """
+        parts = urlsplit(base)
+        if parts.scheme != "s3" or not parts.netloc or parts.query or parts.fragment:
+            raise DpError(ErrorCode.CONFIG_INVALID, f"not an s3://bucket/prefix URL: {base!r}")
+        prefix = parts.path.strip("/")
+        if prefix:
+            validate_key(prefix)
+        endpoint_url = endpoint_url or os.environ.get("DP_S3_ENDPOINT_URL") or None
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key or os.environ.get("DP_S3_ACCESS_KEY") or None,
+            aws_secret_access_key=secret_key or os.environ.get("DP_S3_SECRET_KEY") or None,
+            region_name=region or os.environ.get("DP_S3_REGION") or "us-east-1",
+            config=_CLIENT_CONFIG,
+        )
+        return cls(parts.netloc, prefix, client, endpoint_url)
+
+    def _key(self, key: str) -> str:
+        key = validate_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    @contextmanager
+    def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
+        """Translate boto3 failures: missing object → FileNotFoundError, else STORAGE_ERROR."""
+        where = f"bucket {self.bucket!r} at {self.endpoint_url or 'AWS S3'}"
+        try:
+            yield
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if key is not None and code in _MISSING_KEY_CODES:
+                raise FileNotFoundError(f"no object {key!r} in {self.base}") from None
+            raise DpError(ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: {exc}") from exc
+        except NoCredentialsError as exc:
+            raise DpError(ErrorCode.CONFIG_INVALID, f"no S3 credentials for {where}") from exc
+        except (BotoCoreError, S3UploadFailedError) as exc:
+            raise DpError(ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: {exc}") from exc
+
+    def _check_bucket(self) -> None:
+        # A 404 on HEAD cannot tell a missing key from a missing bucket; ask once per instance
+        # so that a typo in the bucket name is an error, not "the object does not exist".
+        if not self._bucket_checked:
+            with self._errors("head_bucket"):
+                self._client.head_bucket(Bucket=self.bucket)
+            self._bucket_checked = True
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        with self._errors("put_object", None):
+            self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+
+    def put_file(self, key: str, path: Path) -> None:
+        full_key = self._key(key)
+        with self._errors("upload_file", None):
+            self._client.upload_file(str(path), self.bucket, full_key, Config=_TRANSFER_CONFIG)
+
+    def get_bytes(self, key: str) -> bytes:
+        full_key = self._key(key)
+        with self._errors("get_object", key):
+            return self._client.get_object(Bucket=self.bucket, Key=full_key)["Body"].read()
+
+    def head(self, key: str) -> ObjectInfo:
+        full_key = self._key(key)
+        try:
+            with self._errors("head_object", key):
+                response = self._client.head_object(Bucket=self.bucket, Key=full_key)
+        except FileNotFoundError:
+            self._check_bucket()
+            raise
+        return ObjectInfo(key=key, size=int(response["ContentLength"]))
+
+    def list(self, prefix: str) -> Iterator[str]:
+        # Listed eagerly: errors surface at the call, and the result must be sorted anyway.
+        list_prefix = self._key(prefix) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        keys: list[str] = []
+        with self._errors("list_objects_v2"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=list_prefix
+            )
+            for page in pages:
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", ()))
+        return iter(sorted(keys))
+
+    def delete(self, key: str) -> None:
+        """Delete an object; deleting a missing key is not an error (as on S3 itself)."""
+        full_key = self._key(key)
+        with self._errors("delete_object"):
+            self._client.delete_object(Bucket=self.bucket, Key=full_key)
+
+    def describe(self) -> dict:
+        return {
+            "kind": "s3",
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "endpoint_url": self.endpoint_url,
+        }
