@@ -60,33 +60,27 @@ def build_definitions(settings: Settings) -> Definitions:
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
     )
 
-    @run_status_sensor(
-        run_status=DagsterRunStatus.SUCCESS,
-        monitored_jobs=[process_job],
-        default_status=DefaultSensorStatus.RUNNING,
-        name="write_manifests_on_success",
-    )
-    def write_manifests_on_success(context: RunStatusSensorContext):
-        _finalize(context)
-
-    @run_status_sensor(
-        run_status=DagsterRunStatus.FAILURE,
-        monitored_jobs=[process_job],
-        default_status=DefaultSensorStatus.RUNNING,
-        name="write_manifests_on_failure",
-    )
-    def write_manifests_on_failure(context: RunStatusSensorContext):
-        _finalize(context)
-
-    def _finalize(context: RunStatusSensorContext) -> None:
+    def finalize_finished_run(context: RunStatusSensorContext) -> None:
         run = context.dagster_run
         run_profile = load_profile(run.tags.get(PROFILE_TAG, settings.profile))
         finalize_run(context.instance, run.run_id, storage.get_storage(), run_profile)
 
+    # Runs the daemon launched (UI, sensors) get their manifests from these; `dp process`
+    # finalizes its own runs. Either way finalize_run never rewrites a manifest.
+    manifest_sensors = [
+        run_status_sensor(
+            run_status=status,
+            monitored_jobs=[process_job],
+            default_status=DefaultSensorStatus.RUNNING,
+            name=f"write_manifests_on_{status.value.lower()}",
+        )(finalize_finished_run)
+        for status in (DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE)
+    ]
+
     return Definitions(
         assets=[upload_spec, *(COMPONENT_ASSETS[n] for n in profile.component_order())],
         jobs=[process_job],
-        sensors=[write_manifests_on_success, write_manifests_on_failure],
+        sensors=manifest_sensors,
         resources={
             "storage": storage,
             "profile": profile_resource,

@@ -9,8 +9,9 @@ import time
 import numpy as np
 import pytest
 
-from dp_core.artifact import Artifact, ArtifactMeta, decode_artifact, encode_artifact
+from dp_core.artifact import Artifact, decode_artifact, encode_artifact
 from dp_resources.storage_backends import LocalStorage
+from tests.fixtures.artifacts import artifact_meta
 
 pytestmark = pytest.mark.integration
 
@@ -18,21 +19,13 @@ WRITER = """
 import sys
 from pathlib import Path
 from dp_resources.storage_backends import LocalStorage
+from tests.fixtures.artifacts import artifact_meta
 LocalStorage(sys.argv[1]).put_file(sys.argv[2], Path(sys.argv[3]))
 """
 
 
 def artifact(value: float) -> bytes:
-    meta = ArtifactMeta(
-        component="segmenter",
-        component_version="1",
-        dataprocessor_version="t",
-        run_id="r",
-        platform="local",
-        video_id="v",
-        status="ok",
-        config_hash="h",
-    )
+    meta = artifact_meta(component="segmenter")
     # ~24 MB of noise: bigger than one copy block (8 MiB), so a write is caught midway
     noise = np.random.default_rng(0).random(3_000_000)
     return encode_artifact(Artifact(meta, {"x": np.concatenate([[value], noise])}))

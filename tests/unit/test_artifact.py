@@ -5,27 +5,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from dp_core.artifact import Artifact, ArtifactMeta, ModelUsed, decode_artifact, encode_artifact
+from dp_core.artifact import Artifact, ModelUsed, decode_artifact, encode_artifact
 from dp_core.errors import DpError, ErrorCode
+from tests.fixtures.artifacts import artifact_meta as meta
 
 pytestmark = pytest.mark.unit
-
-
-def meta(**overrides) -> ArtifactMeta:
-    fields = dict(
-        component="core_clip",
-        component_version="1",
-        dataprocessor_version="0.1.0",
-        run_id="r1",
-        platform="local",
-        video_id="v",
-        status="ok",
-        config_hash="abc",
-        analysis_fps=2.0,
-        analysis_width=640,
-        analysis_height=360,
-    )
-    return ArtifactMeta(**{**fields, **overrides})
 
 
 def clip_model(**overrides) -> ModelUsed:
