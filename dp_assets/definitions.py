@@ -14,7 +14,6 @@ from dagster import (
 )
 
 from dp_assets.catalog import COMPONENT_ASSETS
-from dp_assets.partitions import videos_partitions
 from dp_assets.run_records import finalize_run
 from dp_assets.uploads import upload_spec
 from dp_core.errors import DpError, ErrorCode
@@ -55,7 +54,6 @@ def build_definitions(settings: Settings) -> Definitions:
     process_job = define_asset_job(
         PROCESS_JOB,
         selection=profile.component_order(),
-        partitions_def=videos_partitions,
         tags={PROFILE_TAG: settings.profile},
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
     )

@@ -1,0 +1,81 @@
+"""Read side of the segmenter's output, for the components that consume it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from dp_core.artifact import Artifact
+from dp_core.errors import DpError, ErrorCode
+from dp_resources.frame_store import (
+    AudioChunk,
+    VideoChunk,
+    iter_audio_chunks,
+    iter_video_chunks,
+    read_index,
+)
+from dp_resources.storage_backends import Storage
+
+
+@dataclass
+class SegmentedVideo:
+    """One video's frames_dir, located through its segmenter artifact."""
+
+    storage: Storage
+    prefix: str
+
+    @classmethod
+    def from_artifact(cls, storage: Storage, segmenter: Artifact) -> SegmentedVideo:
+        prefix = (segmenter.meta.model_extra or {}).get("frames_prefix")
+        if not prefix:
+            raise DpError(ErrorCode.DEPENDENCY_MISSING, "segmenter artifact names no frames_dir")
+        return cls(storage, prefix)
+
+    @cached_property
+    def metadata(self) -> dict:
+        return json.loads(self.storage.get_bytes(f"{self.prefix}/metadata.json"))
+
+    @cached_property
+    def frame_budgets(self) -> dict:
+        return json.loads(self.storage.get_bytes(f"{self.prefix}/frame_budgets.json"))
+
+    def budget(self, component: str) -> np.ndarray:
+        """Indices into the analysis stream that `component` processes."""
+        if component not in self.frame_budgets:
+            raise DpError(
+                ErrorCode.DEPENDENCY_MISSING, f"the segmenter made no frame budget for {component}"
+            )
+        return np.asarray(self.frame_budgets[component]["indices"], dtype=np.int64)
+
+    def dense_chunks(self) -> Iterator[VideoChunk]:
+        return iter_video_chunks(self.storage, f"{self.prefix}/dense")
+
+    def analysis_chunks(self) -> Iterator[VideoChunk]:
+        return iter_video_chunks(self.storage, f"{self.prefix}/analysis")
+
+    def budget_frames(self, component: str) -> Iterator[VideoChunk]:
+        """The analysis frames of `component`'s budget, chunk by chunk."""
+        wanted = self.budget(component)
+        for chunk in self.analysis_chunks():
+            keep = np.isin(chunk.positions, wanted)
+            if keep.any():
+                yield VideoChunk(
+                    chunk.frames[keep],
+                    chunk.times_s[keep],
+                    chunk.positions[keep],
+                    chunk.source_frames[keep],
+                )
+
+    def has_stream(self, name: str) -> bool:
+        return name in self.metadata["streams"]
+
+    def audio_index(self, name: str) -> dict:
+        return read_index(self.storage, f"{self.prefix}/{name}")
+
+    def audio_chunks(self, name: str) -> Iterator[AudioChunk]:
+        """`audio_model` (16 kHz mono) or `audio_native` (original rate and channels)."""
+        return iter_audio_chunks(self.storage, f"{self.prefix}/{name}")
