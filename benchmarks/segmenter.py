@@ -66,6 +66,8 @@ if __name__ == "__main__":
         samples = {p.stem: p for p in fetch_samples(REPO / "samples")}
         synthetic = Path(tempfile.gettempdir()) / "dp_bench_60s_720p.mp4"
         if not synthetic.exists():
-            make_clip(synthetic, ClipSpec(duration_s=60, fps=30, width=1280, height=720))
+            make_clip(
+                synthetic, ClipSpec(duration_s=60, fps=30, width=1280, height=720, texture=True)
+            )
         files = [samples["bigbuckbunny"], synthetic]
     main(files)
