@@ -14,6 +14,7 @@ from dagster import (
 )
 
 from dp_assets.catalog import COMPONENT_ASSETS
+from dp_assets.checks import status_check
 from dp_assets.run_records import finalize_run
 from dp_assets.uploads import upload_spec
 from dp_core.errors import DpError, ErrorCode
@@ -77,6 +78,9 @@ def build_definitions(settings: Settings) -> Definitions:
 
     return Definitions(
         assets=[upload_spec, *(COMPONENT_ASSETS[n] for n in profile.component_order())],
+        asset_checks=[
+            status_check(name, spec.required) for name, spec in profile.components.items()
+        ],
         jobs=[process_job],
         sensors=manifest_sensors,
         resources={

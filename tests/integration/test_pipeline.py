@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterRunStatus, Definitions
+from dagster import AssetKey, DagsterEventType, DagsterRunStatus, Definitions
 
 from dp_assets.definitions import PROCESS_JOB, Settings, build_definitions
 from dp_assets.partitions import VIDEOS
@@ -125,6 +125,38 @@ def test_good_and_bad_videos_in_one_batch(tmp_path, dagster_instance):
         ).records[0]
         statuses[result.partition_key] = record.asset_materialization.metadata["status"].value
     assert sorted(statuses.values()) == ["error", "ok", "ok", "ok"]
+
+    # the blocking status check judged each video on its own and let the batch pass
+    run_id = results[0].run_id
+    evaluations = {
+        e.partition: e.passed
+        for e in check_evaluations(dagster_instance, run_id)
+        if e.partition is not None
+    }
+    assert evaluations == {r.partition_key: r.status == "success" for r in results}
+    assert dagster_instance.get_run_by_id(run_id).status == DagsterRunStatus.SUCCESS
+
+
+def check_evaluations(instance, run_id):
+    records = instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    return [r.event_log_entry.dagster_event.event_specific_data for r in records]
+
+
+def test_a_single_video_run_stops_on_a_required_failure(tmp_path, dagster_instance):
+    bad = tmp_path / "only.mp4"
+    bad.write_bytes(b"plain text, not a video")
+    [result], storage, _ = run(dagster_instance, [bad], tmp_path / "store")
+    assert result.status == "error" and result.error_code == "INPUT_CORRUPT"
+    assert dagster_instance.get_run_by_id(result.run_id).status == DagsterRunStatus.FAILURE
+    [overall] = [
+        e for e in check_evaluations(dagster_instance, result.run_id) if e.partition is None
+    ]
+    assert overall.passed is False and overall.blocking
+    manifest = Manifest.model_validate_json(storage.get_bytes(result.manifest_key))
+    assert manifest.run.dagster_run_status == "FAILURE" and manifest.run.status == "error"
+    assert manifest.component("segmenter").error_code.value == "INPUT_CORRUPT"
 
 
 def test_thirty_clips_run_in_batches_not_thirty_runs(tmp_path, dagster_instance):
