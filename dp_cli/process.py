@@ -89,7 +89,10 @@ class ProgressPrinter(threading.Thread):
             event = record.event_log_entry.dagster_event
             if event is None:
                 continue
-            if event.event_type == DagsterEventType.STEP_START:
+            if (
+                event.event_type == DagsterEventType.STEP_START
+                and event.step_key in self.components
+            ):
                 self.echo(f"  ▶ {event.step_key}")
             elif event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
                 materialization = event.event_specific_data.materialization

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}  # as `dp` sets it (dp_cli/main.py)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+
+from dp_core.errors import DpError, ErrorCode
+from dp_features.audio.loudness import LoudnessMeter, measure_loudness
+
+pytestmark = pytest.mark.unit
+
+RATE = 48000
+
+
+def _tone(dbfs: float, seconds: float, n_channels: int = 2, rate: int = RATE) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    mono = 10 ** (dbfs / 20) * np.sin(2 * np.pi * 1000 * t)
+    return np.tile(mono.astype(np.float32), (n_channels, 1))
+
+
+def _assert_no_nan(arrays: dict[str, np.ndarray]) -> None:
+    for name, value in arrays.items():
+        assert not np.isnan(value).any(), name
+
+
+def test_headline_arrays_shapes_and_dtypes():
+    r = measure_loudness(_tone(-23.0, 10.0), RATE, "stereo")
+    arrays = r.as_arrays()
+    for name in ("integrated_lufs", "loudness_range_lu", "true_peak_dbtp"):
+        assert arrays[name].shape == () and arrays[name].dtype == np.float64
+    assert arrays["short_term_lufs"].dtype == np.float32
+    assert arrays["short_term_times_s"].dtype == np.float64
+    # 3 s windows every 100 ms over 10 s: 100 hops - 30 + 1.
+    assert arrays["short_term_lufs"].shape == arrays["short_term_times_s"].shape == (71,)
+    np.testing.assert_allclose(arrays["short_term_times_s"][:2], [1.5, 1.6])
+    assert arrays["true_peak_dbtp_per_channel"].shape == (2,)
+    _assert_no_nan(arrays)
+
+
+def test_mono_reads_3db_below_the_same_tone_on_two_channels():
+    # BS.1770 sums channel energies: one channel of a -23 dBFS sine is -23 - 3.01 LUFS.
+    r = measure_loudness(_tone(-23.0, 5.0, n_channels=1)[0], RATE, "mono")
+    assert r.integrated_lufs == pytest.approx(-23.0 - 10 * np.log10(2), abs=0.05)
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.001, 0.1, 0.399])
+def test_shorter_than_one_block(seconds):
+    # No complete 400 ms block: nothing to gate. Documented as -inf, not NaN or a crash.
+    r = measure_loudness(_tone(-20.0, seconds), RATE, "stereo")
+    assert r.integrated_lufs == -np.inf
+    assert r.momentary_max_lufs == -np.inf
+    assert r.loudness_range_lu == 0.0
+    assert r.gated_block_count == 0
+    assert r.short_term_lufs.size == r.short_term_times_s.size == 0
+    assert r.duration_s == pytest.approx(seconds, abs=1 / RATE)
+    _assert_no_nan(r.as_arrays())
+
+
+def test_between_one_block_and_three_seconds():
+    r = measure_loudness(_tone(-20.0, 1.0), RATE, "stereo")
+    assert r.integrated_lufs == pytest.approx(-20.0, abs=0.1)
+    assert r.loudness_range_lu == 0.0  # no 3 s window yet
+    assert r.short_term_lufs.size == 0
+
+
+def test_digital_silence():
+    r = measure_loudness(np.zeros((2, 5 * RATE), dtype=np.float32), RATE, "stereo")
+    assert r.integrated_lufs == -np.inf
+    assert r.true_peak_dbtp == -np.inf
+    assert r.loudness_range_lu == 0.0
+    assert r.gated_block_count == 0
+    assert np.all(r.short_term_lufs == -np.inf)
+    _assert_no_nan(r.as_arrays())
+
+
+def test_below_absolute_gate_is_minus_inf():
+    r = measure_loudness(_tone(-80.0, 5.0), RATE, "stereo")
+    assert r.integrated_lufs == -np.inf
+    assert r.momentary_max_lufs == pytest.approx(-80.0, abs=0.1)  # still measured
+
+
+def test_lfe_only_stream_is_not_loud():
+    x = _tone(-10.0, 2.0, n_channels=3)
+    x[:2] = 0.0
+    r = measure_loudness(x, RATE, "2.1")
+    assert r.integrated_lufs == -np.inf
+    assert r.true_peak_dbtp == pytest.approx(-10.0, abs=0.2)
+
+
+def test_result_does_not_end_the_stream():
+    x = _tone(-23.0, 6.0)
+    meter = LoudnessMeter(RATE, "stereo", 2)
+    meter.add(x[:, : 2 * RATE])
+    early = meter.result()
+    meter.add(x[:, 2 * RATE :])
+    assert early.duration_s == pytest.approx(2.0)
+    assert meter.result().integrated_lufs == measure_loudness(x, RATE, "stereo").integrated_lufs
+
+
+def test_start_time_shifts_times():
+    r = measure_loudness(_tone(-23.0, 4.0), RATE, "stereo", start_time_s=10.0)
+    assert r.short_term_times_s[0] == pytest.approx(11.5)
+
+
+def test_odd_rate_rounds_the_hop():
+    r = measure_loudness(_tone(-23.0, 5.0, rate=11025), 11025, "stereo")
+    assert r.integrated_lufs == pytest.approx(-23.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("call", "code"),
+    [
+        (lambda: measure_loudness(np.full((2, 100), np.nan), RATE, "stereo"), "INPUT_CORRUPT"),
+        (lambda: measure_loudness(np.zeros((3, 100)), RATE, "stereo"), "INPUT_UNSUPPORTED"),
+        (lambda: measure_loudness(np.zeros((2, 100)), RATE, "7.1.4"), "INPUT_UNSUPPORTED"),
+        (lambda: measure_loudness(np.zeros((2, 100)), RATE, "no-such"), "INPUT_UNSUPPORTED"),
+        (
+            lambda: measure_loudness(np.zeros((2, 100), np.int16), RATE, "stereo"),
+            "INPUT_UNSUPPORTED",
+        ),
+        (lambda: measure_loudness(np.zeros((2, 100)), 4000, "stereo"), "INPUT_UNSUPPORTED"),
+    ],
+)
+def test_bad_input_raises_dp_error(call, code):
+    with pytest.raises(DpError) as info:
+        call()
+    assert info.value.code == ErrorCode(code)
+
+
+def test_chunk_with_other_channel_count_mid_stream():
+    meter = LoudnessMeter(RATE, "stereo", 2)
+    meter.add(np.zeros((2, 10)))
+    with pytest.raises(DpError) as info:
+        meter.add(np.zeros((1, 10)))
+    assert info.value.code == ErrorCode.INPUT_CORRUPT
