@@ -11,9 +11,9 @@ import warnings
 # of the audio meters on a busy 2-core machine; steps parallelise over videos instead.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import click  # noqa: E402
+import click
 
-from dp_core.errors import DpError  # noqa: E402
+from dp_core.errors import DpError
 
 
 def _quiet_dagster() -> None:
