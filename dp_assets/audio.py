@@ -1,9 +1,9 @@
 """Audio component assets: thin wiring from the segmenter's audio streams to dp_features."""
 
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext
 
+from dp_assets.component_asset import component_asset
 from dp_assets.component_step import ComponentOutput, VideoInput, run_component
-from dp_assets.partitions import videos_partitions
 from dp_core.artifact import Artifact
 from dp_features.audio.loudness import LoudnessMeter
 from dp_features.audio.onset_strength import OnsetStrengthStream
@@ -15,22 +15,12 @@ from dp_resources.storage import StorageResource
 NO_AUDIO = ComponentOutput(status="empty", warnings=["the video has no audio stream"])
 
 
-def _audio_asset(name: str, description: str):
-    return asset(
-        name=name,
-        partitions_def=videos_partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        io_manager_key="npz_io_manager",
-        ins={"segmenter": AssetIn()},
-        group_name="audio",
-        description=description,
-    )
-
-
-@_audio_asset(
+@component_asset(
     "loudness_extractor",
+    "audio",
     "Integrated loudness (LUFS), loudness range, true peak and the short-term curve per "
     "ITU-R BS.1770-4 / EBU R128, on the original channels and sample rate.",
+    reads=("segmenter",),
 )
 def loudness_extractor(
     context: AssetExecutionContext,
@@ -67,9 +57,11 @@ def loudness_extractor(
     )
 
 
-@_audio_asset(
+@component_asset(
     "tempo_extractor",
+    "audio",
     "Tempo (BPM), beat times, onset strength and beat confidence, from the 16 kHz mono track.",
+    reads=("segmenter",),
 )
 def tempo_extractor(
     context: AssetExecutionContext,

@@ -52,19 +52,45 @@ def run_component(
         started = time.perf_counter()
         upload = load_upload(context.instance, key)
         video_upstream = {name: by_key[key] for name, by_key in upstream.items()}
-        try:
-            _check_upstream(video_upstream)
-            output = compute(VideoInput(key, upload, video_upstream))
-            error = None
-        except Exception as exc:  # one video's failure must not stop the others
-            output, error = ComponentOutput(status="error"), exc
-            if error_code_of(exc) is ErrorCode.INTERNAL:
-                context.log.exception(f"{component} failed on {key} with an unexpected error")
+        video = VideoInput(key, upload, video_upstream)
+        output, error, attempts = _compute_with_retries(context, component, profile, compute, video)
         duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        output.meta["attempts"] = attempts
         artifact = _artifact(context, component, profile, upload, output, error, duration_ms)
         results[key] = artifact
         _report(context, component, key, artifact, output)
     return results
+
+
+def _compute_with_retries(
+    context: AssetExecutionContext,
+    component: str,
+    profile: Profile,
+    compute: Callable[[VideoInput], ComponentOutput],
+    video: VideoInput,
+) -> tuple[ComponentOutput, Exception | None, int]:
+    """Transient errors (model unavailable/timeout, storage) are retried for this video
+    alone, with exponential backoff; permanent ones fail at once."""
+    spec = profile.components[component]
+    attempt = 1
+    while True:
+        try:
+            _check_upstream(video.upstream)
+            return compute(video), None, attempt
+        except Exception as exc:  # one video's failure must not stop the others
+            code = error_code_of(exc)
+            if code.transient and attempt <= spec.retries:
+                delay = spec.retry_backoff_s * 2 ** (attempt - 1)
+                context.log.warning(
+                    f"{component} {video.partition_key}: {exc} — retry {attempt}/{spec.retries} "
+                    f"in {delay:.1f} s"
+                )
+                time.sleep(delay)
+                attempt += 1
+                continue
+            if code is ErrorCode.INTERNAL:
+                context.log.exception(f"{component} failed on {video.partition_key}: a bug")
+            return ComponentOutput(status="error"), exc, attempt
 
 
 def _check_upstream(upstream: Mapping[str, Artifact]) -> None:

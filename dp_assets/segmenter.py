@@ -3,10 +3,10 @@
 import base64
 
 import numpy as np
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, asset
+from dagster import AssetExecutionContext, MetadataValue
 
+from dp_assets.component_asset import component_asset
 from dp_assets.component_step import ComponentOutput, VideoInput, run_component
-from dp_assets.partitions import videos_partitions
 from dp_assets.uploads import upload_spec
 from dp_core.artifact import Artifact
 from dp_core.storage_keys import frames_prefix
@@ -15,15 +15,13 @@ from dp_resources.segmentation import segment_video
 from dp_resources.storage import StorageResource
 
 
-@asset(
-    partitions_def=videos_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="npz_io_manager",
-    deps=[upload_spec],
-    group_name="segmenter",
-    kinds={"pyav"},
-    description="One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
+@component_asset(
+    "segmenter",
+    "segmenter",
+    "One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
     "and original audio, metadata.json and per-component frame budgets under frames_dir.",
+    deps=[upload_spec],
+    kinds={"pyav"},
 )
 def segmenter(
     context: AssetExecutionContext, storage: StorageResource, profile: ProfileResource

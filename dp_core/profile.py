@@ -65,6 +65,8 @@ class ComponentSpec(_Strict):
     runtime: Literal["cpu", "onnxruntime", "triton", "inprocess"] = "cpu"
     model: str | None = None
     batch_size: int = Field(32, ge=1, le=4096)
+    retries: int = Field(2, ge=0, le=10, description="extra attempts on a transient error")
+    retry_backoff_s: float = Field(1.0, ge=0, le=300, description="first wait; doubles")
     frame_budget: FrameBudget | None = None
     params: dict[str, object] = Field(default_factory=dict)
 

@@ -10,6 +10,7 @@ from dagster import (
     AssetKey,
     AssetRecordsFilter,
     ConfigurableIOManager,
+    Failure,
     InputContext,
     OutputContext,
     ResourceDependency,
@@ -32,8 +33,16 @@ class NpzIOManager(ConfigurableIOManager):
             raise DpError(
                 ErrorCode.INTERNAL, f"{component} returned no artifact for {sorted(missing)}"
             )
-        for key in sorted(obj):
-            store.put_bytes(artifact_key(key, context.run_id, component), encode_artifact(obj[key]))
+        try:
+            for key in sorted(obj):
+                data = encode_artifact(obj[key])
+                store.put_bytes(artifact_key(key, context.run_id, component), data)
+        except DpError as exc:
+            if exc.transient:
+                raise  # the step's RetryPolicy tries again
+            raise Failure(
+                str(exc), metadata={"error_code": exc.code.value}, allow_retries=False
+            ) from exc
 
     def load_input(self, context: InputContext) -> dict[str, Artifact]:
         asset_key = context.asset_key
