@@ -25,8 +25,10 @@ upload_spec = AssetSpec(
     group_name="inputs",
     description="A registered video file and its sidecar (reported when a video is registered).",
 )
+# Media a folder scan picks up; audio-only files are processed too (video parts `empty`).
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".3gp"}
+    | {".m4a", ".mp3", ".wav", ".aac", ".flac", ".ogg", ".opus"}
 )
 
 
