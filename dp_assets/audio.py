@@ -3,11 +3,19 @@
 from dagster import AssetExecutionContext
 
 from dp_assets.component_asset import component_asset
-from dp_assets.component_step import ComponentOutput, VideoInput, run_component
+from dp_assets.component_step import ComponentOutput, LoadOnce, VideoInput, run_component
 from dp_core.artifact import Artifact
+from dp_features.audio.audio_events import audio_events as tag_audio_events
 from dp_features.audio.loudness import LoudnessMeter
 from dp_features.audio.onset_strength import OnsetStrengthStream
+from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.audio.tempo import tempo_from_onsets
+from dp_resources.packaged_models import (
+    load_silero_vad,
+    load_yamnet,
+    yamnet_class_names,
+    yamnet_quantization,
+)
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage import StorageResource
@@ -93,3 +101,77 @@ def tempo_extractor(
     return run_component(
         context, "tempo_extractor", profile.load(), {"segmenter": segmenter}, estimate
     )
+
+
+@component_asset(
+    "speech_activity",
+    "audio",
+    "Speech segments and speech ratio (Silero VAD, ONNX from its wheel), 16 kHz mono.",
+    reads=("segmenter",),
+)
+def speech_activity(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    vad = LoadOnce(load_silero_vad)
+
+    def detect(video: VideoInput) -> ComponentOutput:
+        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        if not frames.has_stream("audio_model"):
+            return NO_AUDIO
+        model = vad.get()
+        result = detect_speech(frames.audio_chunks("audio_model"), model)
+        return ComponentOutput(
+            status=result.status,
+            arrays=result.as_arrays(),
+            models_used=[model.model_used],
+            display={
+                "speech_ratio": result.speech_ratio,
+                "segments": len(result.speech_segments_s),
+            },
+        )
+
+    return run_component(
+        context, "speech_activity", profile.load(), {"segmenter": segmenter}, detect
+    )
+
+
+@component_asset(
+    "audio_events",
+    "audio",
+    "AudioSet event scores per 0.96 s window, top labels and an embedding (YAMNet, ONNX).",
+    reads=("segmenter",),
+)
+def audio_events(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    active_profile = profile.load()
+    yamnet = LoadOnce(lambda: (load_yamnet(), yamnet_quantization(), yamnet_class_names()))
+
+    def tag(video: VideoInput) -> ComponentOutput:
+        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        if not frames.has_stream("audio_model"):
+            return NO_AUDIO
+        model, quantization, class_names = yamnet.get()
+        result = tag_audio_events(
+            frames.audio_chunks("audio_model"),
+            model,
+            quantization,
+            class_names,
+            batch_size=active_profile.components["audio_events"].batch_size,
+        )
+        return ComponentOutput(
+            status=result.status,
+            arrays=result.as_arrays(),
+            models_used=[model.model_used],
+            display={"top_labels": ", ".join(result.top_labels.tolist())},
+        )
+
+    return run_component(context, "audio_events", active_profile, {"segmenter": segmenter}, tag)

@@ -39,6 +39,24 @@ class ComponentOutput:
     device: str = "cpu"
 
 
+class LoadOnce:
+    """A model (or any resource) loaded on first use and shared by the step's videos; a
+    load that failed fails every video with the same error (e.g. MODEL_NOT_FOUND)."""
+
+    def __init__(self, load: Callable[[], object]):
+        self._load, self._value, self._error = load, None, None
+
+    def get(self):
+        if self._value is None and self._error is None:
+            try:
+                self._value = self._load()
+            except Exception as exc:
+                self._error = exc
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def run_component(
     context: AssetExecutionContext,
     component: str,

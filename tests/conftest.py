@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.media",
     "tests.fixtures.s3_server",
     "tests.fixtures.dagster_home",
+    "tests.fixtures.pyannote_sample",
 ]
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")

@@ -71,3 +71,33 @@ def test_loudness_and_tempo_through_the_whole_graph(tmp_path, dagster_instance):
 
     for component in ("loudness_extractor", "tempo_extractor"):
         assert artifacts["mute"][component].meta.status == "empty"  # no audio: empty, not error
+
+
+def test_speech_and_events_on_real_speech_through_the_graph(
+    tmp_path, dagster_instance, pyannote_sample
+):
+    """The two-speaker recording, put in a video (resampled to 48 kHz stereo AAC by the
+    encoder path, back to 16 kHz by the segmenter): speech found where the RTTM says."""
+    rate = pyannote_sample.sample_rate
+    speech = np.tile(pyannote_sample.samples, (2, 1))
+    tone = tone_sequence([(-20.0, 10.0)], rate, freq_hz=440.0)
+    video = dict(width=64, height=48, fps=5, sample_rate=rate)
+    artifacts = run_and_load(
+        dagster_instance,
+        tmp_path,
+        {
+            "speech": ClipSpec(
+                duration_s=pyannote_sample.duration_s, audio_samples=speech, **video
+            ),
+            "tone": ClipSpec(duration_s=10.0, audio_samples=tone, **video),
+        },
+    )
+    vad = artifacts["speech"]["speech_activity"]
+    assert vad.meta.status == "ok" and vad.meta.models_used[0].name == "silero-vad"
+    assert not vad.meta.models_used[0].stand_in
+    truth_ratio = pyannote_sample.speech_mask(np.arange(0, pyannote_sample.duration_s, 0.01)).mean()
+    assert float(vad.arrays["speech_ratio"]) == pytest.approx(truth_ratio, abs=0.05)
+    events = artifacts["speech"]["audio_events"]
+    assert str(events.arrays["top_labels"][0]) == "Speech"
+    assert artifacts["tone"]["speech_activity"].meta.status == "empty"
+    assert "Speech" not in artifacts["tone"]["audio_events"].arrays["top_labels"].tolist()[:3]
