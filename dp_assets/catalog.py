@@ -2,6 +2,7 @@
 
 from dp_assets.audio import audio_events, loudness_extractor, speech_activity, tempo_extractor
 from dp_assets.segmenter import segmenter
+from dp_resources.packaged_models import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
     "segmenter": segmenter,
@@ -9,4 +10,10 @@ COMPONENT_ASSETS = {
     "tempo_extractor": tempo_extractor,
     "speech_activity": speech_activity,
     "audio_events": audio_events,
+}
+
+# Components whose model `dp doctor` loads to prove it is there (name -> loader).
+MODEL_LOADERS = {
+    "speech_activity": load_silero_vad,
+    "audio_events": load_yamnet,
 }

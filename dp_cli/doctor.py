@@ -62,6 +62,25 @@ def _profile(name: str) -> Callable[[], str]:
     return check
 
 
+def _models(name: str) -> Callable[[], str]:
+    def check() -> str:
+        from dp_assets.catalog import MODEL_LOADERS
+        from dp_core.profile import load_profile
+
+        loaded = []
+        for component in load_profile(name).component_order():
+            if component in MODEL_LOADERS:
+                used = MODEL_LOADERS[component]().model_used
+                label = " (stand-in)" if used.stand_in else ""
+                loaded.append(
+                    f"{component}: {used.name} {used.version} {used.precision} "
+                    f"sha256:{used.weights_digest[:12]}{label}"
+                )
+        return "; ".join(loaded) or "the profile needs no model"
+
+    return check
+
+
 def _storage(base: str) -> Callable[[], str]:
     def check() -> str:
         from dp_resources.storage_backends import open_storage
@@ -112,6 +131,7 @@ def run_doctor(profile: str, storage: str | None, as_json: bool) -> int:
         ("pyav/ffmpeg", _pyav),
         ("onnxruntime", _onnxruntime),
         ("profile", _profile(profile)),
+        ("models", _models(profile)),
         ("storage", _storage(base)),
         ("dagster home", _dagster_home),
     ]

@@ -67,9 +67,26 @@ def test_wrong_profile_is_a_clear_error(tmp_path):
 def test_doctor_reports_each_check(tmp_path):
     done = dp(tmp_path, "doctor", "--json", check_rc=0)
     checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
-    assert {"pyav/ffmpeg", "onnxruntime", "profile", "storage", "dagster home"} <= checks.keys()
+    assert {
+        "pyav/ffmpeg",
+        "onnxruntime",
+        "profile",
+        "models",
+        "storage",
+        "dagster home",
+    } <= checks.keys()
     assert "H.264 round trip 2 frames" in checks["pyav/ffmpeg"]["detail"]
     # a configured service that is down is a failed check, named, and exit code 1
     done = dp(tmp_path, "doctor", "--json", env={"DP_REDIS_URL": "redis://127.0.0.1:1"}, check_rc=1)
     failed = [c for c in json.loads(done.stdout)["checks"] if not c["ok"]]
     assert [c["check"] for c in failed] == ["redis"]
+
+
+def test_doctor_names_a_missing_model(tmp_path):
+    # an empty model cache and no way to reach the wheel's file: point the YAMNet cache at a
+    # file (not a folder) so the derived graph cannot be written
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    done = dp(tmp_path, "doctor", "--json", env={"DP_MODEL_CACHE": str(blocker)}, check_rc=1)
+    [models] = [c for c in json.loads(done.stdout)["checks"] if c["check"] == "models"]
+    assert not models["ok"] and models["error_code"] in ("STORAGE_ERROR", "MODEL_NOT_FOUND")
