@@ -2,6 +2,7 @@
 
 from dp_assets.audio import audio_events, loudness_extractor, speech_activity, tempo_extractor
 from dp_assets.segmenter import segmenter
+from dp_assets.text import ocr, text_features
 from dp_resources.packaged_models import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
@@ -10,6 +11,8 @@ COMPONENT_ASSETS = {
     "tempo_extractor": tempo_extractor,
     "speech_activity": speech_activity,
     "audio_events": audio_events,
+    "ocr": ocr,
+    "text_features": text_features,
 }
 
 # Components whose model `dp doctor` loads to prove it is there (name -> loader).

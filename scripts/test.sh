@@ -3,6 +3,13 @@
 # Servers that tests start themselves (SeaweedFS, Dagster instances) are started by fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian packages the tests use: Tesseract (Cyrillic OCR engine) and a TTF font for overlays.
+DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core"
+missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+if [ -n "$missing" ]; then
+  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
+fi
 bash scripts/setup.sh
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}  # as `dp` sets it (dp_cli/main.py)
 .venv/bin/ruff check .
