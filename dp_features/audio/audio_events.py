@@ -38,6 +38,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from dp_core.errors import DpError, ErrorCode
+from dp_features.audio.chunk_stream import stream_origin, to_mono
 
 SAMPLE_RATE = 16000
 STFT_WINDOW = 400  # 25 ms
@@ -176,15 +177,6 @@ def _fixed_batch(model: Model) -> int | None:
     return None
 
 
-def _mono(samples: np.ndarray) -> np.ndarray:
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim == 2:
-        return samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
-    if samples.ndim != 1:
-        raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"audio of shape {samples.shape}: want [C, n]")
-    return samples
-
-
 @dataclass
 class AudioEventTagger:
     """YAMNet over a stream of 16 kHz audio chunks: `feed` each chunk in order, then
@@ -222,17 +214,10 @@ class AudioEventTagger:
     def feed(self, samples: np.ndarray, start_s: float = 0.0) -> None:
         """Add the next chunk (mono float32 [n] or [1, n]); `start_s` is its time in the
         video. Chunks must be contiguous."""
-        mono = _mono(samples)
-        if self._origin_s is None:
-            self._origin_s = float(start_s)
-        else:
-            expected = self._origin_s + self._samples_seen / self.sample_rate
-            if abs(start_s - expected) > 1e-3:
-                raise DpError(
-                    ErrorCode.INPUT_CORRUPT,
-                    f"audio chunk starts at {start_s:.4f} s, expected {expected:.4f} s "
-                    f"(chunks must be contiguous)",
-                )
+        mono = to_mono(samples)
+        self._origin_s = stream_origin(
+            self._origin_s, self._samples_seen, self.sample_rate, start_s
+        )
         self._samples_seen += mono.size
         self._tail = np.concatenate([self._tail, mono])
         if self._tail.size >= PATCH_SAMPLES:

@@ -26,6 +26,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from dp_core.errors import DpError, ErrorCode
+from dp_features.audio.chunk_stream import stream_origin, to_mono
 
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512  # 32 ms
@@ -78,15 +79,6 @@ class SpeechActivity:
         }
 
 
-def _mono(samples: np.ndarray) -> np.ndarray:
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim == 2:
-        return samples[0] if samples.shape[0] == 1 else samples.mean(axis=0)
-    if samples.ndim != 1:
-        raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"audio of shape {samples.shape}: want [C, n]")
-    return samples
-
-
 @dataclass
 class SpeechProbabilityStream:
     """Silero VAD frame probabilities over a stream of chunks: `feed` each chunk in order
@@ -120,17 +112,10 @@ class SpeechProbabilityStream:
     def feed(self, samples: np.ndarray, start_s: float = 0.0) -> np.ndarray:
         """Add the next chunk (mono float32 [n] or [1, n]; `start_s` its time in the video;
         chunks must be contiguous). Returns float32 probabilities of the completed frames."""
-        mono = _mono(samples)
-        if self._origin_s is None:
-            self._origin_s = float(start_s)
-        else:
-            expected = self._origin_s + self._samples_seen / self.sample_rate
-            if abs(start_s - expected) > 1e-3:
-                raise DpError(
-                    ErrorCode.INPUT_CORRUPT,
-                    f"audio chunk starts at {start_s:.4f} s, expected {expected:.4f} s "
-                    f"(chunks must be contiguous)",
-                )
+        mono = to_mono(samples)
+        self._origin_s = stream_origin(
+            self._origin_s, self._samples_seen, self.sample_rate, start_s
+        )
         self._samples_seen += mono.size
         buffered = np.concatenate([self._pending, mono])
         n_frames = buffered.size // FRAME_SAMPLES
