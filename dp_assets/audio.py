@@ -6,10 +6,12 @@ from dp_assets.component_asset import component_asset
 from dp_assets.component_step import ComponentOutput, LoadOnce, VideoInput, run_component
 from dp_core.artifact import Artifact
 from dp_features.audio.audio_events import audio_events as tag_audio_events
+from dp_features.audio.clap import ClapParams, clap_embeddings
 from dp_features.audio.loudness import LoudnessMeter
 from dp_features.audio.onset_strength import OnsetStrengthStream
 from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.audio.tempo import tempo_from_onsets
+from dp_resources.clap_model import load_clap
 from dp_resources.packaged_models import (
     load_silero_vad,
     load_yamnet,
@@ -20,6 +22,7 @@ from dp_resources.profile_resource import ProfileResource
 from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage import StorageResource
 
+ONNX_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",)}
 NO_AUDIO = ComponentOutput(status="empty", warnings=["the video has no audio stream"])
 
 
@@ -175,3 +178,43 @@ def audio_events(
         )
 
     return run_component(context, "audio_events", active_profile, {"segmenter": segmenter}, tag)
+
+
+@component_asset(
+    "clap_extractor",
+    "audio",
+    "CLAP audio embeddings per 10 s window and zero-shot tags from text prompts (LAION CLAP "
+    "ONNX export; a labelled stand-in in tests).",
+    reads=("segmenter",),
+)
+def clap_extractor(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    active_profile = profile.load()
+    spec = active_profile.components["clap_extractor"]
+    params = ClapParams(batch_size=spec.batch_size, **spec.params)
+    providers = ONNX_PROVIDERS[spec.device]
+    clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, providers=providers))
+
+    def embed(video: VideoInput) -> ComponentOutput:
+        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        if not frames.has_stream("audio_native"):
+            return NO_AUDIO
+        model = clap.get()
+        index = frames.audio_index("audio_native")
+        result = clap_embeddings(
+            frames.audio_chunks("audio_native"), model, index["sample_rate"], params
+        )
+        return ComponentOutput(
+            status=result.status,
+            arrays=result.as_arrays(),
+            models_used=model.models_used,
+            device=model.models_used[0].device,
+            display={"top_tags": ", ".join(result.top_tags.tolist())},
+        )
+
+    return run_component(context, "clap_extractor", active_profile, {"segmenter": segmenter}, embed)

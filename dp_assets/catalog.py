@@ -1,8 +1,15 @@
 """Which components have an asset in this version, by component name."""
 
-from dp_assets.audio import audio_events, loudness_extractor, speech_activity, tempo_extractor
+from dp_assets.audio import (
+    audio_events,
+    clap_extractor,
+    loudness_extractor,
+    speech_activity,
+    tempo_extractor,
+)
 from dp_assets.segmenter import segmenter
 from dp_assets.text import ocr, text_features
+from dp_resources.clap_model import load_clap
 from dp_resources.packaged_models import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
@@ -11,12 +18,14 @@ COMPONENT_ASSETS = {
     "tempo_extractor": tempo_extractor,
     "speech_activity": speech_activity,
     "audio_events": audio_events,
+    "clap_extractor": clap_extractor,
     "ocr": ocr,
     "text_features": text_features,
 }
 
 # Components whose model `dp doctor` loads to prove it is there (name -> loader).
 MODEL_LOADERS = {
+    "clap_extractor": load_clap,
     "speech_activity": load_silero_vad,
     "audio_events": load_yamnet,
 }

@@ -118,6 +118,37 @@ def ui(port, host, storage, profile) -> None:
 
 
 @main.group()
+def models() -> None:
+    """Models: stand-ins for tests; (pull / export / quantize / TensorRT: not yet)."""
+
+
+@models.command("stand-in")
+@click.argument("name", type=click.Choice(["clap"]))
+@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
+def models_stand_in(name, target) -> None:
+    """Write a STAND-IN model (random weights, the real I/O contract, labelled stand_in)."""
+    from pathlib import Path
+
+    from dp_resources.clap_model import build_clap_stand_in, default_clap_dir, load_clap
+
+    folder = build_clap_stand_in(Path(target) if target else default_clap_dir())
+    for used in load_clap(folder).models_used:
+        click.echo(f"{folder}: {used.name} sha256:{used.weights_digest[:12]} (stand-in)")
+
+
+@models.command("pull")
+@click.argument("name")
+def models_pull(name) -> None:
+    """Download real weights from a model hub and export ONNX (needs a network)."""
+    click.echo(
+        f"error: [DEPENDENCY_MISSING] pulling {name!r} from a model hub and exporting it to "
+        "ONNX is not built in this version; use `dp models stand-in` for tests",
+        err=True,
+    )
+    sys.exit(2)
+
+
+@main.group()
 def samples() -> None:
     """Sample clips from registry packages."""
 

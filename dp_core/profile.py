@@ -63,6 +63,9 @@ class ComponentSpec(_Strict):
     required: bool = True
     version: str = "1"
     runtime: Literal["cpu", "onnxruntime", "triton", "inprocess"] = "cpu"
+    device: Literal["cpu", "cuda"] = Field(
+        "cpu", description="cuda where none is available is an error, never a CPU run"
+    )
     model: str | None = None
     batch_size: int = Field(32, ge=1, le=4096)
     retries: int = Field(2, ge=0, le=10, description="extra attempts on a transient error")

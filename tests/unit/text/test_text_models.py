@@ -84,10 +84,11 @@ def test_missing_tesseract_language_is_model_not_found():
     assert "tesseract-ocr-xyz" in info.value.message
 
 
-@pytest.mark.skipif(
-    "CUDAExecutionProvider" in ort.get_available_providers(), reason="CUDA is available here"
-)
-def test_rapidocr_on_cuda_without_cuda_is_an_error_not_a_cpu_run():
+def test_rapidocr_on_cuda_runs_on_cuda_or_refuses_never_a_cpu_run():
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        devices = {m.device for m in RapidOcrReader(device="cuda").models_used}
+        assert devices == {"cuda:0"}
+        return
     with pytest.raises(DpError) as info:
         RapidOcrReader(device="cuda")
     assert info.value.code == ErrorCode.DEPENDENCY_MISSING
