@@ -9,11 +9,16 @@ from dp_assets.audio import (
 )
 from dp_assets.segmenter import segmenter
 from dp_assets.text import ocr, text_features
+from dp_assets.visual import core_optical_flow, cut_detection, shot_quality, video_pacing
 from dp_resources.clap_model import load_clap
 from dp_resources.packaged_models import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
     "segmenter": segmenter,
+    "cut_detection": cut_detection,
+    "core_optical_flow": core_optical_flow,
+    "shot_quality": shot_quality,
+    "video_pacing": video_pacing,
     "loudness_extractor": loudness_extractor,
     "tempo_extractor": tempo_extractor,
     "speech_activity": speech_activity,

