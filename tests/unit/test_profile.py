@@ -26,7 +26,7 @@ def test_shipped_profiles_load():
             "components.segmenter.required",
         ),
         (lambda d: d["components"].update(core_klip={}), "core_klip"),
-        (lambda d: d["components"].update(shot_quality={}), "needs 'cut_detection'"),
+        (lambda d: d["components"].pop("cut_detection"), "needs 'cut_detection'"),
         (lambda d: d["components"].pop("segmenter"), "segmenter"),
         (lambda d: d.update(name="Bad Name"), "name"),
         (lambda d: d["batching"].update(videos_per_run=0), "batching.videos_per_run"),
