@@ -1,0 +1,126 @@
+"""Visual components: frames per second of each, and of the whole visual set, on the frames
+the segmenter delivers; cut detection against PySceneDetect on the same file.
+
+Run from the repository root:  python -m benchmarks.visual [VIDEO ...]
+
+Without arguments: the Big Buck Bunny sample and a synthetic 60 s 720p clip. For each
+file the segmenter runs once (timed, it is the shared decode); then each component runs
+on the stored streams as it does in the graph. PySceneDetect (AdaptiveDetector) reads the
+file itself: the ratio compares its whole run with ours (segmenter + cut_detection).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dp_cli.samples import fetch_samples
+from dp_core.profile import load_profile
+from dp_features.visual.cut_detection import CutDetector
+from dp_features.visual.optical_flow import FlowStats, OpticalFlowStream
+from dp_features.visual.pacing import video_pacing
+from dp_features.visual.shot_quality import frame_quality, shot_quality
+from dp_resources.segmentation import segment_video
+from dp_resources.segmented_video import SegmentedVideo
+from dp_resources.storage_backends import LocalStorage
+from tests.fixtures.media import ClipSpec, make_clip
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def components(video: SegmentedVideo) -> dict[str, tuple[int, float]]:
+    """{component: (frames it read, seconds)}, each reading the stored streams."""
+    meta = video.metadata
+    dense = list(video.dense_chunks())  # decoded once here; each component below reuses it
+    n_dense = sum(len(c.frames) for c in dense)
+
+    def cuts():
+        detector = CutDetector()
+        for chunk in dense:
+            detector.update(chunk.frames, chunk.times_s)
+        return detector.finish(meta["duration_s"])
+
+    def flow():
+        stream = OpticalFlowStream(scale=meta["width"] / meta["dense_width"])
+        return FlowStats.concat([stream.update(c.frames, c.times_s) for c in dense])
+
+    cut_result, cut_s = timed(cuts)
+    flow_result, flow_s = timed(flow)
+    analysis = list(video.analysis_chunks())
+    frames = np.concatenate([c.frames for c in analysis])
+    times = np.concatenate([c.times_s for c in analysis])
+    _, quality_s = timed(
+        lambda: shot_quality(times, frame_quality(frames), cut_result.shot_bounds_s)
+    )
+    _, pacing_s = timed(
+        lambda: video_pacing(
+            cut_result.cut_times_s,
+            cut_result.shot_bounds_s,
+            meta["duration_s"],
+            flow_result.pair_times_s,
+            flow_result.magnitude_mean_px_s,
+        )
+    )
+    return {
+        "cut_detection": (n_dense, cut_s),
+        "core_optical_flow": (n_dense, flow_s),
+        "shot_quality": (len(frames), quality_s),
+        "video_pacing": (n_dense, pacing_s),
+    }
+
+
+def scenedetect_seconds(path: Path) -> float:
+    from scenedetect import AdaptiveDetector, detect
+
+    _, took = timed(lambda: detect(str(path), AdaptiveDetector()))
+    return took
+
+
+def main(paths: list[Path]) -> None:
+    profile = load_profile("cpu_baseline")
+    for path in paths:
+        with tempfile.TemporaryDirectory() as tmp:
+            storage = LocalStorage(tmp)
+            _, segment_s = timed(
+                functools.partial(segment_video, path, storage, "frames_dir/b/v/r", profile)
+            )
+            video = SegmentedVideo(storage, "frames_dir/b/v/r")
+            rows = components(video)
+        decoded = video.metadata["decoded_frames"]
+        print(f"{path.name}: {decoded} frames decoded, segmenter {decoded / segment_s:.0f} fps")
+        for name, (frames, seconds) in rows.items():
+            print(f"  {name:<20} {frames:>6} frames  {frames / seconds:>9.0f} frames/s")
+        visual_s = sum(s for _, s in rows.values())
+        print(
+            f"  {'whole visual set':<20} {decoded:>6} frames  {decoded / visual_s:>9.0f} frames/s (of video)"
+        )
+        theirs = scenedetect_seconds(path)
+        ours = segment_s + rows["cut_detection"][1]
+        print(
+            f"  PySceneDetect {theirs:.2f} s vs segmenter + cut_detection {ours:.2f} s: "
+            f"ours {theirs / ours:.2f}x faster (our segmenter also feeds every other component)"
+        )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1:
+        files = [Path(p) for p in sys.argv[1:]]
+    else:
+        sample = {p.stem: p for p in fetch_samples(REPO / "samples")}["bigbuckbunny"]
+        synthetic = Path(tempfile.gettempdir()) / "dp_bench_60s_720p.mp4"
+        if not synthetic.exists():
+            make_clip(
+                synthetic, ClipSpec(duration_s=60, fps=30, width=1280, height=720, texture=True)
+            )
+        files = [sample, synthetic]
+    main(files)
