@@ -50,6 +50,7 @@ import cv2
 import numpy as np
 
 from dp_core.errors import DpError, ErrorCode
+from dp_features.visual.frame_chunks import rgb_chunk
 
 
 @dataclass(frozen=True)
@@ -269,19 +270,7 @@ class CutDetector:
 
     def update(self, frames: np.ndarray, times_s: np.ndarray) -> None:
         """Feed the next chunk: uint8 RGB [n, H, W, 3] with times in seconds [n]."""
-        frames = np.asarray(frames)
-        times_s = np.asarray(times_s, np.float64)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise DpError(
-                ErrorCode.INPUT_UNSUPPORTED,
-                f"cut detection needs uint8 RGB frames [N, H, W, 3], got {frames.dtype} "
-                f"{frames.shape}",
-            )
-        if len(times_s) != len(frames):
-            raise DpError(
-                ErrorCode.INPUT_CORRUPT,
-                f"{len(frames)} frames but {len(times_s)} timestamps",
-            )
+        frames, times_s = rgb_chunk(frames, times_s, "cut detection")
         if len(frames) == 0:
             return
         if np.any(np.diff(times_s) < 0) or times_s[0] < self._last_time:

@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from dp_core.errors import DpError, ErrorCode
+from dp_features.visual.frame_chunks import rgb_chunk
 
 N_DIRECTIONS = 8
 
@@ -113,16 +114,7 @@ class OpticalFlowStream:
     def update(self, frames: np.ndarray, times_s: np.ndarray) -> FlowStats:
         """Stats for every pair ending in this chunk (the first pair of the video spans the
         previous chunk's last frame and this chunk's first)."""
-        frames = np.asarray(frames)
-        times = np.asarray(times_s, np.float64)
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise DpError(
-                ErrorCode.INPUT_UNSUPPORTED,
-                f"optical flow needs uint8 RGB frames [N, H, W, 3], got {frames.dtype} "
-                f"{frames.shape}",
-            )
-        if len(times) != len(frames):
-            raise DpError(ErrorCode.INPUT_CORRUPT, f"{len(frames)} frames, {len(times)} times")
+        frames, times = rgb_chunk(frames, times_s, "optical flow")
         if len(frames) == 0:
             return _empty_stats()
         n, h, w = frames.shape[:3]

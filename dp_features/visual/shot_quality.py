@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dp_core.errors import DpError, ErrorCode
+from dp_features.visual.frame_chunks import rgb_frames
 
 DARK_LUMA = 16
 BRIGHT_LUMA = 239
@@ -76,16 +76,6 @@ class ShotQuality:
         return out
 
 
-def _check_frames(frames: np.ndarray) -> np.ndarray:
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise DpError(
-            ErrorCode.INPUT_UNSUPPORTED,
-            f"shot quality needs uint8 RGB frames [N, H, W, 3], got {frames.dtype} {frames.shape}",
-        )
-    return frames
-
-
 def _stacked_filter(gray: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
     """3x3 filter of every frame of a stack [N, H, W] (float32), interior pixels only."""
     n, h, w = gray.shape
@@ -98,7 +88,7 @@ def _stacked_filter(gray: np.ndarray, kernel: np.ndarray | None) -> np.ndarray:
 
 def frame_quality(frames: np.ndarray) -> FrameQuality:
     """Quality metrics of uint8 RGB frames [N, H, W, 3]; see the module docstring."""
-    frames = _check_frames(frames)
+    frames = rgb_frames(frames, "shot quality")
     n, h, w = frames.shape[:3]
     if n == 0 or h < 3 or w < 3:
         empty = np.full(n, np.nan, np.float32)
