@@ -19,7 +19,6 @@ from dp_resources.packaged_models import (
     yamnet_quantization,
 )
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage import StorageResource
 
 ONNX_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",)}
@@ -42,7 +41,7 @@ def loudness_extractor(
     store = storage.get_storage()
 
     def measure(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.has_stream("audio_native"):
             return NO_AUDIO
         index = frames.audio_index("audio_native")
@@ -64,7 +63,12 @@ def loudness_extractor(
         )
 
     return run_component(
-        context, "loudness_extractor", profile.load(), {"segmenter": segmenter}, measure
+        context,
+        "loudness_extractor",
+        profile.load(),
+        {"segmenter": segmenter},
+        measure,
+        storage=store,
     )
 
 
@@ -83,7 +87,7 @@ def tempo_extractor(
     store = storage.get_storage()
 
     def estimate(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.has_stream("audio_model"):
             return NO_AUDIO
         index = frames.audio_index("audio_model")
@@ -102,7 +106,12 @@ def tempo_extractor(
         )
 
     return run_component(
-        context, "tempo_extractor", profile.load(), {"segmenter": segmenter}, estimate
+        context,
+        "tempo_extractor",
+        profile.load(),
+        {"segmenter": segmenter},
+        estimate,
+        storage=store,
     )
 
 
@@ -122,7 +131,7 @@ def speech_activity(
     vad = LoadOnce(load_silero_vad)
 
     def detect(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.has_stream("audio_model"):
             return NO_AUDIO
         model = vad.get()
@@ -138,7 +147,7 @@ def speech_activity(
         )
 
     return run_component(
-        context, "speech_activity", profile.load(), {"segmenter": segmenter}, detect
+        context, "speech_activity", profile.load(), {"segmenter": segmenter}, detect, storage=store
     )
 
 
@@ -159,7 +168,7 @@ def audio_events(
     yamnet = LoadOnce(lambda: (load_yamnet(), yamnet_quantization(), yamnet_class_names()))
 
     def tag(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.has_stream("audio_model"):
             return NO_AUDIO
         model, quantization, class_names = yamnet.get()
@@ -177,7 +186,9 @@ def audio_events(
             display={"top_labels": ", ".join(result.top_labels.tolist())},
         )
 
-    return run_component(context, "audio_events", active_profile, {"segmenter": segmenter}, tag)
+    return run_component(
+        context, "audio_events", active_profile, {"segmenter": segmenter}, tag, storage=store
+    )
 
 
 @component_asset(
@@ -201,7 +212,7 @@ def clap_extractor(
     clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, providers=providers))
 
     def embed(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.has_stream("audio_native"):
             return NO_AUDIO
         model = clap.get()
@@ -217,4 +228,6 @@ def clap_extractor(
             display={"top_tags": ", ".join(result.top_tags.tolist())},
         )
 
-    return run_component(context, "clap_extractor", active_profile, {"segmenter": segmenter}, embed)
+    return run_component(
+        context, "clap_extractor", active_profile, {"segmenter": segmenter}, embed, storage=store
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dagster import AssetExecutionContext, MetadataValue
 
@@ -19,6 +20,8 @@ from dp_core.errors import DpError, ErrorCode, error_code_of
 from dp_core.profile import Profile
 from dp_core.storage_keys import artifact_key
 from dp_core.version import dataprocessor_version
+from dp_resources.segmented_video import SegmentedVideo
+from dp_resources.storage_backends import Storage
 
 
 @dataclass
@@ -26,6 +29,12 @@ class VideoInput:
     partition_key: str
     upload: UploadRecord
     upstream: dict[str, Artifact]  # component name -> this video's artifact
+    storage: Storage | None = None
+
+    @cached_property
+    def frames(self) -> SegmentedVideo:
+        """The segmenter's frames_dir of this video (components that read the segmenter)."""
+        return SegmentedVideo.from_artifact(self.storage, self.upstream["segmenter"])
 
 
 @dataclass
@@ -63,14 +72,16 @@ def run_component(
     profile: Profile,
     upstream: Mapping[str, Mapping[str, Artifact]],
     compute: Callable[[VideoInput], ComponentOutput],
+    storage: Storage | None = None,
 ) -> dict[str, Artifact]:
-    """Run `compute` for every video of the step; return {partition_key: artifact}."""
+    """Run `compute` for every video of the step; return {partition_key: artifact}.
+    With `storage`, each video's input gives its segmenter frames as `video.frames`."""
     results: dict[str, Artifact] = {}
     for key in sorted(context.partition_keys):
         started = time.perf_counter()
         upload = load_upload(context.instance, key)
         video_upstream = {name: by_key[key] for name, by_key in upstream.items()}
-        video = VideoInput(key, upload, video_upstream)
+        video = VideoInput(key, upload, video_upstream, storage)
         output, error, attempts = _compute_with_retries(context, component, profile, compute, video)
         duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
         output.meta["attempts"] = attempts

@@ -14,7 +14,6 @@ from dp_features.text.ocr import FrameOcr, OcrConfig
 from dp_features.text.ocr_lines import merge_lines
 from dp_features.text.text_features import text_features as describe_text
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage import StorageResource
 from dp_resources.text_models import load_ocr_reader, load_text_embedder
 
@@ -39,7 +38,7 @@ def ocr(
     reader = LoadOnce(lambda: load_ocr_reader(engine, **params))
 
     def read(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.metadata["has_video"]:
             return ComponentOutput(status="empty", warnings=["the video has no video stream"])
         engine_reader = reader.get()
@@ -69,7 +68,9 @@ def ocr(
             },
         )
 
-    return run_component(context, "ocr", active_profile, {"segmenter": segmenter}, read)
+    return run_component(
+        context, "ocr", active_profile, {"segmenter": segmenter}, read, storage=store
+    )
 
 
 @component_asset(

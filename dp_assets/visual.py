@@ -13,7 +13,6 @@ from dp_features.visual.pacing import video_pacing as pacing_of
 from dp_features.visual.shot_quality import FRAME_METRICS, FrameQuality, frame_quality
 from dp_features.visual.shot_quality import shot_quality as per_shot
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage import StorageResource
 
 NO_VIDEO = ComponentOutput(status="empty", warnings=["the file has no video stream"])
@@ -46,7 +45,7 @@ def cut_detection(
     store = storage.get_storage()
 
     def detect(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.metadata["has_video"]:
             return NO_VIDEO
         detector = CutDetector()
@@ -63,7 +62,9 @@ def cut_detection(
             },
         )
 
-    return run_component(context, "cut_detection", profile.load(), {"segmenter": segmenter}, detect)
+    return run_component(
+        context, "cut_detection", profile.load(), {"segmenter": segmenter}, detect, storage=store
+    )
 
 
 @component_asset(
@@ -82,7 +83,7 @@ def core_optical_flow(
     store = storage.get_storage()
 
     def flow(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         metadata = frames.metadata
         if not metadata["has_video"]:
             return NO_VIDEO
@@ -98,7 +99,7 @@ def core_optical_flow(
         )
 
     return run_component(
-        context, "core_optical_flow", profile.load(), {"segmenter": segmenter}, flow
+        context, "core_optical_flow", profile.load(), {"segmenter": segmenter}, flow, storage=store
     )
 
 
@@ -118,7 +119,7 @@ def shot_quality(
     store = storage.get_storage()
 
     def measure(video: VideoInput) -> ComponentOutput:
-        frames = SegmentedVideo.from_artifact(store, video.upstream["segmenter"])
+        frames = video.frames
         if not frames.metadata["has_video"]:
             return NO_VIDEO
         parts, times = [], []
@@ -139,7 +140,7 @@ def shot_quality(
         )
 
     upstream = {"segmenter": segmenter, "cut_detection": cut_detection}
-    return run_component(context, "shot_quality", profile.load(), upstream, measure)
+    return run_component(context, "shot_quality", profile.load(), upstream, measure, storage=store)
 
 
 @component_asset(
