@@ -8,7 +8,7 @@ failure carried as data), the other videos go on, and dependants see the status.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -20,6 +20,12 @@ from dp_core.errors import DpError, ErrorCode, error_code_of
 from dp_core.profile import Profile
 from dp_core.storage_keys import artifact_key
 from dp_core.version import dataprocessor_version
+from dp_resources.cross_video_batching import (
+    CrossVideoBatcher,
+    FrameChunk,
+    InferBatch,
+    VideoOutputs,
+)
 from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage_backends import Storage
 
@@ -88,6 +94,76 @@ def run_component(
         artifact = _artifact(context, component, profile, upload, output, error, duration_ms)
         results[key] = artifact
         _report(context, component, key, artifact, output)
+    return results
+
+
+@dataclass
+class FrameJob:
+    """A video's share of a batched model step: the frames it sends through the model, and
+    how its outputs become the artifact."""
+
+    chunks: Iterator[FrameChunk]
+    finish: Callable[[VideoOutputs], ComponentOutput]
+
+
+def run_batched_component(
+    context: AssetExecutionContext,
+    component: str,
+    profile: Profile,
+    upstream: Mapping[str, Mapping[str, Artifact]],
+    prepare: Callable[[VideoInput], ComponentOutput | FrameJob],
+    infer: InferBatch,
+    storage: Storage | None = None,
+) -> dict[str, Artifact]:
+    """Like `run_component`, for a model over frames: `prepare` gives each video's frames
+    (or its final output, e.g. `empty` without video), `infer` runs in batches of the
+    profile's `batch_size` across the videos of the step (dp_resources/cross_video_batching),
+    and each video's `finish` turns its outputs into its artifact."""
+    spec = profile.components[component]
+    videos, outputs, errors, jobs, seconds = {}, {}, {}, {}, {}
+    for key in sorted(context.partition_keys):
+        started = time.perf_counter()
+        video = VideoInput(key, load_upload(context.instance, key), {}, storage)
+        video.upstream.update({name: by_key[key] for name, by_key in upstream.items()})
+        videos[key] = video
+        try:
+            _check_upstream(video.upstream)
+            prepared = prepare(video)
+        except Exception as exc:
+            outputs[key], errors[key] = ComponentOutput(status="error"), exc
+        else:
+            if isinstance(prepared, FrameJob):
+                jobs[key] = prepared
+            else:
+                outputs[key] = prepared
+        seconds[key] = time.perf_counter() - started
+    batcher = CrossVideoBatcher(
+        infer, spec.batch_size, retries=spec.retries, backoff_s=spec.retry_backoff_s
+    )
+    for key, result in batcher.run({k: job.chunks for k, job in jobs.items()}).items():
+        started = time.perf_counter()
+        try:
+            if result.error is not None:
+                raise result.error
+            outputs[key] = jobs[key].finish(result)
+        except Exception as exc:
+            outputs[key], errors[key] = ComponentOutput(status="error"), exc
+        seconds[key] += time.perf_counter() - started + result.infer_s
+    stats = batcher.stats
+    context.log.info(
+        f"{component}: {stats.frames} frames of {len(jobs)} videos in {stats.calls} model "
+        f"calls (mean batch {stats.mean_batch:.1f} of {spec.batch_size})"
+    )
+    results: dict[str, Artifact] = {}
+    for key in sorted(videos):
+        output, error = outputs[key], errors.get(key)
+        if error is not None and error_code_of(error) is ErrorCode.INTERNAL:
+            context.log.error(f"{component} failed on {key}: a bug: {error!r}")
+        output.meta["model_batch"] = {"calls": stats.calls, "mean_batch": stats.mean_batch}
+        duration_ms = round(seconds[key] * 1000.0, 1)
+        upload = videos[key].upload
+        results[key] = _artifact(context, component, profile, upload, output, error, duration_ms)
+        _report(context, component, key, results[key], output)
     return results
 
 
