@@ -69,8 +69,11 @@ def _models(name: str) -> Callable[[], str]:
 
         loaded = []
         for component in load_profile(name).component_order():
-            if component in MODEL_LOADERS:
-                used = MODEL_LOADERS[component]().model_used
+            if component not in MODEL_LOADERS:
+                continue
+            model = MODEL_LOADERS[component]()
+            # single-graph models expose `model_used`; multi-graph ones `models_used`
+            for used in getattr(model, "models_used", None) or [model.model_used]:
                 label = " (stand-in)" if used.stand_in else ""
                 loaded.append(
                     f"{component}: {used.name} {used.version} {used.precision} "
