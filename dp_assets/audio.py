@@ -12,6 +12,7 @@ from dp_features.audio.onset_strength import OnsetStrengthStream
 from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.audio.tempo import tempo_from_onsets
 from dp_resources.clap_model import load_clap
+from dp_resources.model_providers import onnx_providers
 from dp_resources.packaged_models import (
     load_silero_vad,
     load_yamnet,
@@ -21,7 +22,6 @@ from dp_resources.packaged_models import (
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
 
-ONNX_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",)}
 NO_AUDIO = ComponentOutput(status="empty", warnings=["the video has no audio stream"])
 
 
@@ -208,7 +208,7 @@ def clap_extractor(
     active_profile = profile.load()
     spec = active_profile.components["clap_extractor"]
     params = ClapParams(batch_size=spec.batch_size, **spec.params)
-    providers = ONNX_PROVIDERS[spec.device]
+    providers = onnx_providers(spec.device)
     clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, providers=providers))
 
     def embed(video: VideoInput) -> ComponentOutput:

@@ -1,14 +1,28 @@
 """Visual components that run a model over the segmenter's analysis frames: faces, objects,
 CLIP embeddings, depth. Thin wiring: frames in, dp_features aggregation out."""
 
+import numpy as np
 from dagster import AssetExecutionContext
 
 from dp_assets.component_asset import component_asset
-from dp_assets.component_step import ComponentOutput, LoadOnce, VideoInput, run_component
+from dp_assets.component_step import (
+    ComponentOutput,
+    FrameJob,
+    LoadOnce,
+    VideoInput,
+    run_batched_component,
+    run_component,
+)
 from dp_assets.visual import NO_VIDEO, analysis_meta
 from dp_core.artifact import Artifact
+from dp_features.visual.depth_stats import depth_statistics
 from dp_features.visual.faces import face_landmarks
+from dp_features.visual.model_inputs import clip_pixels, midas_pixels
+from dp_resources.clip_model import load_clip
+from dp_resources.cross_video_batching import VideoOutputs
 from dp_resources.face_models import load_face_landmarker
+from dp_resources.midas_model import load_midas
+from dp_resources.model_providers import onnx_providers
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
 
@@ -66,5 +80,112 @@ def core_face_landmarks(
         active_profile,
         {"segmenter": segmenter},
         detect,
+        storage=store,
+    )
+
+
+@component_asset(
+    "core_clip",
+    "visual",
+    "CLIP image embeddings (L2-normalised) per sampled analysis frame, batched across the "
+    "videos of the step (OpenCLIP ViT-B/32 ONNX; a labelled stand-in in tests).",
+    reads=("segmenter",),
+)
+def core_clip(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    active_profile = profile.load()
+    spec = active_profile.components["core_clip"]
+    clip = LoadOnce(
+        lambda: load_clip(providers=onnx_providers(spec.device), batch_size=spec.batch_size)
+    )
+
+    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
+        if not video.frames.metadata["has_video"]:
+            return NO_VIDEO
+        chunks = (
+            (clip_pixels(c.frames), c.times_s) for c in video.frames.budget_frames("core_clip")
+        )
+
+        def finish(result: VideoOutputs) -> ComponentOutput:
+            model = clip.get()
+            embeddings = np.asarray(result.outputs, np.float32).reshape(-1, model.embedding_dim)
+            return ComponentOutput(
+                status="ok" if len(embeddings) else "empty",
+                arrays={"frame_times_s": result.frame_times_s, "embeddings": embeddings},
+                models_used=[model.models_used[0]],
+                device=model.models_used[0].device,
+                meta=analysis_meta(video.upstream["segmenter"]),
+                display={"frames": len(embeddings)},
+            )
+
+        return FrameJob(chunks, finish)
+
+    return run_batched_component(
+        context,
+        "core_clip",
+        active_profile,
+        {"segmenter": segmenter},
+        prepare,
+        lambda pixels: clip.get().embed_pixels(pixels),
+        storage=store,
+    )
+
+
+@component_asset(
+    "core_depth_midas",
+    "visual",
+    "Relative depth per sampled analysis frame (MiDaS v2.1 small ONNX; a labelled stand-in "
+    "in tests): 64x64 maps and depth statistics, batched across the videos of the step.",
+    reads=("segmenter",),
+)
+def core_depth_midas(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    active_profile = profile.load()
+    spec = active_profile.components["core_depth_midas"]
+    midas = LoadOnce(
+        lambda: load_midas(providers=onnx_providers(spec.device), batch_size=spec.batch_size)
+    )
+
+    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
+        if not video.frames.metadata["has_video"]:
+            return NO_VIDEO
+        chunks = (
+            (midas_pixels(c.frames), c.times_s)
+            for c in video.frames.budget_frames("core_depth_midas")
+        )
+
+        def finish(result: VideoOutputs) -> ComponentOutput:
+            model = midas.get()
+            stats = depth_statistics(np.asarray(result.outputs), result.frame_times_s)
+            arrays = stats.as_arrays()
+            return ComponentOutput(
+                status=stats.status,
+                arrays=arrays,
+                models_used=model.models_used,
+                device=model.models_used[0].device,
+                warnings=[stats.reason] if stats.reason else [],
+                meta=analysis_meta(video.upstream["segmenter"]),
+                display={"frames": len(result.outputs)},
+            )
+
+        return FrameJob(chunks, finish)
+
+    return run_batched_component(
+        context,
+        "core_depth_midas",
+        active_profile,
+        {"segmenter": segmenter},
+        prepare,
+        lambda pixels: midas.get().depth_of_pixels(pixels),
         storage=store,
     )

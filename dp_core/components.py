@@ -27,6 +27,10 @@ COMPONENT_DEPENDENCIES: dict[str, tuple[str, ...]] = {
 
 KNOWN_COMPONENTS = tuple(COMPONENT_DEPENDENCIES)
 
+# Optional signals story_structure reads from the same run when the profile has them; it
+# runs after them but does not need them ("audio + text signals" in SPEC's graph).
+STORY_SIGNAL_SOURCES = ("loudness_extractor", "speech_activity", "ocr")
+
 # Components that read the segmenter's analysis frames: each gets its own frame budget.
 ANALYSIS_FRAME_CONSUMERS = (
     "core_clip",
@@ -35,4 +39,21 @@ ANALYSIS_FRAME_CONSUMERS = (
     "core_depth_midas",
     "shot_quality",
     "ocr",
+)
+
+# Components that run a learned model: their steps go to the `gpu` Celery queue (workers
+# that hold the accelerator / reach Triton). The rest are plain numpy/DSP on `cpu` workers.
+MODEL_COMPONENTS = frozenset(
+    {
+        "core_clip",
+        "core_face_landmarks",
+        "core_object_detections",
+        "core_depth_midas",
+        "scene_classification",
+        "clap_extractor",
+        "audio_events",
+        "speech_activity",
+        "ocr",
+        "text_features",
+    }
 )

@@ -171,6 +171,12 @@ class ClipModel(JointEmbedder):
             "image", len(frames), lambda batch: [clip_pixels(frames[batch])]
         )
 
+    def embed_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """float32 [n, 512] unit vectors from already preprocessed `clip_pixels` [n,3,224,224]
+        (cross-video batching preprocesses each video's frames, whatever their size)."""
+        pixels = np.asarray(pixels, dtype=np.float32)
+        return self.unit_embeddings("image", len(pixels), lambda batch: [pixels[batch]])
+
 
 def default_clip_dir() -> Path:
     """`$DP_MODEL_DIR/clip`, else `<model cache>/clip` (`$DP_MODEL_CACHE` or ~/.cache/...)."""

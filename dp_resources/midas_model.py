@@ -106,6 +106,18 @@ class DepthModel:
             (DEPTH_SIZE, DEPTH_SIZE),
         )
 
+    def depth_of_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        """Like `depth`, from already preprocessed `midas_pixels` [n, 3, 256, 256]."""
+        pixels = np.asarray(pixels, dtype=np.float32)
+        return run_in_batches(
+            self.model,
+            len(pixels),
+            self.batch_size,
+            lambda batch: {MODEL_INPUT: pixels[batch]},
+            MODEL_OUTPUT,
+            (DEPTH_SIZE, DEPTH_SIZE),
+        )
+
 
 def default_midas_dir() -> Path:
     """`$DP_MODEL_DIR/midas`, else `<model cache>/midas` (`$DP_MODEL_CACHE` or ~/.cache/...)."""

@@ -1,0 +1,101 @@
+"""The model-based visual components through the whole graph on labelled stand-ins (CLIP,
+MiDaS) and MediaPipe: cross-video batching in one step, repeats found by uniqueness, scene
+labels per shot, story structure naming its signals, depth maps per frame."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dp_assets.definitions import Settings
+from dp_cli.process import process_videos
+from dp_core.artifact import decode_artifact
+from dp_core.manifest import Manifest
+from dp_core.profile import load_profile
+from dp_resources.clap_model import build_clap_stand_in
+from dp_resources.clip_model import build_clip_stand_in
+from dp_resources.midas_model import build_midas_stand_in
+from tests.fixtures.media import ClipSpec, make_clip
+
+pytestmark = pytest.mark.integration
+
+FPS, SHOT_S, W, H = 10, 3.0, 160, 120
+
+
+def shot_frames(seed: int) -> np.ndarray:
+    """One shot: a still picture of smooth random colour blocks (its own `seed`)."""
+    coarse = np.random.default_rng(seed).integers(0, 256, (H // 20, W // 20, 3))
+    picture = np.repeat(np.repeat(coarse, 20, 0), 20, 1).astype(np.uint8)
+    return np.repeat(picture[None], int(SHOT_S * FPS), axis=0)
+
+
+def clip_of_shots(path, seeds: list[int]):
+    frames = np.concatenate([shot_frames(s) for s in seeds])
+    spec = ClipSpec(duration_s=len(frames) / FPS, fps=FPS, width=W, height=H, video_frames=frames)
+    return make_clip(path, spec)
+
+
+@pytest.fixture
+def stand_ins(tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    monkeypatch.setenv("DP_MODEL_DIR", str(models))
+    for build, name in ((build_clap_stand_in, "clap"), (build_clip_stand_in, "clip")):
+        build(models / name)
+    build_midas_stand_in(models / "midas")
+    return models
+
+
+def test_visual_models_on_stand_ins_across_two_videos(tmp_path, dagster_instance, stand_ins):
+    repeat = clip_of_shots(tmp_path / "repeat.mp4", [1, 2, 1])  # A B A: the third repeats
+    distinct = clip_of_shots(tmp_path / "distinct.mp4", [3, 4])
+    results, storage = process_videos(
+        dagster_instance,
+        [str(repeat), str(distinct)],
+        Settings(storage_base=str(tmp_path / "store"), profile="cpu_stand_in"),
+        load_profile("cpu_stand_in"),
+        None,
+        lambda line: None,
+    )
+    by_video = {r.video_id: r for r in results}
+    assert {r.status for r in results} == {"success"}
+    assert len({r.run_id for r in results}) == 1  # one run, one step per component
+
+    def artifact(video_id, component):
+        manifest = Manifest.model_validate_json(
+            storage.get_bytes(by_video[video_id].manifest_key)
+        )
+        record = manifest.component(component)
+        assert record.status in ("success", "empty"), (component, record.error_message)
+        return decode_artifact(storage.get_bytes(record.artifact_key))
+
+    clips = {v: artifact(v, "core_clip") for v in ("repeat", "distinct")}
+    frames = {v: len(a.arrays["frame_times_s"]) for v, a in clips.items()}
+    assert frames == {"repeat": 9, "distinct": 6}  # 1 fps budget over 9 s and 6 s
+    for a in clips.values():
+        np.testing.assert_allclose(np.linalg.norm(a.arrays["embeddings"], axis=1), 1, atol=1e-5)
+        assert [m.stand_in for m in a.meta.models_used] == [True]
+        # both videos' 15 frames went through the model together: one call of batch 32
+        assert a.meta.model_batch["calls"] == math.ceil(15 / 32)
+
+    unique = artifact("repeat", "uniqueness").arrays
+    assert unique["shot_bounds_s"].shape == (3, 2)
+    assert float(unique["repeated_shot_ratio"]) == pytest.approx(1 / 3)
+    assert {"clip_embeddings", "shot_bounds"} <= set(unique["signals_used"].tolist())
+    assert float(artifact("distinct", "uniqueness").arrays["repeated_shot_ratio"]) == 0.0
+
+    scenes = artifact("repeat", "scene_classification")
+    assert scenes.arrays["shot_labels"].shape == (3,)
+    assert scenes.arrays["shot_labels"][0] == scenes.arrays["shot_labels"][2]  # same picture
+    np.testing.assert_allclose(scenes.arrays["shot_label_scores"].sum(axis=1), 1, atol=1e-5)
+    assert any(m.name.endswith("-text") for m in scenes.meta.models_used)
+
+    story = artifact("repeat", "story_structure").arrays
+    assert {"cut_rate", "motion", "loudness"} <= set(story["signals_used"].tolist())
+    assert 0.0 <= float(story["climax_position"]) <= 1.0
+
+    depth = artifact("distinct", "core_depth_midas")
+    assert depth.arrays["depth_maps"].shape == (3, 64, 64)  # 0.5 fps budget over 6 s
+    assert depth.meta.models_used[0].stand_in
+
+    faces = artifact("repeat", "core_face_landmarks")
+    assert faces.meta.status == "empty"  # colour blocks: no face, not an error
