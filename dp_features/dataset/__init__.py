@@ -1,0 +1,1 @@
+"""Dataset and training: feature rows, targets, leakage checks, split, LightGBM, metrics, report."""
