@@ -3,8 +3,9 @@
 # Servers that tests start themselves (SeaweedFS, Dagster instances) are started by fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Debian packages the tests use: Tesseract (Cyrillic OCR engine) and a TTF font for overlays.
-DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core"
+# Debian packages the tests use: Tesseract (Cyrillic OCR engine), a TTF font for overlays,
+# Chromium (renders the model report headless).
+DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
