@@ -12,6 +12,7 @@ if [ -n "$missing" ]; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 bash scripts/setup.sh
+bash scripts/setup_triton.sh >/dev/null  # the Triton test server, in its own venv
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}  # as `dp` sets it (dp_cli/main.py)
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
