@@ -28,6 +28,7 @@ from dp_core.profile import Profile
 from dp_core.state_journal import StateEvent, checkpoint, encode_checkpoint, encode_events
 from dp_core.storage_keys import manifest_key, state_checkpoint_key, state_events_key
 from dp_core.version import dataprocessor_version
+from dp_resources.model_registry import manifest_model_mapping
 from dp_resources.storage_backends import Storage
 
 RANGE_START = "dagster/asset_partition_range_start"
@@ -146,6 +147,7 @@ def finalize_run(
     run = run_record.dagster_run
     keys = run_partition_keys(instance, run.tags)
     progress = _journal(instance, run_id, keys, profile)
+    model_mapping = manifest_model_mapping(profile)  # from the model files, once per run
     manifests = []
     for key in keys:
         components = [_component_record(n, profile, progress, key) for n in KNOWN_COMPONENTS]
@@ -157,7 +159,7 @@ def finalize_run(
                 profile=profile.name,
                 config_hash=profile.config_hash,
                 analysis=profile.analysis.model_dump(),
-                resolved_model_mapping=profile.resolved_model_mapping,
+                resolved_model_mapping=model_mapping,
                 storage=storage.describe(),
                 started_at=_iso(run_record.start_time),
                 finished_at=_iso(run_record.end_time),

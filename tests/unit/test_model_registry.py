@@ -1,0 +1,147 @@
+"""The model registry: folder contract (precision, digests, stand-in), packaged models, and
+the resolved model mapping of a profile, from files alone."""
+
+import hashlib
+import json
+
+import pytest
+
+from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_file
+from dp_core.manifest import RunSection
+from dp_core.profile import parse_profile
+from dp_resources.clap_model import build_clap_stand_in, load_clap
+from dp_resources.model_registry import (
+    COMPONENT_FAMILY,
+    combined_digest,
+    describe_folder,
+    describe_model,
+    family,
+    folder_precision,
+    manifest_model_mapping,
+    resolve_model_mapping,
+)
+from dp_resources.packaged_models import load_silero_vad
+
+
+@pytest.fixture
+def model_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    monkeypatch.setenv("DP_MODEL_DIR", str(folder))
+    monkeypatch.setenv("DP_MODEL_CACHE", str(tmp_path / "cache"))
+    return folder
+
+
+def profile(**components):
+    return parse_profile({"name": "p", "components": {"segmenter": {}, **components}})
+
+
+def test_combined_digest_is_the_file_digest_or_the_lines_digest():
+    assert combined_digest({"a.onnx": "11"}) == "11"
+    lines = "a.onnx 11\nb.onnx 22\n"
+    assert (
+        combined_digest({"a.onnx": "11", "b.onnx": "22"})
+        == hashlib.sha256(lines.encode()).hexdigest()
+    )
+
+
+def test_precision_comes_from_model_json_then_the_marker_then_fp32(tmp_path):
+    assert folder_precision(tmp_path) == "fp32"
+    (tmp_path / "stand_in.json").write_text(json.dumps({"precision": "fp16"}))
+    assert folder_precision(tmp_path) == "fp16"
+    (tmp_path / "model.json").write_text(json.dumps({"precision": "int8"}))
+    assert folder_precision(tmp_path) == "int8"
+    (tmp_path / "model.json").write_text(json.dumps({"precision": "int4"}))
+    with pytest.raises(DpError) as raised:
+        folder_precision(tmp_path)
+    assert raised.value.code == ErrorCode.MODEL_NOT_FOUND and "int4" in raised.value.message
+
+
+def test_a_stand_in_folder_is_described_as_its_loader_reports_it(model_dir):
+    folder = build_clap_stand_in(model_dir / "clap")
+    info = describe_folder(folder, "clap")
+    used = load_clap(folder).models_used
+    assert info.present and info.stand_in and info.precision == "fp32"
+    assert info.name == "clap-htsat-stand-in" and info.version == "stand-in-v1-seed0"
+    assert list(info.files.values()) == [m.weights_digest for m in used]
+    assert info.weights_digest == combined_digest(info.files)
+
+
+def test_a_missing_folder_says_how_to_get_the_model(model_dir):
+    info = describe_model("midas")
+    assert not info.present and info.weights_digest == "" and info.files == {}
+    assert "midas.onnx missing" in info.problem and "dp models stand-in midas" in info.problem
+
+
+def test_unknown_family_is_config_invalid():
+    with pytest.raises(DpError) as raised:
+        family("yolo")
+    assert raised.value.code == ErrorCode.CONFIG_INVALID and "clap" in raised.value.message
+
+
+def test_packaged_model_digest_matches_its_loader(model_dir):
+    info = describe_model("silero")
+    used = load_silero_vad().model_used
+    assert info.present and not info.stand_in
+    assert info.weights_digest == used.weights_digest and info.version == used.version
+
+
+def test_mapping_covers_the_components_that_run_models(model_dir):
+    build_clap_stand_in(model_dir / "clap")
+    mapping = resolve_model_mapping(
+        profile(
+            clap_extractor={"device": "cuda"},
+            speech_activity={},
+            core_depth_midas={"runtime": "triton"},
+            cut_detection={},
+        )
+    )
+    assert sorted(mapping) == ["clap_extractor", "core_depth_midas", "speech_activity"]
+    clap = mapping["clap_extractor"]
+    assert clap["device"] == "cuda:0" and clap["runtime"] == "onnxruntime" and clap["stand_in"]
+    assert clap["weights_digest"] == describe_model("clap").weights_digest
+    midas = mapping["core_depth_midas"]
+    assert midas["runtime"] == "triton" and midas["engine"] == "triton"
+    assert midas["triton_models"] == ["midas"]
+    assert not midas["present"] and "dp models stand-in midas" in midas["problem"]
+    assert mapping["speech_activity"]["model"] == "silero-vad"
+    assert set(COMPONENT_FAMILY) >= set(mapping)
+
+
+def test_a_named_folder_is_resolved_instead_of_the_default(model_dir):
+    folder = build_clap_stand_in(model_dir / "clap-seed7", seed=7)
+    default = build_clap_stand_in(model_dir / "clap")
+    chosen = resolve_model_mapping(profile(clap_extractor={"model": "clap-seed7"}))
+    assert chosen["clap_extractor"]["files"]["clap_audio.onnx"] == sha256_file(
+        folder / "clap_audio.onnx"
+    )
+    assert sha256_file(folder / "clap_audio.onnx") != sha256_file(default / "clap_audio.onnx")
+
+
+def test_manifest_mapping_keeps_explicit_entries_and_old_manifests_load(model_dir):
+    explicit = parse_profile(
+        {
+            "name": "p",
+            "components": {"segmenter": {}, "speech_activity": {}},
+            "resolved_model_mapping": {"ocr": "rapidocr-ppocrv6", "speech_activity": "x"},
+        }
+    )
+    merged = manifest_model_mapping(explicit)
+    assert merged["ocr"] == "rapidocr-ppocrv6"  # not in the profile's components: kept as is
+    assert merged["speech_activity"]["model"] == "silero-vad"  # resolved: details win
+    run = dict(
+        run_id="r",
+        dataprocessor_version="0",
+        profile="p",
+        config_hash="c",
+        analysis={},
+        storage={},
+        started_at=None,
+        finished_at=None,
+        dagster_run_status="SUCCESS",
+        status="success",
+    )
+    assert RunSection(**run, resolved_model_mapping={"ocr": "x"}).resolved_model_mapping == {
+        "ocr": "x"
+    }
+    assert RunSection(**run, resolved_model_mapping=merged).resolved_model_mapping == merged
