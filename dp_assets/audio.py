@@ -12,7 +12,7 @@ from dp_features.audio.onset_strength import OnsetStrengthStream
 from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.audio.tempo import tempo_from_onsets
 from dp_resources.clap_model import load_clap
-from dp_resources.model_providers import onnx_providers
+from dp_resources.model_providers import onnx_providers, runtime_options
 from dp_resources.packaged_models import (
     load_silero_vad,
     load_yamnet,
@@ -128,7 +128,8 @@ def speech_activity(
     profile: ProfileResource,
 ) -> dict[str, Artifact]:
     store = storage.get_storage()
-    vad = LoadOnce(load_silero_vad)
+    spec = profile.load().components["speech_activity"]
+    vad = LoadOnce(lambda: load_silero_vad(onnx_providers(spec.device)))
 
     def detect(video: VideoInput) -> ComponentOutput:
         frames = video.frames
@@ -165,7 +166,8 @@ def audio_events(
 ) -> dict[str, Artifact]:
     store = storage.get_storage()
     active_profile = profile.load()
-    yamnet = LoadOnce(lambda: (load_yamnet(), yamnet_quantization(), yamnet_class_names()))
+    providers = onnx_providers(active_profile.components["audio_events"].device)
+    yamnet = LoadOnce(lambda: (load_yamnet(providers), yamnet_quantization(), yamnet_class_names()))
 
     def tag(video: VideoInput) -> ComponentOutput:
         frames = video.frames
@@ -208,8 +210,7 @@ def clap_extractor(
     active_profile = profile.load()
     spec = active_profile.components["clap_extractor"]
     params = ClapParams(batch_size=spec.batch_size, **spec.params)
-    providers = onnx_providers(spec.device)
-    clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, providers=providers))
+    clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, **runtime_options(spec)))
 
     def embed(video: VideoInput) -> ComponentOutput:
         frames = video.frames

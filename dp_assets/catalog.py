@@ -10,18 +10,25 @@ from dp_assets.audio import (
 from dp_assets.segmenter import segmenter
 from dp_assets.text import ocr, text_features
 from dp_assets.visual import core_optical_flow, cut_detection, shot_quality, video_pacing
-from dp_assets.visual_models import core_clip, core_depth_midas, core_face_landmarks
+from dp_assets.visual_models import (
+    core_clip,
+    core_depth_midas,
+    core_face_landmarks,
+    core_object_detections,
+)
 from dp_assets.visual_modules import scene_classification, story_structure, uniqueness
 from dp_resources.clap_model import load_clap
 from dp_resources.clip_model import load_clip
 from dp_resources.face_models import load_face_landmarker
 from dp_resources.midas_model import load_midas
+from dp_resources.object_detector import load_object_detector
 from dp_resources.packaged_models import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
     "segmenter": segmenter,
     "core_clip": core_clip,
     "core_face_landmarks": core_face_landmarks,
+    "core_object_detections": core_object_detections,
     "core_depth_midas": core_depth_midas,
     "cut_detection": cut_detection,
     "core_optical_flow": core_optical_flow,
@@ -44,6 +51,7 @@ MODEL_LOADERS = {
     "clap_extractor": load_clap,
     "core_clip": load_clip,
     "core_depth_midas": load_midas,
+    "core_object_detections": load_object_detector,
     "core_face_landmarks": load_face_landmarker,
     "speech_activity": load_silero_vad,
     "audio_events": load_yamnet,

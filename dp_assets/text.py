@@ -33,7 +33,10 @@ def ocr(
 ) -> dict[str, Artifact]:
     store = storage.get_storage()
     active_profile = profile.load()
-    params = dict(active_profile.components["ocr"].params)
+    spec = active_profile.components["ocr"]
+    params = dict(spec.params)
+    if spec.device != "cpu":  # only RapidOCR runs on CUDA; the others refuse `device`
+        params["device"] = spec.device
     engine = str(params.pop("engine", "rapidocr"))
     reader = LoadOnce(lambda: load_ocr_reader(engine, **params))
 

@@ -18,11 +18,13 @@ from dp_core.artifact import Artifact
 from dp_features.visual.depth_stats import depth_statistics
 from dp_features.visual.faces import face_landmarks
 from dp_features.visual.model_inputs import clip_pixels, midas_pixels
+from dp_features.visual.object_detection import aggregate_detections
 from dp_resources.clip_model import load_clip
 from dp_resources.cross_video_batching import VideoOutputs
 from dp_resources.face_models import load_face_landmarker
 from dp_resources.midas_model import load_midas
-from dp_resources.model_providers import onnx_providers
+from dp_resources.model_providers import runtime_options
+from dp_resources.object_detector import load_object_detector
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
 
@@ -85,6 +87,64 @@ def core_face_landmarks(
 
 
 @component_asset(
+    "core_object_detections",
+    "visual",
+    "COCO objects per analysis frame (NanoDet converted from its npm TFJS release): boxes, "
+    "classes, scores and per-class counts per frame.",
+    reads=("segmenter",),
+)
+def core_object_detections(
+    context: AssetExecutionContext,
+    segmenter: dict[str, Artifact],
+    storage: StorageResource,
+    profile: ProfileResource,
+) -> dict[str, Artifact]:
+    store = storage.get_storage()
+    active_profile = profile.load()
+    spec = active_profile.components["core_object_detections"]
+    detector = LoadOnce(
+        lambda: load_object_detector(
+            batch_size=spec.batch_size,
+            score_threshold=float(spec.params.get("score_threshold", 0.35)),
+            iou_threshold=float(spec.params.get("iou_threshold", 0.5)),
+            **runtime_options(spec),
+        )
+    )
+
+    def detect(video: VideoInput) -> ComponentOutput:
+        frames = video.frames
+        if not frames.metadata["has_video"]:
+            return NO_VIDEO
+        model = detector.get()
+        per_frame, times = [], []
+        for chunk in frames.budget_frames("core_object_detections"):
+            per_frame.extend(model.detect(chunk.frames))
+            times.extend(chunk.times_s.tolist())
+        result = aggregate_detections(np.asarray(times, np.float64), per_frame)
+        arrays = result.as_arrays()
+        return ComponentOutput(
+            status=result.status,
+            arrays=arrays,
+            models_used=model.models_used,
+            device=model.models_used[0].device,
+            meta=analysis_meta(video.upstream["segmenter"]),
+            display={
+                "detections": int(arrays["detection_count"]),
+                "person_frame_ratio": float(arrays["person_frame_ratio"]),
+            },
+        )
+
+    return run_component(
+        context,
+        "core_object_detections",
+        active_profile,
+        {"segmenter": segmenter},
+        detect,
+        storage=store,
+    )
+
+
+@component_asset(
     "core_clip",
     "visual",
     "CLIP image embeddings (L2-normalised) per sampled analysis frame, batched across the "
@@ -100,9 +160,7 @@ def core_clip(
     store = storage.get_storage()
     active_profile = profile.load()
     spec = active_profile.components["core_clip"]
-    clip = LoadOnce(
-        lambda: load_clip(providers=onnx_providers(spec.device), batch_size=spec.batch_size)
-    )
+    clip = LoadOnce(lambda: load_clip(batch_size=spec.batch_size, **runtime_options(spec)))
 
     def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
         if not video.frames.metadata["has_video"]:
@@ -152,9 +210,7 @@ def core_depth_midas(
     store = storage.get_storage()
     active_profile = profile.load()
     spec = active_profile.components["core_depth_midas"]
-    midas = LoadOnce(
-        lambda: load_midas(providers=onnx_providers(spec.device), batch_size=spec.batch_size)
-    )
+    midas = LoadOnce(lambda: load_midas(batch_size=spec.batch_size, **runtime_options(spec)))
 
     def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
         if not video.frames.metadata["has_video"]:

@@ -13,7 +13,7 @@ from dp_features.visual.scene_classification import SCENE_LABELS, classify_shots
 from dp_features.visual.story_structure import story_structure as structure_of
 from dp_features.visual.uniqueness import visual_uniqueness
 from dp_resources.clip_model import load_clip
-from dp_resources.model_providers import onnx_providers
+from dp_resources.model_providers import runtime_options
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
 from dp_resources.storage_backends import Storage
@@ -38,7 +38,7 @@ def scene_classification(
     clip_spec = active_profile.components["core_clip"]
 
     def prompt_embeddings():
-        model = load_clip(providers=onnx_providers(clip_spec.device), batch_size=len(labels))
+        model = load_clip(batch_size=len(labels), **runtime_options(clip_spec))
         return model, model.embed_text(scene_prompts(labels))
 
     prompts = LoadOnce(prompt_embeddings)

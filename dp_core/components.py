@@ -57,3 +57,27 @@ MODEL_COMPONENTS = frozenset(
         "text_features",
     }
 )
+
+# Components that can run on an accelerator (device: cuda) or on Triton (runtime: triton).
+# The rest run on the CPU only (numpy/DSP, MediaPipe's Python graphs, Tesseract, USE on
+# numpy): a profile asking them for cuda or triton is refused when it loads.
+# (scene_classification embeds its prompts with CLIP's text tower where core_clip runs.)
+ACCELERATED_COMPONENTS = frozenset(
+    {
+        "core_clip",
+        "core_depth_midas",
+        "core_object_detections",
+        "clap_extractor",
+        "speech_activity",
+        "audio_events",
+        "ocr",
+    }
+)
+TRITON_COMPONENTS = frozenset(
+    {
+        "core_clip",
+        "core_depth_midas",
+        "core_object_detections",
+        "clap_extractor",
+    }
+)

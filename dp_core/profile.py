@@ -13,7 +13,12 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from dp_core.components import COMPONENT_DEPENDENCIES, KNOWN_COMPONENTS
+from dp_core.components import (
+    ACCELERATED_COMPONENTS,
+    COMPONENT_DEPENDENCIES,
+    KNOWN_COMPONENTS,
+    TRITON_COMPONENTS,
+)
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_json
 
@@ -96,6 +101,11 @@ class Profile(_Strict):
                 raise ValueError(
                     f"components.{name}: unknown component; known: {', '.join(KNOWN_COMPONENTS)}"
                 )
+        for name, spec in self.components.items():
+            if spec.device == "cuda" and name not in ACCELERATED_COMPONENTS:
+                raise ValueError(f"components.{name}.device: cuda is not supported (CPU only)")
+            if spec.runtime == "triton" and name not in TRITON_COMPONENTS:
+                raise ValueError(f"components.{name}.runtime: triton serves no model for it")
         for name in self.components:
             for dep in COMPONENT_DEPENDENCIES[name]:
                 if dep not in self.components:

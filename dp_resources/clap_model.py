@@ -64,6 +64,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
+from dp_resources.triton_models import TritonSettings, load_triton_towers
 
 SAMPLE_RATE = 48000
 WINDOW_SAMPLES = 480000  # 10 s at 48 kHz
@@ -169,10 +170,15 @@ def load_clap(
     providers: tuple[str, ...] = ("CPUExecutionProvider",),
     batch_size: int = 8,
     intra_op_threads: int = 0,
+    triton: TritonSettings | None = None,
 ) -> ClapModel:
     """The CLAP model in `model_dir` (default `default_clap_dir()`): a real export with its
     `tokenizer.json`, or a stand-in folder (`stand_in.json`), reported as such."""
-    loaded = load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    loaded = (
+        load_triton_towers(FAMILY, triton, model_dir)
+        if triton is not None
+        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    )
     tokenizer: Tokenizer = (
         StandInTokenizer()
         if loaded.tokenizer_file is None

