@@ -210,7 +210,11 @@ def clap_extractor(
     active_profile = profile.load()
     spec = active_profile.components["clap_extractor"]
     params = ClapParams(batch_size=spec.batch_size, **spec.params)
-    clap = LoadOnce(lambda: load_clap(batch_size=spec.batch_size, **runtime_options(spec)))
+    clap = LoadOnce(
+        lambda: load_clap(
+            batch_size=spec.batch_size, **runtime_options(active_profile, "clap_extractor")
+        )
+    )
 
     def embed(video: VideoInput) -> ComponentOutput:
         frames = video.frames

@@ -107,7 +107,7 @@ def core_object_detections(
             batch_size=spec.batch_size,
             score_threshold=float(spec.params.get("score_threshold", 0.35)),
             iou_threshold=float(spec.params.get("iou_threshold", 0.5)),
-            **runtime_options(spec),
+            **runtime_options(active_profile, "core_object_detections"),
         )
     )
 
@@ -160,7 +160,11 @@ def core_clip(
     store = storage.get_storage()
     active_profile = profile.load()
     spec = active_profile.components["core_clip"]
-    clip = LoadOnce(lambda: load_clip(batch_size=spec.batch_size, **runtime_options(spec)))
+    clip = LoadOnce(
+        lambda: load_clip(
+            batch_size=spec.batch_size, **runtime_options(active_profile, "core_clip")
+        )
+    )
 
     def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
         if not video.frames.metadata["has_video"]:
@@ -210,7 +214,11 @@ def core_depth_midas(
     store = storage.get_storage()
     active_profile = profile.load()
     spec = active_profile.components["core_depth_midas"]
-    midas = LoadOnce(lambda: load_midas(batch_size=spec.batch_size, **runtime_options(spec)))
+    midas = LoadOnce(
+        lambda: load_midas(
+            batch_size=spec.batch_size, **runtime_options(active_profile, "core_depth_midas")
+        )
+    )
 
     def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
         if not video.frames.metadata["has_video"]:

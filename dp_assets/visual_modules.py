@@ -35,10 +35,9 @@ def scene_classification(
     active_profile = profile.load()
     spec = active_profile.components["scene_classification"]
     labels = list(spec.params.get("labels", SCENE_LABELS))
-    clip_spec = active_profile.components["core_clip"]
 
     def prompt_embeddings():
-        model = load_clip(batch_size=len(labels), **runtime_options(clip_spec))
+        model = load_clip(batch_size=len(labels), **runtime_options(active_profile, "core_clip"))
         return model, model.embed_text(scene_prompts(labels))
 
     prompts = LoadOnce(prompt_embeddings)

@@ -4,7 +4,8 @@ Triton server (`runtime: triton`) that must serve it on the profile's device."""
 
 from __future__ import annotations
 
-from dp_core.profile import ComponentSpec
+from dp_core.profile import Profile
+from dp_resources.model_registry import component_model_dir
 from dp_resources.triton_models import TritonSettings
 
 ONNX_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",)}
@@ -14,8 +15,11 @@ def onnx_providers(device: str) -> tuple[str, ...]:
     return ONNX_PROVIDERS[device]
 
 
-def runtime_options(spec: ComponentSpec) -> dict:
-    """Keyword arguments for a model loader (`load_clip`, `load_clap`, `load_midas`, ...)."""
+def runtime_options(profile: Profile, component: str) -> dict:
+    """Keyword arguments for `component`'s model loader (`load_clip`, `load_clap`, ...):
+    the runtime and device of its profile entry, and the model folder the profile names."""
+    spec = profile.components[component]
+    options: dict = {"model_dir": component_model_dir(component, profile)}
     if spec.runtime == "triton":
-        return {"triton": TritonSettings.from_env(spec.device)}
-    return {"providers": onnx_providers(spec.device)}
+        return {**options, "triton": TritonSettings.from_env(spec.device)}
+    return {**options, "providers": onnx_providers(spec.device)}

@@ -415,6 +415,17 @@ def _chosen_folder(choice: str | None, model_family: ModelFamily) -> Path:
     return path if path.is_absolute() else model_root() / choice
 
 
+def component_model_dir(component: str, profile: Profile) -> Path | None:
+    """The folder the profile names for `component` (`model:` or `resolved_model_mapping`),
+    or None for the family's default folder: loaders take it as `model_dir`, so what runs is
+    what the manifest's mapping says."""
+    spec = profile.components[component]
+    explicit = spec.model or profile.resolved_model_mapping.get(component)
+    if not explicit or component not in COMPONENT_FAMILY:
+        return None
+    return _chosen_folder(explicit, FAMILIES[COMPONENT_FAMILY[component]])
+
+
 def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None:
     """The model a profile's component will use, from files alone; None when the component
     runs no model. Never raises for a missing model: the entry says `present: false` and

@@ -11,6 +11,7 @@ from dp_core.hashing import sha256_file
 from dp_core.manifest import RunSection
 from dp_core.profile import parse_profile
 from dp_resources.clap_model import build_clap_stand_in, load_clap
+from dp_resources.model_providers import runtime_options
 from dp_resources.model_registry import (
     COMPONENT_FAMILY,
     combined_digest,
@@ -116,6 +117,19 @@ def test_a_named_folder_is_resolved_instead_of_the_default(model_dir):
         folder / "clap_audio.onnx"
     )
     assert sha256_file(folder / "clap_audio.onnx") != sha256_file(default / "clap_audio.onnx")
+
+
+def test_the_loader_gets_the_folder_the_mapping_names(model_dir):
+    """What runs is what the manifest says: the asset passes the chosen folder on."""
+    chosen = build_clap_stand_in(model_dir / "clap-seed7", seed=7)
+    build_clap_stand_in(model_dir / "clap")
+    named = profile(clap_extractor={"model": "clap-seed7"})
+    loaded = load_clap(**runtime_options(named, "clap_extractor"))
+    mapping = resolve_model_mapping(named)["clap_extractor"]
+    assert loaded.audio.model_used.weights_digest == sha256_file(chosen / "clap_audio.onnx")
+    assert mapping["files"]["clap_audio.onnx"] == loaded.audio.model_used.weights_digest
+    default = load_clap(**runtime_options(profile(clap_extractor={}), "clap_extractor"))
+    assert default.audio.model_used.weights_digest != loaded.audio.model_used.weights_digest
 
 
 def test_manifest_mapping_keeps_explicit_entries_and_old_manifests_load(model_dir):
