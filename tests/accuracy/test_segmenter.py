@@ -79,7 +79,12 @@ def test_one_pass_gives_every_stream_with_known_content(media_dir, storage):
 
     budgets = json.loads(storage.get_bytes(f"{PREFIX}/frame_budgets.json"))
     # cpu_baseline's analysis-frame consumers, each budgeted at 1 fps
-    assert sorted(budgets) == ["ocr", "shot_quality"]
+    assert sorted(budgets) == [
+        "core_face_landmarks",
+        "core_object_detections",
+        "ocr",
+        "shot_quality",
+    ]
     for budget in budgets.values():
         np.testing.assert_allclose(budget["times_s"], [0.0, 1.0, 2.0, 3.0], atol=0.021)
     assert storage.exists(f"{PREFIX}/thumbnail.jpg")
