@@ -3,6 +3,7 @@ per step, NPZ artifacts, and step retries for transient failures."""
 
 from dagster import AssetIn, BackfillPolicy, Backoff, RetryPolicy, asset
 
+from dp_assets.execution import step_op_tags
 from dp_assets.partitions import videos_partitions
 
 # Per-video transient errors are retried inside the step (component_step); this retries
@@ -12,7 +13,8 @@ STEP_RETRY = RetryPolicy(max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL)
 
 
 def component_asset(name: str, group: str, description: str, reads: tuple[str, ...] = (), **kw):
-    """`@asset` for component `name` reading the components in `reads` (as inputs)."""
+    """`@asset` for component `name` reading the components in `reads` (as inputs).
+    Its op tag names its Celery queue (model components: `gpu`, others: `cpu`)."""
     return asset(
         name=name,
         partitions_def=videos_partitions,
@@ -22,5 +24,6 @@ def component_asset(name: str, group: str, description: str, reads: tuple[str, .
         group_name=group,
         description=description,
         retry_policy=STEP_RETRY,
+        op_tags=step_op_tags(name),
         **kw,
     )

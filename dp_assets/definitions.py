@@ -15,7 +15,10 @@ from dagster import (
 
 from dp_assets.catalog import COMPONENT_ASSETS
 from dp_assets.checks import status_check
+from dp_assets.dataset import DATASET_ASSETS, dataset_rebuild_schedule, rebuild_dataset
+from dp_assets.execution import executor_from_env, step_pool, with_pool
 from dp_assets.run_records import finalize_run
+from dp_assets.upload_sensor import build_upload_sensor
 from dp_assets.uploads import upload_spec
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import load_profile
@@ -57,6 +60,7 @@ def build_definitions(settings: Settings) -> Definitions:
         selection=profile.component_order(),
         tags={PROFILE_TAG: settings.profile},
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
+        executor_def=executor_from_env(),  # DP_EXECUTOR: in_process (default) or celery
     )
 
     def finalize_finished_run(context: RunStatusSensorContext) -> None:
@@ -77,12 +81,25 @@ def build_definitions(settings: Settings) -> Definitions:
     ]
 
     return Definitions(
-        assets=[upload_spec, *(COMPONENT_ASSETS[n] for n in profile.component_order())],
+        assets=[
+            upload_spec,
+            *(
+                with_pool(COMPONENT_ASSETS[n], step_pool(profile.components[n]))
+                for n in profile.component_order()
+            ),
+            *DATASET_ASSETS,
+        ],
         asset_checks=[
             status_check(name, spec.required) for name, spec in profile.components.items()
         ],
-        jobs=[process_job],
-        sensors=manifest_sensors,
+        jobs=[process_job, rebuild_dataset],
+        schedules=[dataset_rebuild_schedule],
+        sensors=[
+            *manifest_sensors,
+            build_upload_sensor(
+                storage.get_storage(), PROCESS_JOB, {PROFILE_TAG: settings.profile}
+            ),
+        ],
         resources={
             "storage": storage,
             "profile": profile_resource,

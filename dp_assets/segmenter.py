@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, MetadataValue
 
 from dp_assets.component_asset import component_asset
 from dp_assets.component_step import ComponentOutput, VideoInput, run_component
-from dp_assets.uploads import upload_spec
+from dp_assets.uploads import local_source, upload_spec
 from dp_core.artifact import Artifact
 from dp_core.storage_keys import frames_prefix
 from dp_resources.profile_resource import ProfileResource
@@ -31,7 +31,8 @@ def segmenter(
 
     def segment(video: VideoInput) -> ComponentOutput:
         prefix = frames_prefix(video.partition_key, context.run.run_id)
-        result = segment_video(video.upload.source_path, store, prefix, active_profile)
+        with local_source(video.upload, store) as source:
+            result = segment_video(source, store, prefix, active_profile)
         meta = result.metadata
         display = {
             "duration_s": meta["duration_s"],

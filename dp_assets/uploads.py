@@ -8,6 +8,9 @@ The segmenter reads the latest one; the Dagster UI shows it as the video's origi
 from __future__ import annotations
 
 import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, parse_sidecar, sidecar_path
+from dp_resources.storage_backends import Storage
 
 UPLOAD = AssetKey("upload")
 upload_spec = AssetSpec(
@@ -101,20 +105,44 @@ def register_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> 
     if new_keys:
         instance.add_dynamic_partitions(VIDEOS, list(dict.fromkeys(new_keys)))
     for record in records:
-        instance.report_runless_asset_event(
-            AssetMaterialization(
-                asset_key=UPLOAD,
-                partition=record.partition_key,
-                description=f"registered {record.source_name}",
-                metadata={
-                    "record": json.dumps(asdict(record)),
-                    "source_name": record.source_name,
-                    "size_bytes": record.size_bytes,
-                    "video_id": record.video_id,
-                    "platform": record.platform,
-                },
-            )
+        instance.report_runless_asset_event(upload_event(record))
+
+
+def upload_event(record: UploadRecord) -> AssetMaterialization:
+    """The runless `upload` materialization that registers one video (read by load_upload)."""
+    return AssetMaterialization(
+        asset_key=UPLOAD,
+        partition=record.partition_key,
+        description=f"registered {record.source_name}",
+        metadata={
+            "record": json.dumps(asdict(record)),
+            "source_name": record.source_name,
+            "size_bytes": record.size_bytes,
+            "video_id": record.video_id,
+            "platform": record.platform,
+        },
+    )
+
+
+@contextmanager
+def local_source(record: UploadRecord, storage: Storage) -> Iterator[Path]:
+    """A local path to the video: the file itself (`file://`), or a temporary download of an
+    upload in the storage bucket (`s3://`, under the storage base), removed afterwards."""
+    if record.source_uri.startswith("file://"):
+        yield record.source_path
+        return
+    prefix = storage.base.rstrip("/") + "/"
+    if not record.source_uri.startswith(prefix):
+        raise DpError(
+            ErrorCode.INPUT_UNSUPPORTED,
+            f"cannot open {record.source_uri!r}: uploads must lie under the storage base "
+            f"{storage.base}",
         )
+    key = record.source_uri.removeprefix(prefix)
+    with tempfile.TemporaryDirectory(prefix="dp-upload-") as folder:
+        path = Path(folder) / Path(key).name
+        path.write_bytes(storage.get_bytes(key))
+        yield path
 
 
 def load_upload(instance: DagsterInstance, partition_key: str) -> UploadRecord:

@@ -13,6 +13,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
+from dp_cli import dataset_cmd
+from dp_cli.models_cmd import models
 from dp_core.errors import DpError
 
 
@@ -117,35 +119,45 @@ def ui(port, host, storage, profile) -> None:
     os.execv(dagster, args)
 
 
-@main.group()
-def models() -> None:
-    """Models: stand-ins for tests; (pull / export / quantize / TensorRT: not yet)."""
+@main.command()
+@click.option("--queues", "-q", default="cpu", show_default=True, help="comma-separated: cpu,gpu")
+@click.option("--name", default=None, help="worker name [QUEUES@hostname]")
+@click.option("--health-host", default="0.0.0.0", show_default=True)
+@click.option("--health-port", default=8081, show_default=True, type=int)
+@click.option("--require-triton", is_flag=True, help="/health also checks DP_TRITON_URL")
+@click.option("--concurrency", type=int, default=None, help="processes [CPU count]")
+def worker(queues, name, health_host, health_port, require_triton, concurrency) -> None:
+    """Run a Celery worker for the process job's steps, with /health and /health/live."""
+    from dp_cli.health_server import run_worker
+
+    queue_list = [q.strip() for q in queues.split(",") if q.strip()]
+    try:
+        run_worker(
+            queue_list,
+            name or f"{'-'.join(queue_list)}@%h",
+            health_host,
+            health_port,
+            require_triton,
+            concurrency,
+        )
+    except DpError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
 
 
-@models.command("stand-in")
-@click.argument("name", type=click.Choice(["clap"]))
-@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
-def models_stand_in(name, target) -> None:
-    """Write a STAND-IN model (random weights, the real I/O contract, labelled stand_in)."""
-    from pathlib import Path
+@main.command()
+@click.option("--require-triton", is_flag=True, help="also check DP_TRITON_URL")
+def health(require_triton) -> None:
+    """Check Redis, storage (and Triton) once, as a worker's /health does; exit 1 if failing."""
+    from dp_cli.health_server import health_targets_from_env
 
-    from dp_resources.clap_model import build_clap_stand_in, default_clap_dir, load_clap
-
-    folder = build_clap_stand_in(Path(target) if target else default_clap_dir())
-    for used in load_clap(folder).models_used:
-        click.echo(f"{folder}: {used.name} sha256:{used.weights_digest[:12]} (stand-in)")
-
-
-@models.command("pull")
-@click.argument("name")
-def models_pull(name) -> None:
-    """Download real weights from a model hub and export ONNX (needs a network)."""
-    click.echo(
-        f"error: [DEPENDENCY_MISSING] pulling {name!r} from a model hub and exporting it to "
-        "ONNX is not built in this version; use `dp models stand-in` for tests",
-        err=True,
-    )
-    sys.exit(2)
+    try:
+        report = health_targets_from_env(require_triton).run()
+    except DpError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(report.as_json(), indent=2))
+    sys.exit(0 if report.ok else 1)
 
 
 @main.group()
@@ -164,6 +176,10 @@ def samples_fetch(target) -> None:
     for path in [*fetch_samples(Path(target)), *fetch_photos(Path(target)).values()]:
         click.echo(str(path))
 
+
+main.add_command(dataset_cmd.dataset)
+main.add_command(dataset_cmd.train)
+main.add_command(models)
 
 if __name__ == "__main__":
     main()

@@ -4,12 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian packages the tests use: Tesseract (Cyrillic OCR engine), a TTF font for overlays,
-# Chromium (renders the model report headless).
-DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium"
+# Chromium (renders the model report headless), the servers the production-stack tests
+# start on loopback (PostgreSQL, Redis: fixtures run their own instances), and
+# docker-compose to validate docker-compose.yml (no Docker engine needed).
+DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium
+  postgresql redis-server docker-compose"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing >/dev/null
+  # no recommends: docker-compose would pull the Docker engine, which no test needs
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 bash scripts/setup.sh
 bash scripts/setup_triton.sh >/dev/null  # the Triton test server, in its own venv

@@ -1,0 +1,136 @@
+"""Health checks of the services a worker needs: Redis (the Celery broker), the storage,
+and Triton (only when the worker's profile serves models through it).
+
+Each check returns a `CheckResult` naming its part; a failure says what failed and where,
+never raises. Every check is bounded in time (seconds given per check).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from dp_resources.storage_backends import Storage
+
+HEALTH_PREFIX = "_health"  # storage keys the probe writes (and deletes)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    part: str  # "redis", "storage", "triton"
+    ok: bool
+    detail: str  # what was checked, or why it failed
+    duration_ms: float
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    checks: list[CheckResult]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failing(self) -> list[str]:
+        return [c.part for c in self.checks if not c.ok]
+
+    def as_json(self) -> dict:
+        return {
+            "status": "ok" if self.ok else "failing",
+            "failing": self.failing,
+            "checks": [c.as_json() for c in self.checks],
+        }
+
+
+def _timed(part: str, probe: Callable[[], str]) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        detail, ok = probe(), True
+    except Exception as exc:  # a health check reports every failure, whatever its type
+        detail, ok = f"{type(exc).__name__}: {exc}", False
+    return CheckResult(part, ok, detail, round((time.perf_counter() - started) * 1000.0, 1))
+
+
+def check_redis(url: str, timeout_s: float = 2.0) -> CheckResult:
+    """PING the Redis at `url` (redis://host:port/db)."""
+    import redis
+
+    def probe() -> str:
+        client = redis.Redis.from_url(
+            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
+        )
+        try:
+            if not client.ping():
+                raise ConnectionError("PING got no PONG")
+        finally:
+            client.close()
+        return f"PING ok at {_redact(url)}"
+
+    return _timed("redis", probe)
+
+
+def check_storage(storage: Storage) -> CheckResult:
+    """Write, head, read back and delete a small object under `_health/`."""
+
+    def probe() -> str:
+        key = f"{HEALTH_PREFIX}/probe-{uuid.uuid4().hex}"
+        payload = uuid.uuid4().bytes
+        storage.put_bytes(key, payload)
+        try:
+            if storage.head(key).size != len(payload) or storage.get_bytes(key) != payload:
+                raise OSError("object read back differs from what was written")
+        finally:
+            storage.delete(key)
+        return f"write/head/read/delete ok at {storage.base}"
+
+    return _timed("storage", probe)
+
+
+def check_triton(url: str, timeout_s: float = 2.0) -> CheckResult:
+    """Triton's HTTP endpoint (host:port) answers live and ready."""
+
+    def probe() -> str:
+        import tritonclient.http as triton
+
+        client = triton.InferenceServerClient(
+            url=url, connection_timeout=timeout_s, network_timeout=timeout_s
+        )
+        try:
+            if not client.is_server_live():
+                raise ConnectionError(f"Triton at {url} is not live")
+            if not client.is_server_ready():
+                raise ConnectionError(f"Triton at {url} is live but not ready")
+        finally:
+            client.close()
+        return f"live and ready at {url}"
+
+    return _timed("triton", probe)
+
+
+def _redact(url: str) -> str:
+    """A URL without its password (health output is public to the network)."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+@dataclass(frozen=True)
+class HealthTargets:
+    """What a worker checks. Triton only when its profile serves a model through it."""
+
+    redis_url: str
+    storage: Storage
+    triton_url: str | None = None
+
+    def run(self) -> HealthReport:
+        checks = [check_redis(self.redis_url), check_storage(self.storage)]
+        if self.triton_url:
+            checks.append(check_triton(self.triton_url))
+        return HealthReport(checks)

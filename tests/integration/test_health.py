@@ -1,0 +1,85 @@
+"""Health checks and the /health endpoints against real Redis and S3 (SeaweedFS), up and down."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dp_cli.health_server import HealthServer
+from dp_resources.health import HealthTargets, check_redis, check_storage, check_triton
+from dp_resources.s3_storage import S3Storage
+from tests.fixtures.postgres_server import free_port
+from tests.fixtures.redis_server import start_redis
+
+pytest_plugins = ["tests.fixtures.redis_server"]
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def unreachable_storage(s3_server) -> S3Storage:
+    """S3 storage at a loopback port nobody listens on."""
+    return S3Storage.from_url(
+        "s3://nowhere/store",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key,
+    )
+
+
+def test_checks_pass_with_services_up(redis_server, s3_storage):
+    assert check_redis(redis_server.url()).ok
+    result = check_storage(s3_storage)
+    assert result.ok, result.detail
+    assert list(s3_storage.list("_health")) == []  # the probe cleans up after itself
+
+
+def test_checks_name_what_is_down(tmp_path, s3_storage, unreachable_storage, s3_server):
+    stopped = start_redis(tmp_path / "redis")
+    stopped.stop()
+    redis_down = check_redis(stopped.url())
+    assert (redis_down.part, redis_down.ok) == ("redis", False)
+    assert "Connection" in redis_down.detail
+    storage_down = check_storage(unreachable_storage)
+    assert (storage_down.part, storage_down.ok) == ("storage", False)
+    assert "STORAGE_ERROR" in storage_down.detail
+    wrong_keys = S3Storage.from_url(
+        s3_storage.base, endpoint_url=s3_server.endpoint_url, access_key="x", secret_key="y"
+    )
+    assert not check_storage(wrong_keys).ok
+    triton_down = check_triton(f"127.0.0.1:{free_port()}", timeout_s=1.0)
+    assert (triton_down.part, triton_down.ok) == ("triton", False)
+
+
+def test_endpoints_answer_200_then_503_naming_the_failing_part(tmp_path, s3_storage):
+    redis = start_redis(tmp_path / "redis")
+    targets = HealthTargets(redis_url=redis.url(), storage=s3_storage)
+    server = HealthServer(targets.run, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        code, body = get(f"{base}/health")
+        assert code == 200, body
+        assert body["status"] == "ok" and body["failing"] == []
+        assert [c["part"] for c in body["checks"]] == ["redis", "storage"]
+
+        redis.stop()
+        code, body = get(f"{base}/health")
+        assert code == 503
+        assert body["failing"] == ["redis"]
+        assert get(f"{base}/health/live")[0] == 200  # alive, only not ready
+
+        with_triton = HealthTargets(redis.url(), s3_storage, f"127.0.0.1:{free_port()}")
+        assert with_triton.run().failing == ["redis", "triton"]
+        assert get(f"{base}/nope")[0] == 404
+    finally:
+        server.stop()
+        redis.stop()

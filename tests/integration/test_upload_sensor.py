@@ -1,0 +1,120 @@
+"""The uploads sensor evaluated for real: PostgreSQL-backed Dagster instance (the production
+dagster.yaml), uploads in a SeaweedFS bucket, the cursor carried between ticks as the
+daemon stores it (also across a "restart": a new instance and a new sensor object)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG
+from dp_assets.partitions import VIDEOS
+from dp_assets.run_records import RANGE_END, RANGE_START, run_partition_keys
+from dp_assets.upload_sensor import (
+    UploadCursor,
+    UploadSensorSettings,
+    build_upload_sensor,
+    plan_upload_batches,
+)
+from dp_assets.uploads import load_upload
+from dp_core.errors import DpError
+from tests.fixtures.celery_workers import REPO
+
+pytest_plugins = ["tests.fixtures.postgres_server"]
+
+SETTINGS = UploadSensorSettings(prefix="uploads", batch_max_videos=2, batch_wait_s=1.0)
+
+
+@pytest.fixture
+def pg_instance(tmp_path, postgres_server, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.prod.yaml", home / "dagster.yaml")
+    for key, value in postgres_server.create_database("sensor").env().items():
+        monkeypatch.setenv(key, value)
+    with DagsterInstance.from_config(str(home)) as instance:
+        yield home, instance
+
+
+def tick(instance, storage, cursor):
+    """One evaluation as the daemon does it; apply its partitions and events; new cursor."""
+    sensor = build_upload_sensor(storage, PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, SETTINGS)
+    result = sensor(build_sensor_context(instance=instance, cursor=cursor))
+    for request in result.dynamic_partitions_requests or []:
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    for event in result.asset_events or []:
+        instance.report_runless_asset_event(event)
+    return result, result.cursor
+
+
+def test_uploads_become_partitions_and_batched_runs(pg_instance, s3_storage):
+    home, instance = pg_instance
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        s3_storage.put_bytes(f"uploads/{name}", b"video bytes " + name.encode())
+    s3_storage.put_bytes(
+        "uploads/b.json", json.dumps({"platform": "tiktok", "video_id": "B1"}).encode()
+    )
+    s3_storage.put_bytes("uploads/notes.txt", b"not a video")
+
+    result, cursor = tick(instance, s3_storage, None)
+
+    (run,) = result.run_requests  # two videos at once; the third waits for company
+    assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "tiktok__B1"]
+    assert run_partition_keys(instance, run.tags) == ["local__a", "tiktok__B1"]
+    assert run.tags[PROFILE_TAG] == "cpu_baseline" and run.job_name == PROCESS_JOB
+    upload = load_upload(instance, "tiktok__B1")
+    assert upload.source_uri == f"{s3_storage.base}/uploads/b.mp4"
+    assert upload.sidecar["video_id"] == "B1" and upload.size_bytes == len(b"video bytes b.mp4")
+    assert UploadCursor.decode(cursor).pending == ["uploads/c.mp4"]
+
+    # A "daemon restart": new instance object, new sensor, the stored cursor.
+    with DagsterInstance.from_config(str(home)) as restarted:
+        result, cursor = tick(restarted, s3_storage, cursor)
+        assert result.run_requests == []  # c.mp4 still inside its wait window
+        time.sleep(SETTINGS.batch_wait_s + 0.1)
+        result, cursor = tick(restarted, s3_storage, cursor)
+    (run,) = result.run_requests
+    assert run_partition_keys(instance, run.tags) == ["local__c"]
+    assert (run.tags[RANGE_START], run.tags[RANGE_END]) == ("local__c", "local__c")
+
+    result, cursor = tick(instance, s3_storage, cursor)  # nothing new: nothing registered twice
+    assert result.run_requests == []
+    assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "tiktok__B1", "local__c"]
+
+    s3_storage.put_bytes("uploads/late/d.mp4", b"d")  # one more arrives later
+    s3_storage.delete("uploads/a.mp4")  # processed uploads may be expired by a lifecycle rule
+    _, cursor = tick(instance, s3_storage, cursor)
+    state = UploadCursor.decode(cursor)
+    assert state.pending == ["uploads/late/d.mp4"]
+    assert "uploads/a.mp4" not in state.seen and "uploads/b.mp4" in state.seen
+
+
+def test_batching_plan_by_count_and_wait():
+    cursor, batches = plan_upload_batches(
+        UploadCursor(), [f"uploads/{i}.mp4" for i in range(5)], now=100.0, settings=SETTINGS
+    )
+    assert batches == [["uploads/0.mp4", "uploads/1.mp4"], ["uploads/2.mp4", "uploads/3.mp4"]]
+    assert cursor.pending == ["uploads/4.mp4"] and cursor.pending_since == 100.0
+    listed = [f"uploads/{i}.mp4" for i in range(5)]
+    same, batches = plan_upload_batches(cursor, listed, now=100.5, settings=SETTINGS)
+    assert batches == [] and same.pending_since == 100.0
+    done, batches = plan_upload_batches(cursor, listed, now=101.0, settings=SETTINGS)
+    assert batches == [["uploads/4.mp4"]] and done.pending == [] and done.pending_since is None
+    assert UploadCursor.decode(done.encode()) == done
+
+
+def test_settings_and_cursor_errors_are_actionable():
+    settings = UploadSensorSettings.from_env(
+        {"DP_UPLOADS_PREFIX": "/in/", "DP_BATCH_MAX_VIDEOS": "3", "DP_BATCH_WAIT_S": "5"}
+    )
+    assert (settings.prefix, settings.batch_max_videos, settings.batch_wait_s) == ("in", 3, 5.0)
+    with pytest.raises(DpError, match="DP_BATCH_MAX_VIDEOS"):
+        UploadSensorSettings.from_env({"DP_BATCH_MAX_VIDEOS": "0"})
+    with pytest.raises(DpError, match="CONFIG_INVALID"):
+        UploadSensorSettings.from_env({"DP_BATCH_WAIT_S": "soon"})
+    with pytest.raises(DpError, match="reset it"):
+        UploadCursor.decode("{not json")
