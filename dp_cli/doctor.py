@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import sys
-import urllib.request
 import uuid
 from collections.abc import Callable
 from urllib.parse import urlparse
@@ -121,8 +120,12 @@ def _redis(url: str) -> Callable[[], str]:
 
 def _triton(url: str) -> Callable[[], str]:
     def check() -> str:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/v2/health/ready", timeout=3) as reply:
-            return f"{url}: ready (HTTP {reply.status})"
+        from dp_resources.health import check_triton
+
+        result = check_triton(url, os.environ.get("DP_TRITON_PROTOCOL", "grpc"))
+        if not result.ok:
+            raise RuntimeError(result.detail)
+        return result.detail
 
     return check
 

@@ -75,11 +75,12 @@ def health_targets_from_env(require_triton: bool):
 
     triton_url = os.environ.get("DP_TRITON_URL") if require_triton else None
     if require_triton and not triton_url:
-        raise DpError(ErrorCode.CONFIG_INVALID, "--require-triton needs DP_TRITON_URL (host:8000)")
+        raise DpError(ErrorCode.CONFIG_INVALID, "--require-triton needs DP_TRITON_URL (host:port)")
     return HealthTargets(
         redis_url=celery_worker_config()["broker"],
         storage=open_storage(Settings.from_env().storage_base),
         triton_url=triton_url,
+        triton_protocol=os.environ.get("DP_TRITON_PROTOCOL", "grpc"),
     )
 
 

@@ -92,15 +92,21 @@ def check_storage(storage: Storage) -> CheckResult:
     return _timed("storage", probe)
 
 
-def check_triton(url: str, timeout_s: float = 2.0) -> CheckResult:
-    """Triton's HTTP endpoint (host:port) answers live and ready."""
+def check_triton(url: str, protocol: str = "grpc", timeout_s: float = 2.0) -> CheckResult:
+    """Triton at host:port (its gRPC or HTTP endpoint, as the workers reach it) answers
+    live and ready."""
 
     def probe() -> str:
-        import tritonclient.http as triton
+        if protocol == "grpc":
+            import tritonclient.grpc as triton
 
-        client = triton.InferenceServerClient(
-            url=url, connection_timeout=timeout_s, network_timeout=timeout_s
-        )
+            client = triton.InferenceServerClient(url=url)
+        else:
+            import tritonclient.http as triton
+
+            client = triton.InferenceServerClient(
+                url=url, connection_timeout=timeout_s, network_timeout=timeout_s
+            )
         try:
             if not client.is_server_live():
                 raise ConnectionError(f"Triton at {url} is not live")
@@ -128,9 +134,10 @@ class HealthTargets:
     redis_url: str
     storage: Storage
     triton_url: str | None = None
+    triton_protocol: str = "grpc"
 
     def run(self) -> HealthReport:
         checks = [check_redis(self.redis_url), check_storage(self.storage)]
         if self.triton_url:
-            checks.append(check_triton(self.triton_url))
+            checks.append(check_triton(self.triton_url, self.triton_protocol))
         return HealthReport(checks)

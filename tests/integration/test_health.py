@@ -13,6 +13,7 @@ from dp_resources.health import HealthTargets, check_redis, check_storage, check
 from dp_resources.s3_storage import S3Storage
 from tests.fixtures.postgres_server import free_port
 from tests.fixtures.redis_server import start_redis
+from tests.fixtures.triton_server import start_triton_server
 
 pytest_plugins = ["tests.fixtures.redis_server"]
 
@@ -56,8 +57,22 @@ def test_checks_name_what_is_down(tmp_path, s3_storage, unreachable_storage, s3_
         s3_storage.base, endpoint_url=s3_server.endpoint_url, access_key="x", secret_key="y"
     )
     assert not check_storage(wrong_keys).ok
-    triton_down = check_triton(f"127.0.0.1:{free_port()}", timeout_s=1.0)
-    assert (triton_down.part, triton_down.ok) == ("triton", False)
+    for protocol in ("grpc", "http"):
+        triton_down = check_triton(f"127.0.0.1:{free_port()}", protocol, timeout_s=1.0)
+        assert (triton_down.part, triton_down.ok) == ("triton", False)
+
+
+def test_triton_up_then_stopped(tmp_path):
+    (tmp_path / "repository").mkdir()
+    (tmp_path / "logs").mkdir()
+    server = start_triton_server(tmp_path / "repository", tmp_path / "logs")
+    try:
+        for protocol in ("grpc", "http"):
+            result = check_triton(server.url(protocol), protocol)
+            assert (result.part, result.ok) == ("triton", True), result.detail
+    finally:
+        server.stop()
+    assert not check_triton(server.grpc_url, "grpc", timeout_s=1.0).ok
 
 
 def test_endpoints_answer_200_then_503_naming_the_failing_part(tmp_path, s3_storage):
