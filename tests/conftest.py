@@ -10,6 +10,10 @@ pytest_plugins = [
     "tests.fixtures.s3_server",
     "tests.fixtures.dagster_home",
     "tests.fixtures.pyannote_sample",
+    "tests.fixtures.postgres_server",
+    "tests.fixtures.redis_server",
+    "tests.fixtures.celery_workers",
+    "tests.fixtures.triton_server",
 ]
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")
