@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -111,6 +112,23 @@ class ProgressPrinter(threading.Thread):
                 )
 
 
+def _check_celery_broker() -> None:
+    """With the Celery executor, a broker (Redis) that does not answer is a clear error
+    before any run starts, instead of a run hanging on its first step."""
+    if os.environ.get("DP_EXECUTOR") != "celery":
+        return
+    from dp_assets.execution import celery_worker_config
+    from dp_resources.health import check_redis
+
+    result = check_redis(celery_worker_config()["broker"])
+    if not result.ok:
+        raise DpError(
+            ErrorCode.DEPENDENCY_ERROR,
+            f"the Celery broker is unreachable ({result.detail}); start Redis or unset "
+            "DP_EXECUTOR to run in-process",
+        )
+
+
 def process_videos(
     instance: DagsterInstance,
     paths: list[str],
@@ -124,6 +142,7 @@ def process_videos(
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
     storage.exists("result_store")  # fail fast (STORAGE_ERROR) when storage is unreachable
+    _check_celery_broker()
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}
     for path in collect_videos(paths):

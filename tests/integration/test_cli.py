@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,15 @@ def test_doctor_names_a_missing_model(tmp_path):
     done = dp(tmp_path, "doctor", "--json", env={"DP_MODEL_CACHE": str(blocker)}, check_rc=1)
     [models] = [c for c in json.loads(done.stdout)["checks"] if c["check"] == "models"]
     assert not models["ok"] and models["error_code"] in ("STORAGE_ERROR", "MODEL_NOT_FOUND")
+
+
+def test_unreachable_redis_broker_is_a_clear_error_before_any_run(tmp_path):
+    make_clip(tmp_path / "good.mp4", ClipSpec(duration_s=1.0))
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"DP_EXECUTOR": "celery", "DP_CELERY_BROKER_URL": f"redis://127.0.0.1:{port}/0"}
+    done = dp(tmp_path, "process", "good.mp4", env=env, check_rc=2)
+    assert "DEPENDENCY_ERROR" in done.stderr and "Celery broker is unreachable" in done.stderr
+    assert f"127.0.0.1:{port}" in done.stderr
+    assert not (tmp_path / ".dp" / "storage" / "result_store").exists()  # nothing ran
