@@ -25,6 +25,7 @@ import numpy as np
 
 from dp_resources.clap_model import AUDIO_FILE, build_clap_stand_in
 from dp_resources.clip_model import IMAGE_FILE, build_clip_stand_in
+from dp_resources.cross_video_batching import CrossVideoBatcher
 from dp_resources.model_runtime import ModelRuntime
 from dp_resources.onnx_runtime import OnnxModel
 from dp_resources.triton_repository import DEFAULT_REPOSITORY, build_cpu_test_repository
@@ -95,6 +96,37 @@ def _run(model: ModelRuntime, batch: dict[str, np.ndarray]) -> int:
     return len(next(iter(batch.values())))
 
 
+def bench_cross_video_batching(model: OnnxModel, videos: int, frames_each: int, batch: int):
+    """Many short videos through the CLIP image tower: one batch per video (what a per-video
+    step does) vs `CrossVideoBatcher` filling batches across videos; images/s of each."""
+    rng = np.random.default_rng(1)
+    clips = [rng.standard_normal((frames_each, 3, 224, 224), np.float32) for _ in range(videos)]
+
+    def infer(pixels: np.ndarray) -> np.ndarray:
+        return model.run({"pixel_values": pixels})["image_embedding"]
+
+    def per_video() -> int:
+        for pixels in clips:
+            for start in range(0, len(pixels), batch):
+                infer(pixels[start : start + batch])
+        return videos * frames_each
+
+    def cross_video() -> int:
+        batcher = CrossVideoBatcher(infer, batch)
+        batcher.run({i: iter([(p, np.arange(len(p), dtype=float))]) for i, p in enumerate(clips)})
+        return batcher.stats.frames
+
+    per = items_per_second(per_video, 3.0)
+    cross = items_per_second(cross_video, 3.0)
+    calls = -(-videos * frames_each // batch)
+    print(
+        f"\ncross-video batching, {videos} videos x {frames_each} frames, batch {batch} "
+        f"(CLIP image stand-in, local onnxruntime):\n"
+        f"  per-video batches  {videos:4d} calls  {per:8.1f} images/s  1.00x\n"
+        f"  cross-video        {calls:4d} calls  {cross:8.1f} images/s  {cross / per:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
@@ -127,6 +159,12 @@ def main() -> None:
                     lambda b: {"waveform": rng.standard_normal((b, 480000), np.float32) * 0.1},
                 ),
             ]
+            bench_cross_video_batching(
+                OnnxModel(clip / IMAGE_FILE, name="clip_image", version="bench", stand_in=True),
+                videos=24,
+                frames_each=5,
+                batch=32,
+            )
             for label, unit, name, path, make_batch in cases:
                 local = OnnxModel(path, name=name, version="bench", stand_in=True)
                 remotes = {

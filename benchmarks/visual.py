@@ -25,6 +25,10 @@ from dp_features.visual.cut_detection import CutDetector
 from dp_features.visual.optical_flow import FlowStats, OpticalFlowStream
 from dp_features.visual.pacing import video_pacing
 from dp_features.visual.shot_quality import frame_quality, shot_quality
+from dp_resources.clip_model import build_clip_stand_in, load_clip
+from dp_resources.face_models import load_face_landmarker
+from dp_resources.midas_model import build_midas_stand_in, load_midas
+from dp_resources.object_detector import load_object_detector
 from dp_resources.segmentation import segment_video
 from dp_resources.segmented_video import SegmentedVideo
 from dp_resources.storage_backends import LocalStorage
@@ -77,7 +81,27 @@ def components(video: SegmentedVideo) -> dict[str, tuple[int, float]]:
         "core_optical_flow": (n_dense, flow_s),
         "shot_quality": (len(frames), quality_s),
         "video_pacing": (n_dense, pacing_s),
+        **model_components(frames),
     }
+
+
+def model_components(frames: np.ndarray) -> dict[str, tuple[int, float]]:
+    """The model components on the analysis frames (all of them: the profiles sample
+    fewer), models loaded before timing. CLIP and MiDaS are stand-ins (random weights, toy
+    size): their rows time the code path, not the production models."""
+    with tempfile.TemporaryDirectory() as tmp:
+        faces = load_face_landmarker()
+        objects = load_object_detector(batch_size=8)
+        clip = load_clip(build_clip_stand_in(Path(tmp) / "clip"), batch_size=32)
+        depth = load_midas(build_midas_stand_in(Path(tmp) / "midas"), batch_size=8)
+        rows = {
+            "core_face_landmarks": timed(lambda: faces.detect(frames))[1],
+            "core_object_detections": timed(lambda: objects.detect(frames))[1],
+            "core_clip (stand-in)": timed(lambda: clip.embed_frames(frames))[1],
+            "core_depth (stand-in)": timed(lambda: depth.depth(frames))[1],
+        }
+        faces.close()
+    return {name: (len(frames), seconds) for name, seconds in rows.items()}
 
 
 def scenedetect_seconds(path: Path) -> float:

@@ -1,6 +1,8 @@
 """Visual components that run a model over the segmenter's analysis frames: faces, objects,
 CLIP embeddings, depth. Thin wiring: frames in, dp_features aggregation out."""
 
+from collections.abc import Callable
+
 import numpy as np
 from dagster import AssetExecutionContext
 
@@ -15,6 +17,7 @@ from dp_assets.component_step import (
 )
 from dp_assets.visual import NO_VIDEO, analysis_meta
 from dp_core.artifact import Artifact
+from dp_core.profile import Profile
 from dp_features.visual.depth_stats import depth_statistics
 from dp_features.visual.faces import face_landmarks
 from dp_features.visual.model_inputs import clip_pixels, midas_pixels
@@ -27,6 +30,45 @@ from dp_resources.model_providers import runtime_options
 from dp_resources.object_detector import load_object_detector
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
+from dp_resources.storage_backends import Storage
+
+
+def _per_frame_model_step(
+    context: AssetExecutionContext,
+    component: str,
+    profile: Profile,
+    segmenter: dict[str, Artifact],
+    store: Storage,
+    model: LoadOnce,
+    aggregate: Callable,
+    display: Callable[[dict], dict],
+) -> dict[str, Artifact]:
+    """A model that sees each budgeted frame on its own (`model.detect(frames)` -> one
+    result per frame), its results aggregated per video by `aggregate(times_s, results)`."""
+
+    def detect(video: VideoInput) -> ComponentOutput:
+        frames = video.frames
+        if not frames.metadata["has_video"]:
+            return NO_VIDEO
+        loaded = model.get()
+        per_frame, times = [], []
+        for chunk in frames.budget_frames(component):
+            per_frame.extend(loaded.detect(chunk.frames))
+            times.extend(chunk.times_s.tolist())
+        result = aggregate(np.asarray(times, np.float64), per_frame)
+        arrays = result.as_arrays()
+        return ComponentOutput(
+            status=result.status,
+            arrays=arrays,
+            models_used=loaded.models_used,
+            device=loaded.models_used[0].device,
+            warnings=[result.reason] if getattr(result, "reason", "") else [],
+            meta=analysis_meta(video.upstream["segmenter"]),
+            display=display(arrays),
+        )
+
+    upstream = {"segmenter": segmenter}
+    return run_component(context, component, profile, upstream, detect, storage=store)
 
 
 @component_asset(
@@ -53,36 +95,18 @@ def core_face_landmarks(
         )
     )
 
-    def detect(video: VideoInput) -> ComponentOutput:
-        frames = video.frames
-        if not frames.metadata["has_video"]:
-            return NO_VIDEO
-        model = landmarker.get()
-        per_frame, times = [], []
-        for chunk in frames.budget_frames("core_face_landmarks"):
-            per_frame.extend(model.detect(chunk.frames))
-            times.extend(chunk.times_s.tolist())
-        result = face_landmarks(times, per_frame)
-        arrays = result.as_arrays()
-        return ComponentOutput(
-            status=result.status,
-            arrays=arrays,
-            models_used=model.models_used,
-            warnings=[result.reason] if result.reason else [],
-            meta=analysis_meta(video.upstream["segmenter"]),
-            display={
-                "frames_with_face_ratio": float(arrays["frames_with_face_ratio"]),
-                "max_face_count": int(arrays["max_face_count"]),
-            },
-        )
-
-    return run_component(
+    return _per_frame_model_step(
         context,
         "core_face_landmarks",
         active_profile,
-        {"segmenter": segmenter},
-        detect,
-        storage=store,
+        segmenter,
+        store,
+        landmarker,
+        face_landmarks,
+        lambda arrays: {
+            "frames_with_face_ratio": float(arrays["frames_with_face_ratio"]),
+            "max_face_count": int(arrays["max_face_count"]),
+        },
     )
 
 
@@ -111,36 +135,18 @@ def core_object_detections(
         )
     )
 
-    def detect(video: VideoInput) -> ComponentOutput:
-        frames = video.frames
-        if not frames.metadata["has_video"]:
-            return NO_VIDEO
-        model = detector.get()
-        per_frame, times = [], []
-        for chunk in frames.budget_frames("core_object_detections"):
-            per_frame.extend(model.detect(chunk.frames))
-            times.extend(chunk.times_s.tolist())
-        result = aggregate_detections(np.asarray(times, np.float64), per_frame)
-        arrays = result.as_arrays()
-        return ComponentOutput(
-            status=result.status,
-            arrays=arrays,
-            models_used=model.models_used,
-            device=model.models_used[0].device,
-            meta=analysis_meta(video.upstream["segmenter"]),
-            display={
-                "detections": int(arrays["detection_count"]),
-                "person_frame_ratio": float(arrays["person_frame_ratio"]),
-            },
-        )
-
-    return run_component(
+    return _per_frame_model_step(
         context,
         "core_object_detections",
         active_profile,
-        {"segmenter": segmenter},
-        detect,
-        storage=store,
+        segmenter,
+        store,
+        detector,
+        aggregate_detections,
+        lambda arrays: {
+            "detections": int(arrays["detection_count"]),
+            "person_frame_ratio": float(arrays["person_frame_ratio"]),
+        },
     )
 
 

@@ -61,9 +61,7 @@ def test_visual_models_on_stand_ins_across_two_videos(tmp_path, dagster_instance
     assert len({r.run_id for r in results}) == 1  # one run, one step per component
 
     def artifact(video_id, component):
-        manifest = Manifest.model_validate_json(
-            storage.get_bytes(by_video[video_id].manifest_key)
-        )
+        manifest = Manifest.model_validate_json(storage.get_bytes(by_video[video_id].manifest_key))
         record = manifest.component(component)
         assert record.status in ("success", "empty"), (component, record.error_message)
         return decode_artifact(storage.get_bytes(record.artifact_key))
@@ -99,3 +97,38 @@ def test_visual_models_on_stand_ins_across_two_videos(tmp_path, dagster_instance
 
     faces = artifact("repeat", "core_face_landmarks")
     assert faces.meta.status == "empty"  # colour blocks: no face, not an error
+
+
+def test_cpu_baseline_finds_the_face_and_the_person_in_a_real_photo(
+    tmp_path, dagster_instance, sample_photos
+):
+    """The astronaut photo as a 3 s clip through cpu_baseline: MediaPipe finds her face and
+    NanoDet a person on every budgeted frame (1 fps); models are the real ones."""
+    from PIL import Image
+
+    photo = np.asarray(Image.open(sample_photos["astronaut"]).convert("RGB").resize((320, 320)))
+    frames = np.repeat(photo[None], 30, axis=0)
+    clip = make_clip(
+        tmp_path / "astronaut.mp4",
+        ClipSpec(duration_s=3.0, fps=10, width=320, height=320, video_frames=frames),
+    )
+    [result], storage = process_videos(
+        dagster_instance,
+        [str(clip)],
+        Settings(storage_base=str(tmp_path / "store"), profile="cpu_baseline"),
+        load_profile("cpu_baseline"),
+        None,
+        lambda line: None,
+    )
+    manifest = Manifest.model_validate_json(storage.get_bytes(result.manifest_key))
+    faces = decode_artifact(
+        storage.get_bytes(manifest.component("core_face_landmarks").artifact_key)
+    )
+    assert faces.arrays["face_count"].tolist() == [1, 1, 1]
+    assert not any(m.stand_in for m in faces.meta.models_used)
+    objects = decode_artifact(
+        storage.get_bytes(manifest.component("core_object_detections").artifact_key)
+    )
+    people = objects.arrays["class_names"] == "person"
+    assert sorted(set(objects.arrays["box_frame"][people].tolist())) == [0, 1, 2]
+    assert objects.arrays["scores"][people].max() > 0.5
