@@ -141,7 +141,7 @@ def local_source(record: UploadRecord, storage: Storage) -> Iterator[Path]:
     key = record.source_uri.removeprefix(prefix)
     with tempfile.TemporaryDirectory(prefix="dp-upload-") as folder:
         path = Path(folder) / Path(key).name
-        path.write_bytes(storage.get_bytes(key))
+        storage.get_file(key, path)  # streamed: a video may not fit in memory
         yield path
 
 

@@ -123,6 +123,11 @@ class S3Storage(Storage):
         with self._errors("get_object", key):
             return self._client.get_object(Bucket=self.bucket, Key=full_key)["Body"].read()
 
+    def get_file(self, key: str, path: Path) -> None:
+        full_key = self._key(key)
+        with self._errors("download_file", key):
+            self._client.download_file(self.bucket, full_key, str(path), Config=_TRANSFER_CONFIG)
+
     def head(self, key: str) -> ObjectInfo:
         full_key = self._key(key)
         try:

@@ -41,6 +41,11 @@ class Storage(ABC):
     def get_bytes(self, key: str) -> bytes: ...
 
     @abstractmethod
+    def get_file(self, key: str, path: Path) -> None:
+        """Download an object to a local file, streamed (a video can be larger than memory);
+        `FileNotFoundError` if it does not exist."""
+
+    @abstractmethod
     def head(self, key: str) -> ObjectInfo:
         """Size of an object; `FileNotFoundError` if it does not exist."""
 
@@ -106,6 +111,18 @@ class LocalStorage(Storage):
             raise FileNotFoundError(f"no object {key!r} in {self.base}") from None
         except OSError as exc:
             raise DpError(ErrorCode.STORAGE_ERROR, f"cannot read {path}: {exc}") from exc
+
+    def get_file(self, key: str, path: Path) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise FileNotFoundError(f"no object {key!r} in {self.base}")
+        try:
+            with open(source, "rb") as src, open(path, "wb") as dst:
+                _copy_stream(src, dst)
+        except OSError as exc:
+            raise DpError(
+                ErrorCode.STORAGE_ERROR, f"cannot copy {source} to {path}: {exc}"
+            ) from exc
 
     def head(self, key: str) -> ObjectInfo:
         path = self._path(key)

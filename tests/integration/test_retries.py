@@ -44,6 +44,9 @@ class FaultyStorage(Storage):
     def get_bytes(self, key):
         return self.inner.get_bytes(key)
 
+    def get_file(self, key, path):
+        self.inner.get_file(key, path)
+
     def head(self, key):
         return self.inner.head(key)
 

@@ -64,6 +64,8 @@ def test_put_file_round_trip_large(storage: Storage, tmp_path: Path) -> None:
     info = storage.head("frames/big.bin")
     assert (info.key, info.size) == ("frames/big.bin", BIG)
     assert storage.get_bytes("frames/big.bin") == src.read_bytes()
+    storage.get_file("frames/big.bin", tmp_path / "back.bin")  # streamed (multipart on S3)
+    assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
 
 
 def test_head_reports_size(storage: Storage) -> None:
@@ -72,13 +74,15 @@ def test_head_reports_size(storage: Storage) -> None:
     assert (info.key, info.size) == ("a/b.json", 5)
 
 
-def test_missing_key_is_file_not_found(storage: Storage) -> None:
+def test_missing_key_is_file_not_found(storage: Storage, tmp_path: Path) -> None:
     storage.put_bytes("dir/obj", b"x")
     for key in ("nope", "dir/nope", "dir"):  # "dir" is only a prefix, not an object
         with pytest.raises(FileNotFoundError):
             storage.get_bytes(key)
         with pytest.raises(FileNotFoundError):
             storage.head(key)
+        with pytest.raises(FileNotFoundError):
+            storage.get_file(key, tmp_path / "out")
         assert not storage.exists(key)
 
 
