@@ -11,7 +11,7 @@ import pytest
 from dp_cli.health_server import HealthServer
 from dp_resources.health import HealthTargets, check_redis, check_storage, check_triton
 from dp_resources.s3_storage import S3Storage
-from tests.fixtures.postgres_server import free_port
+from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import start_redis
 from tests.fixtures.triton_server import start_triton_server
 
