@@ -66,19 +66,27 @@ class HealthServer:
 
 def health_targets_from_env(require_triton: bool):
     """Redis from DP_CELERY_BROKER_URL, storage from DP_STORAGE (+ DP_S3_*), Triton from
-    DP_TRITON_URL when `require_triton`."""
+    DP_TRITON_URL when `require_triton` or when the profile (DP_PROFILE) serves a component
+    on Triton."""
     from dp_assets.definitions import Settings
     from dp_assets.execution import celery_worker_config
     from dp_core.errors import DpError, ErrorCode
+    from dp_core.profile import load_profile
     from dp_resources.health import HealthTargets
     from dp_resources.storage_backends import open_storage
 
+    settings = Settings.from_env()
+    components = load_profile(settings.profile).components.values()
+    require_triton = require_triton or any(spec.runtime == "triton" for spec in components)
     triton_url = os.environ.get("DP_TRITON_URL") if require_triton else None
     if require_triton and not triton_url:
-        raise DpError(ErrorCode.CONFIG_INVALID, "--require-triton needs DP_TRITON_URL (host:port)")
+        raise DpError(
+            ErrorCode.CONFIG_INVALID,
+            f"profile {settings.profile} (or --require-triton) needs DP_TRITON_URL (host:port)",
+        )
     return HealthTargets(
         redis_url=celery_worker_config()["broker"],
-        storage=open_storage(Settings.from_env().storage_base),
+        storage=open_storage(settings.storage_base),
         triton_url=triton_url,
         triton_protocol=os.environ.get("DP_TRITON_PROTOCOL", "grpc"),
     )

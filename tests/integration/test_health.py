@@ -8,7 +8,8 @@ import urllib.request
 
 import pytest
 
-from dp_cli.health_server import HealthServer
+from dp_cli.health_server import HealthServer, health_targets_from_env
+from dp_core.errors import DpError
 from dp_resources.health import HealthTargets, check_redis, check_storage, check_triton
 from dp_resources.s3_storage import S3Storage
 from tests.fixtures.processes import free_port
@@ -98,3 +99,17 @@ def test_endpoints_answer_200_then_503_naming_the_failing_part(tmp_path, s3_stor
     finally:
         server.stop()
         redis.stop()
+
+
+def test_a_worker_checks_triton_when_its_profile_serves_models_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("DP_CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("DP_STORAGE", str(tmp_path / "store"))
+    monkeypatch.delenv("DP_TRITON_URL", raising=False)
+    monkeypatch.setenv("DP_PROFILE", "cpu_baseline")
+    assert health_targets_from_env(require_triton=False).triton_url is None
+    monkeypatch.setenv("DP_PROFILE", "gpu_triton")
+    with pytest.raises(DpError, match=r"gpu_triton .*needs DP_TRITON_URL"):
+        health_targets_from_env(require_triton=False)
+    monkeypatch.setenv("DP_TRITON_URL", "triton:8001")
+    targets = health_targets_from_env(require_triton=False)
+    assert (targets.triton_url, targets.triton_protocol) == ("triton:8001", "grpc")
