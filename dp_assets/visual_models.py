@@ -1,7 +1,7 @@
 """Visual components that run a model over the segmenter's analysis frames: faces, objects,
 CLIP embeddings, depth. Thin wiring: frames in, dp_features aggregation out."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from dagster import AssetExecutionContext
@@ -17,11 +17,16 @@ from dp_assets.component_step import (
 )
 from dp_assets.visual import NO_VIDEO, analysis_meta
 from dp_core.artifact import Artifact
-from dp_core.profile import Profile
+from dp_core.profile import ComponentSpec, Profile
 from dp_features.visual.depth_stats import depth_statistics
 from dp_features.visual.faces import face_landmarks
 from dp_features.visual.model_inputs import clip_pixels, midas_pixels
-from dp_features.visual.object_detection import aggregate_detections
+from dp_features.visual.object_detection import (
+    Letterbox,
+    aggregate_detections,
+    letterbox_frames,
+    to_frame,
+)
 from dp_resources.clip_model import load_clip
 from dp_resources.cross_video_batching import VideoOutputs
 from dp_resources.face_models import load_face_landmarker
@@ -31,6 +36,17 @@ from dp_resources.object_detector import load_object_detector
 from dp_resources.profile_resource import ProfileResource
 from dp_resources.storage import StorageResource
 from dp_resources.storage_backends import Storage
+
+
+def budget_slices(
+    video: VideoInput, component: str, spec: ComponentSpec
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The component's budgeted frames in slices of its batch size: preprocessed model
+    inputs (float32, several times the frames' bytes) then exist one batch at a time."""
+    for chunk in video.frames.budget_frames(component):
+        for start in range(0, len(chunk.frames), spec.batch_size):
+            end = start + spec.batch_size
+            yield chunk.frames[start:end], chunk.times_s[start:end]
 
 
 def _per_frame_model_step(
@@ -135,18 +151,44 @@ def core_object_detections(
         )
     )
 
-    return _per_frame_model_step(
+    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
+        if not video.frames.metadata["has_video"]:
+            return NO_VIDEO
+        letterboxes: list[Letterbox] = []  # this video's frame size in the 416 px input
+
+        def chunks():
+            for frames, times_s in budget_slices(video, "core_object_detections", spec):
+                pixels, letterbox = letterbox_frames(frames)
+                letterboxes.append(letterbox)
+                yield pixels, times_s
+
+        def finish(result: VideoOutputs) -> ComponentOutput:
+            model = detector.get()
+            per_frame = [to_frame(d, letterboxes[0]) for d in result.outputs]
+            detections = aggregate_detections(result.frame_times_s, per_frame)
+            arrays = detections.as_arrays()
+            return ComponentOutput(
+                status=detections.status,
+                arrays=arrays,
+                models_used=model.models_used,
+                device=model.models_used[0].device,
+                meta=analysis_meta(video.upstream["segmenter"]),
+                display={
+                    "detections": int(arrays["detection_count"]),
+                    "person_frame_ratio": float(arrays["person_frame_ratio"]),
+                },
+            )
+
+        return FrameJob(chunks(), finish)
+
+    return run_batched_component(
         context,
         "core_object_detections",
         active_profile,
-        segmenter,
-        store,
-        detector,
-        aggregate_detections,
-        lambda arrays: {
-            "detections": int(arrays["detection_count"]),
-            "person_frame_ratio": float(arrays["person_frame_ratio"]),
-        },
+        {"segmenter": segmenter},
+        prepare,
+        lambda pixels: detector.get().detect_in_input_space(pixels),
+        storage=store,
     )
 
 
@@ -176,7 +218,8 @@ def core_clip(
         if not video.frames.metadata["has_video"]:
             return NO_VIDEO
         chunks = (
-            (clip_pixels(c.frames), c.times_s) for c in video.frames.budget_frames("core_clip")
+            (clip_pixels(frames), times_s)
+            for frames, times_s in budget_slices(video, "core_clip", spec)
         )
 
         def finish(result: VideoOutputs) -> ComponentOutput:
@@ -230,8 +273,8 @@ def core_depth_midas(
         if not video.frames.metadata["has_video"]:
             return NO_VIDEO
         chunks = (
-            (midas_pixels(c.frames), c.times_s)
-            for c in video.frames.budget_frames("core_depth_midas")
+            (midas_pixels(frames), times_s)
+            for frames, times_s in budget_slices(video, "core_depth_midas", spec)
         )
 
         def finish(result: VideoOutputs) -> ComponentOutput:

@@ -43,7 +43,9 @@ from dp_features.visual.object_detection import (
     INPUT_SIZE,
     FrameDetections,
     decode_frame,
+    input_space,
     letterbox_frames,
+    to_frame,
 )
 from dp_resources.model_runtime import ModelRuntime
 from dp_resources.onnx_runtime import OnnxModel
@@ -290,14 +292,24 @@ class ObjectDetector:
         frames = np.asarray(frames)
         results: list[FrameDetections] = []
         for start in range(0, len(frames), self.batch_size):
-            batch, letterbox = letterbox_frames(frames[start : start + self.batch_size])
+            pixels, letterbox = letterbox_frames(frames[start : start + self.batch_size])
+            results.extend(to_frame(d, letterbox) for d in self.detect_in_input_space(pixels))
+        return results
+
+    def detect_in_input_space(self, pixels: np.ndarray) -> list[FrameDetections]:
+        """Detections (boxes 0..1 of the 416 x 416 input) for letterboxed model inputs
+        float32 [n, 3, 416, 416]; `to_frame` maps them to their frame. Cross-video batches
+        use this: frames of any size become inputs of one shape."""
+        results: list[FrameDetections] = []
+        for start in range(0, len(pixels), self.batch_size):
+            batch = np.asarray(pixels[start : start + self.batch_size], np.float32)
             outputs = self.model.run({INPUT_NAME: batch})
             for i in range(len(batch)):
                 results.append(
                     decode_frame(
                         [outputs[name][i] for name in SCORE_OUTPUTS],
                         [outputs[name][i] for name in BOX_OUTPUTS],
-                        letterbox,
+                        input_space(),
                         score_threshold=self.score_threshold,
                         iou_threshold=self.iou_threshold,
                         max_detections=self.max_detections,

@@ -263,6 +263,23 @@ def decode_frame(
     )
 
 
+def input_space(size: int = INPUT_SIZE) -> Letterbox:
+    """The identity letterbox: detections decoded with it are in 0..1 of the model input,
+    whatever frame it came from (cross-video batches mix frame sizes)."""
+    return Letterbox(width=size, height=size, scale_x=1.0, scale_y=1.0, offset_x=0, offset_y=0)
+
+
+def to_frame(
+    detections: FrameDetections, letterbox: Letterbox, size: int = INPUT_SIZE
+) -> FrameDetections:
+    """Detections decoded in input space (`input_space`) -> 0..1 of the frame `letterbox`
+    put into the input; the same boxes `decode_frame` gives with that letterbox."""
+    if not len(detections):
+        return detections
+    boxes = letterbox.to_normalised(np.asarray(detections.boxes, np.float64) * size)
+    return FrameDetections(boxes, detections.class_ids, detections.scores)
+
+
 # --- the artifact -------------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ MiDaS) and MediaPipe: cross-video batching in one step, repeats found by uniquen
 labels per shot, story structure naming its signals, depth maps per frame."""
 
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from dp_core.profile import load_profile
 from dp_resources.clap_model import build_clap_stand_in
 from dp_resources.clip_model import build_clip_stand_in
 from dp_resources.midas_model import build_midas_stand_in
+from dp_resources.object_detector import prepare_nanodet
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -38,6 +40,7 @@ def clip_of_shots(path, seeds: list[int]):
 @pytest.fixture
 def stand_ins(tmp_path, monkeypatch):
     models = tmp_path / "models"
+    shutil.copytree(prepare_nanodet(), models / "nanodet")  # the real detector, prepared once
     monkeypatch.setenv("DP_MODEL_DIR", str(models))
     for build, name in ((build_clap_stand_in, "clap"), (build_clip_stand_in, "clip")):
         build(models / name)
@@ -74,6 +77,11 @@ def test_visual_models_on_stand_ins_across_two_videos(tmp_path, dagster_instance
         assert [m.stand_in for m in a.meta.models_used] == [True]
         # both videos' 15 frames went through the model together: one call of batch 32
         assert a.meta.model_batch["calls"] == math.ceil(15 / 32)
+
+    for video in ("repeat", "distinct"):  # NanoDet too: 15 frames, batch 8 -> 2 calls
+        objects = artifact(video, "core_object_detections")
+        assert objects.meta.model_batch["calls"] == math.ceil(15 / 8)
+        assert len(objects.arrays["frame_times_s"]) == frames[video]
 
     unique = artifact("repeat", "uniqueness").arrays
     assert unique["shot_bounds_s"].shape == (3, 2)

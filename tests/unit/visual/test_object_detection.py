@@ -15,9 +15,11 @@ from dp_features.visual.object_detection import (
     Letterbox,
     aggregate_detections,
     decode_frame,
+    input_space,
     letterbox_frames,
     level_shapes,
     per_class_nms,
+    to_frame,
 )
 
 pytestmark = pytest.mark.unit
@@ -90,6 +92,20 @@ def test_decode_maps_boxes_back_through_the_letterbox():
     np.testing.assert_allclose(
         found.boxes[0], np.array(frame_box) / [640, 320, 640, 320], atol=1e-6
     )
+
+
+@pytest.mark.parametrize(("width", "height"), [(640, 320), (320, 640), (416, 416), (97, 1000)])
+def test_decoding_in_input_space_then_mapping_equals_decoding_with_the_letterbox(width, height):
+    """Cross-video batches decode in input space; mapping to the frame afterwards must give
+    exactly what decoding with the frame's letterbox gives (boxes clipped to the frame)."""
+    scores, distributions = empty_outputs()
+    place(scores, distributions, 2, 6, 6, 0, 0.8, [2, 1, 2, 1])
+    place(scores, distributions, 0, 1, 1, 3, 0.7, [3, 3, 1, 1])  # near the corner: clipped
+    box = Letterbox.fit(width, height)
+    direct = decode_frame(scores, distributions, box)
+    mapped = to_frame(decode_frame(scores, distributions, input_space()), box)
+    np.testing.assert_allclose(mapped.boxes, direct.boxes, atol=1e-6)
+    assert mapped.class_ids.tolist() == direct.class_ids.tolist() and len(direct) == 2
 
 
 def test_nothing_above_the_threshold_is_no_detection():
