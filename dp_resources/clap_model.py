@@ -59,12 +59,11 @@ from dp_resources.stand_in_graphs import (
     const,
     default_model_dir,
     load_hf_tokenizer,
-    load_model_folder,
     self_attention_block,
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_triton_towers
+from dp_resources.triton_models import TritonSettings, load_towers
 
 SAMPLE_RATE = 48000
 WINDOW_SAMPLES = 480000  # 10 s at 48 kHz
@@ -174,11 +173,7 @@ def load_clap(
 ) -> ClapModel:
     """The CLAP model in `model_dir` (default `default_clap_dir()`): a real export with its
     `tokenizer.json`, or a stand-in folder (`stand_in.json`), reported as such."""
-    loaded = (
-        load_triton_towers(FAMILY, triton, model_dir)
-        if triton is not None
-        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
-    )
+    loaded = load_towers(FAMILY, model_dir, providers, intra_op_threads, triton)
     tokenizer: Tokenizer = (
         StandInTokenizer()
         if loaded.tokenizer_file is None

@@ -63,12 +63,11 @@ from dp_resources.stand_in_graphs import (
     default_model_dir,
     framed_token_ids,
     load_hf_tokenizer,
-    load_model_folder,
     self_attention_block,
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_triton_towers
+from dp_resources.triton_models import TritonSettings, load_towers
 
 EMBEDDING_DIM = 512
 TEXT_LENGTH = 77
@@ -194,11 +193,7 @@ def load_clip(
 ) -> ClipModel:
     """The CLIP model in `model_dir` (default `default_clip_dir()`): a real export with its
     `tokenizer.json`, or a stand-in folder (`stand_in.json`), reported as such."""
-    loaded = (
-        load_triton_towers(FAMILY, triton, model_dir)
-        if triton is not None
-        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
-    )
+    loaded = load_towers(FAMILY, model_dir, providers, intra_op_threads, triton)
     tokenizer: Tokenizer = (
         STAND_IN_TOKENIZER
         if loaded.tokenizer_file is None

@@ -46,12 +46,11 @@ from dp_resources.stand_in_graphs import (
     check_batch_size,
     const,
     default_model_dir,
-    load_model_folder,
     run_in_batches,
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_triton_towers
+from dp_resources.triton_models import TritonSettings, load_towers
 
 DEPTH_SIZE = MIDAS_SIZE  # the output has the input's 256 x 256 grid
 MODEL_FILE = "midas.onnx"
@@ -135,11 +134,7 @@ def load_midas(
 ) -> DepthModel:
     """The MiDaS model in `model_dir` (default `default_midas_dir()`): a real export or a
     stand-in folder (`stand_in.json`), reported as such."""
-    loaded = (
-        load_triton_towers(FAMILY, triton, model_dir)
-        if triton is not None
-        else load_model_folder(model_dir, FAMILY, providers, intra_op_threads)
-    )
+    loaded = load_towers(FAMILY, model_dir, providers, intra_op_threads, triton)
     return DepthModel(loaded.towers[""], batch_size=batch_size)
 
 

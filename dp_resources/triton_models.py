@@ -21,6 +21,7 @@ from dp_resources.stand_in_graphs import (
     Tower,
     check_signature,
     default_model_dir,
+    load_model_folder,
 )
 from dp_resources.triton_runtime import TritonModel
 
@@ -48,6 +49,19 @@ class TritonSettings:
 
 def triton_model_name(family: ModelFamily, tower: Tower) -> str:
     return f"{family.key}_{tower.part}" if tower.part else family.key
+
+
+def load_towers(
+    family: ModelFamily,
+    model_dir: Path | None,
+    providers: tuple[str, ...],
+    intra_op_threads: int,
+    triton: TritonSettings | None,
+) -> ModelFolder:
+    """The family's towers on Triton when `triton` is given, else from the local folder."""
+    if triton is not None:
+        return load_triton_towers(family, triton, model_dir)
+    return load_model_folder(model_dir, family, providers, intra_op_threads)
 
 
 def load_triton_towers(
