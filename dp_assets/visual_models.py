@@ -1,7 +1,7 @@
 """Visual components that run a model over the segmenter's analysis frames: faces, objects,
 CLIP embeddings, depth. Thin wiring: frames in, dp_features aggregation out."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from dagster import AssetExecutionContext
@@ -49,42 +49,67 @@ def budget_slices(
             yield chunk.frames[start:end], chunk.times_s[start:end]
 
 
-def _per_frame_model_step(
+def _batched_model_step(
     context: AssetExecutionContext,
     component: str,
     profile: Profile,
     segmenter: dict[str, Artifact],
     store: Storage,
     model: LoadOnce,
-    aggregate: Callable,
-    display: Callable[[dict], dict],
+    preprocess: Callable[[np.ndarray], tuple[np.ndarray, object]],
+    infer: Callable[[object, np.ndarray], Sequence],
+    summarise: Callable[[object, VideoOutputs, list], dict],
 ) -> dict[str, Artifact]:
-    """A model that sees each budgeted frame on its own (`model.detect(frames)` -> one
-    result per frame), its results aggregated per video by `aggregate(times_s, results)`."""
+    """A model over budgeted frames, batched across the step's videos: `preprocess(frames)`
+    gives model inputs of one shape (+ what the video needs to read its outputs back),
+    `infer(model, inputs)` runs a batch, `summarise(model, outputs, geometry)` gives the
+    video's ComponentOutput fields (models_used and device default to the model's)."""
+    spec = profile.components[component]
 
-    def detect(video: VideoInput) -> ComponentOutput:
-        frames = video.frames
-        if not frames.metadata["has_video"]:
+    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
+        if not video.frames.metadata["has_video"]:
             return NO_VIDEO
-        loaded = model.get()
-        per_frame, times = [], []
-        for chunk in frames.budget_frames(component):
-            per_frame.extend(loaded.detect(chunk.frames))
-            times.extend(chunk.times_s.tolist())
-        result = aggregate(np.asarray(times, np.float64), per_frame)
-        arrays = result.as_arrays()
-        return ComponentOutput(
-            status=result.status,
-            arrays=arrays,
-            models_used=loaded.models_used,
-            device=loaded.models_used[0].device,
-            warnings=[result.reason] if getattr(result, "reason", "") else [],
-            meta=analysis_meta(video.upstream["segmenter"]),
-            display=display(arrays),
-        )
+        geometry: list = []
+
+        def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for frames, times_s in budget_slices(video, component, spec):
+                inputs, shape = preprocess(frames)
+                geometry.append(shape)
+                yield inputs, times_s
+
+        def finish(result: VideoOutputs) -> ComponentOutput:
+            loaded = model.get()
+            fields = summarise(loaded, result, geometry)
+            fields.setdefault("models_used", loaded.models_used)
+            return ComponentOutput(
+                device=fields["models_used"][0].device,
+                meta=analysis_meta(video.upstream["segmenter"]),
+                **fields,
+            )
+
+        return FrameJob(chunks(), finish)
 
     upstream = {"segmenter": segmenter}
-    return run_component(context, component, profile, upstream, detect, storage=store)
+    return run_batched_component(
+        context,
+        component,
+        profile,
+        upstream,
+        prepare,
+        lambda inputs: infer(model.get(), inputs),
+        storage=store,
+    )
+
+
+def _fields_of(result, display: Callable[[dict], dict]) -> dict:
+    """ComponentOutput fields from a dp_features result (`status`, `reason`, `as_arrays`)."""
+    arrays = result.as_arrays()
+    return {
+        "status": result.status,
+        "arrays": arrays,
+        "warnings": [result.reason] if getattr(result, "reason", "") else [],
+        "display": display(arrays),
+    }
 
 
 @component_asset(
@@ -111,18 +136,32 @@ def core_face_landmarks(
         )
     )
 
-    return _per_frame_model_step(
-        context,
-        "core_face_landmarks",
-        active_profile,
-        segmenter,
-        store,
-        landmarker,
-        face_landmarks,
-        lambda arrays: {
-            "frames_with_face_ratio": float(arrays["frames_with_face_ratio"]),
-            "max_face_count": int(arrays["max_face_count"]),
-        },
+    def detect(video: VideoInput) -> ComponentOutput:
+        frames = video.frames
+        if not frames.metadata["has_video"]:
+            return NO_VIDEO
+        model = landmarker.get()  # MediaPipe runs in-process, one frame at a time
+        per_frame, times = [], []
+        for chunk in frames.budget_frames("core_face_landmarks"):
+            per_frame.extend(model.detect(chunk.frames))
+            times.extend(chunk.times_s.tolist())
+        fields = _fields_of(
+            face_landmarks(np.asarray(times, np.float64), per_frame),
+            lambda arrays: {
+                "frames_with_face_ratio": float(arrays["frames_with_face_ratio"]),
+                "max_face_count": int(arrays["max_face_count"]),
+            },
+        )
+        return ComponentOutput(
+            models_used=model.models_used,
+            device=model.models_used[0].device,
+            meta=analysis_meta(video.upstream["segmenter"]),
+            **fields,
+        )
+
+    upstream = {"segmenter": segmenter}
+    return run_component(
+        context, "core_face_landmarks", active_profile, upstream, detect, storage=store
     )
 
 
@@ -151,44 +190,27 @@ def core_object_detections(
         )
     )
 
-    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
-        if not video.frames.metadata["has_video"]:
-            return NO_VIDEO
-        letterboxes: list[Letterbox] = []  # this video's frame size in the 416 px input
+    def summarise(model, result: VideoOutputs, letterboxes: list[Letterbox]) -> dict:
+        # every slice of a video has its frame size: the first letterbox maps them all
+        per_frame = [to_frame(d, letterboxes[0]) for d in result.outputs]
+        return _fields_of(
+            aggregate_detections(result.frame_times_s, per_frame),
+            lambda arrays: {
+                "detections": int(arrays["detection_count"]),
+                "person_frame_ratio": float(arrays["person_frame_ratio"]),
+            },
+        )
 
-        def chunks():
-            for frames, times_s in budget_slices(video, "core_object_detections", spec):
-                pixels, letterbox = letterbox_frames(frames)
-                letterboxes.append(letterbox)
-                yield pixels, times_s
-
-        def finish(result: VideoOutputs) -> ComponentOutput:
-            model = detector.get()
-            per_frame = [to_frame(d, letterboxes[0]) for d in result.outputs]
-            detections = aggregate_detections(result.frame_times_s, per_frame)
-            arrays = detections.as_arrays()
-            return ComponentOutput(
-                status=detections.status,
-                arrays=arrays,
-                models_used=model.models_used,
-                device=model.models_used[0].device,
-                meta=analysis_meta(video.upstream["segmenter"]),
-                display={
-                    "detections": int(arrays["detection_count"]),
-                    "person_frame_ratio": float(arrays["person_frame_ratio"]),
-                },
-            )
-
-        return FrameJob(chunks(), finish)
-
-    return run_batched_component(
+    return _batched_model_step(
         context,
         "core_object_detections",
         active_profile,
-        {"segmenter": segmenter},
-        prepare,
-        lambda pixels: detector.get().detect_in_input_space(pixels),
-        storage=store,
+        segmenter,
+        store,
+        detector,
+        letterbox_frames,
+        lambda model, pixels: model.detect_in_input_space(pixels),
+        summarise,
     )
 
 
@@ -214,36 +236,25 @@ def core_clip(
         )
     )
 
-    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
-        if not video.frames.metadata["has_video"]:
-            return NO_VIDEO
-        chunks = (
-            (clip_pixels(frames), times_s)
-            for frames, times_s in budget_slices(video, "core_clip", spec)
-        )
+    def summarise(model, result: VideoOutputs, _) -> dict:
+        embeddings = np.asarray(result.outputs, np.float32).reshape(-1, model.embedding_dim)
+        return {
+            "status": "ok" if len(embeddings) else "empty",
+            "arrays": {"frame_times_s": result.frame_times_s, "embeddings": embeddings},
+            "models_used": [model.models_used[0]],  # the image tower
+            "display": {"frames": len(embeddings)},
+        }
 
-        def finish(result: VideoOutputs) -> ComponentOutput:
-            model = clip.get()
-            embeddings = np.asarray(result.outputs, np.float32).reshape(-1, model.embedding_dim)
-            return ComponentOutput(
-                status="ok" if len(embeddings) else "empty",
-                arrays={"frame_times_s": result.frame_times_s, "embeddings": embeddings},
-                models_used=[model.models_used[0]],
-                device=model.models_used[0].device,
-                meta=analysis_meta(video.upstream["segmenter"]),
-                display={"frames": len(embeddings)},
-            )
-
-        return FrameJob(chunks, finish)
-
-    return run_batched_component(
+    return _batched_model_step(
         context,
         "core_clip",
         active_profile,
-        {"segmenter": segmenter},
-        prepare,
-        lambda pixels: clip.get().embed_pixels(pixels),
-        storage=store,
+        segmenter,
+        store,
+        clip,
+        lambda frames: (clip_pixels(frames), None),
+        lambda model, pixels: model.embed_pixels(pixels),
+        summarise,
     )
 
 
@@ -269,36 +280,17 @@ def core_depth_midas(
         )
     )
 
-    def prepare(video: VideoInput) -> ComponentOutput | FrameJob:
-        if not video.frames.metadata["has_video"]:
-            return NO_VIDEO
-        chunks = (
-            (midas_pixels(frames), times_s)
-            for frames, times_s in budget_slices(video, "core_depth_midas", spec)
-        )
-
-        def finish(result: VideoOutputs) -> ComponentOutput:
-            model = midas.get()
-            stats = depth_statistics(np.asarray(result.outputs), result.frame_times_s)
-            arrays = stats.as_arrays()
-            return ComponentOutput(
-                status=stats.status,
-                arrays=arrays,
-                models_used=model.models_used,
-                device=model.models_used[0].device,
-                warnings=[stats.reason] if stats.reason else [],
-                meta=analysis_meta(video.upstream["segmenter"]),
-                display={"frames": len(result.outputs)},
-            )
-
-        return FrameJob(chunks, finish)
-
-    return run_batched_component(
+    return _batched_model_step(
         context,
         "core_depth_midas",
         active_profile,
-        {"segmenter": segmenter},
-        prepare,
-        lambda pixels: midas.get().depth_of_pixels(pixels),
-        storage=store,
+        segmenter,
+        store,
+        midas,
+        lambda frames: (midas_pixels(frames), None),
+        lambda model, pixels: model.depth_of_pixels(pixels),
+        lambda model, result, _: _fields_of(
+            depth_statistics(np.asarray(result.outputs), result.frame_times_s),
+            lambda arrays: {"frames": len(result.outputs)},
+        ),
     )
