@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def _folder(name: str, given: str | None) -> Path:
     from dp_resources.model_registry import model_dir
 
     return Path(given) if given else model_dir(name)
+
+
+SERVED_REPOSITORY = Path(__file__).resolve().parents[1] / "deploy" / "triton" / "model_repository"
 
 
 @click.group()
@@ -91,7 +95,12 @@ def pull(name, target) -> None:
 @models.command("export")
 @click.argument("name", type=click.Choice(EXPORTABLE))
 @click.option("--from", "source", default=None, help="model folder [DP_MODEL_DIR/NAME]")
-@click.option("--to", "target", default=None, help="Triton repository [model_repository/]")
+@click.option(
+    "--to",
+    "target",
+    default=None,
+    help="Triton repository [$DP_MODEL_REPOSITORY, else deploy/triton/model_repository]",
+)
 @click.option("--version", "model_version", default=1, show_default=True, help="Triton version")
 @_fails_cleanly
 def export(name, source, target, model_version) -> None:
@@ -101,13 +110,13 @@ def export(name, source, target, model_version) -> None:
     (needs torch)."""
     from dp_resources.model_hub import checkpoint_dir, export_checkpoint, export_to_repository
     from dp_resources.model_registry import describe_folder
-    from dp_resources.triton_repository import DEFAULT_REPOSITORY
 
     folder = _folder(name, source)
     if not describe_folder(folder, name).present and (checkpoint_dir(name) / "pull.json").is_file():
         click.echo(f"exporting the pulled checkpoint {checkpoint_dir(name)} to ONNX in {folder}")
         export_checkpoint(name, checkpoint_dir(name), folder)
-    repository = Path(target) if target else DEFAULT_REPOSITORY
+    # The served repository (docker-compose mounts it), not the committed configs' folder.
+    repository = Path(target or os.environ.get("DP_MODEL_REPOSITORY") or SERVED_REPOSITORY)
     digests = export_to_repository(name, folder, repository, version=model_version)
     for triton_name, digest in digests.items():
         click.echo(f"{repository / triton_name}: weights_digest sha256:{digest}")
