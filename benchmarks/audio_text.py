@@ -23,13 +23,13 @@ from dp_features.audio.loudness import measure_loudness
 from dp_features.audio.speech_activity import speech_activity
 from dp_features.audio.tempo import estimate_tempo
 from dp_features.text.ocr import read_frames
-from dp_resources.packaged_models import (
+from dp_resources.models.families.packaged import (
     load_silero_vad,
     load_yamnet,
     yamnet_class_names,
     yamnet_quantization,
 )
-from dp_resources.text_models import load_ocr_reader
+from dp_resources.models.families.text import load_ocr_reader
 from tests.fixtures.text_overlays import Overlay, render
 
 

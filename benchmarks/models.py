@@ -23,13 +23,16 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_resources.clap_model import AUDIO_FILE, build_clap_stand_in
-from dp_resources.clip_model import IMAGE_FILE, build_clip_stand_in
-from dp_resources.cross_video_batching import CrossVideoBatcher
-from dp_resources.model_runtime import ModelRuntime
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.triton_repository import DEFAULT_REPOSITORY, build_cpu_test_repository
-from dp_resources.triton_runtime import TritonModel
+from dp_resources.model_tooling.triton_repository import (
+    DEFAULT_REPOSITORY,
+    build_cpu_test_repository,
+)
+from dp_resources.models.batching import CrossVideoBatcher
+from dp_resources.models.families.clap import AUDIO_FILE, build_clap_stand_in
+from dp_resources.models.families.clip import IMAGE_FILE, build_clip_stand_in
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.runtime import ModelRuntime
+from dp_resources.models.triton_runtime import TritonModel
 from tests.fixtures.triton_server import start_triton_server
 
 WORKERS = 4

@@ -25,13 +25,13 @@ from dp_features.visual.cut_detection import CutDetector
 from dp_features.visual.optical_flow import FlowStats, OpticalFlowStream
 from dp_features.visual.pacing import video_pacing
 from dp_features.visual.shot_quality import frame_quality, shot_quality
-from dp_resources.clip_model import build_clip_stand_in, load_clip
-from dp_resources.face_models import load_face_landmarker
-from dp_resources.midas_model import build_midas_stand_in, load_midas
-from dp_resources.object_detector import load_object_detector
-from dp_resources.segmentation import segment_video
-from dp_resources.segmented_video import SegmentedVideo
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.media.segmentation import segment_video
+from dp_resources.media.segmented_video import SegmentedVideo
+from dp_resources.models.families.clip import build_clip_stand_in, load_clip
+from dp_resources.models.families.faces import load_face_landmarker
+from dp_resources.models.families.midas import build_midas_stand_in, load_midas
+from dp_resources.models.families.nanodet import load_object_detector
+from dp_resources.storage.backends import LocalStorage
 from tests.fixtures.media import ClipSpec, make_clip
 
 REPO = Path(__file__).resolve().parents[1]

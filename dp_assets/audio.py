@@ -11,16 +11,16 @@ from dp_features.audio.loudness import LoudnessMeter
 from dp_features.audio.onset_strength import OnsetStrengthStream
 from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.audio.tempo import tempo_from_onsets
-from dp_resources.clap_model import load_clap
-from dp_resources.model_providers import onnx_providers, runtime_options
-from dp_resources.packaged_models import (
+from dp_resources.models.families.clap import load_clap
+from dp_resources.models.families.packaged import (
     load_silero_vad,
     load_yamnet,
     yamnet_class_names,
     yamnet_quantization,
 )
+from dp_resources.models.providers import onnx_providers, runtime_options
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 
 NO_AUDIO = ComponentOutput(status="empty", warnings=["the video has no audio stream"])
 

@@ -17,12 +17,12 @@ from dp_assets.visual_models import (
     core_object_detections,
 )
 from dp_assets.visual_modules import scene_classification, story_structure, uniqueness
-from dp_resources.clap_model import load_clap
-from dp_resources.clip_model import load_clip
-from dp_resources.face_models import load_face_landmarker
-from dp_resources.midas_model import load_midas
-from dp_resources.object_detector import load_object_detector
-from dp_resources.packaged_models import load_silero_vad, load_yamnet
+from dp_resources.models.families.clap import load_clap
+from dp_resources.models.families.clip import load_clip
+from dp_resources.models.families.faces import load_face_landmarker
+from dp_resources.models.families.midas import load_midas
+from dp_resources.models.families.nanodet import load_object_detector
+from dp_resources.models.families.packaged import load_silero_vad, load_yamnet
 
 COMPONENT_ASSETS = {
     "segmenter": segmenter,

@@ -20,14 +20,14 @@ from dp_core.errors import DpError, ErrorCode, error_code_of
 from dp_core.profile import Profile
 from dp_core.storage_keys import artifact_key
 from dp_core.version import dataprocessor_version
-from dp_resources.cross_video_batching import (
+from dp_resources.media.segmented_video import SegmentedVideo
+from dp_resources.models.batching import (
     CrossVideoBatcher,
     FrameChunk,
     InferBatch,
     VideoOutputs,
 )
-from dp_resources.segmented_video import SegmentedVideo
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
 
 
 @dataclass
@@ -117,7 +117,7 @@ def run_batched_component(
 ) -> dict[str, Artifact]:
     """Like `run_component`, for a model over frames: `prepare` gives each video's frames
     (or its final output, e.g. `empty` without video), `infer` runs in batches of the
-    profile's `batch_size` across the videos of the step (dp_resources/cross_video_batching),
+    profile's `batch_size` across the videos of the step (dp_resources/models/batching),
     and each video's `finish` turns its outputs into its artifact."""
     spec = profile.components[component]
     videos, outputs, errors, jobs, seconds = {}, {}, {}, {}, {}

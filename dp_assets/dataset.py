@@ -63,9 +63,9 @@ from dp_features.dataset.targets import (
     target_rows,
 )
 from dp_features.dataset.training import TrainedModel, reproducibility_manifest, train_model
-from dp_resources.storage import StorageResource
-from dp_resources.storage_backends import Storage
-from dp_resources.youtube_api import YouTubeDataClient
+from dp_resources.integrations.youtube import YouTubeDataClient
+from dp_resources.storage.backends import Storage
+from dp_resources.storage.resource import StorageResource
 
 logger = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dp_assets.uploads import upload_spec
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import load_profile
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
 
 PROCESS_JOB = "process_videos"

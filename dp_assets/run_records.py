@@ -28,8 +28,8 @@ from dp_core.profile import Profile
 from dp_core.state_journal import StateEvent, checkpoint, encode_checkpoint, encode_events
 from dp_core.storage_keys import manifest_key, state_checkpoint_key, state_events_key
 from dp_core.version import dataprocessor_version
-from dp_resources.model_registry import manifest_model_mapping
-from dp_resources.storage_backends import Storage
+from dp_resources.models.registry import manifest_model_mapping
+from dp_resources.storage.backends import Storage
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

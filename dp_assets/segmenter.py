@@ -10,9 +10,9 @@ from dp_assets.component_step import ComponentOutput, VideoInput, run_component
 from dp_assets.uploads import local_source, upload_spec
 from dp_core.artifact import Artifact
 from dp_core.storage_keys import frames_prefix
+from dp_resources.media.segmentation import segment_video
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.segmentation import segment_video
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 
 
 @component_asset(

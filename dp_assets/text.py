@@ -13,9 +13,9 @@ from dp_core.errors import DpError, ErrorCode
 from dp_features.text.ocr import FrameOcr, OcrConfig
 from dp_features.text.ocr_lines import merge_lines
 from dp_features.text.text_features import text_features as describe_text
+from dp_resources.models.families.text import load_ocr_reader, load_text_embedder
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
-from dp_resources.text_models import load_ocr_reader, load_text_embedder
+from dp_resources.storage.resource import StorageResource
 
 
 @component_asset(

@@ -42,7 +42,7 @@ from dp_assets.uploads import VIDEO_SUFFIXES, UploadRecord, upload_event
 from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, parse_sidecar
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
 
 UPLOAD_SENSOR = "register_uploads"
 CURSOR_VERSION = 1

@@ -20,7 +20,7 @@ from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, parse_sidecar, sidecar_path
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
 
 UPLOAD = AssetKey("upload")
 upload_spec = AssetSpec(

@@ -13,7 +13,7 @@ from dp_features.visual.pacing import video_pacing as pacing_of
 from dp_features.visual.shot_quality import FRAME_METRICS, FrameQuality, frame_quality
 from dp_features.visual.shot_quality import shot_quality as per_shot
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 
 NO_VIDEO = ComponentOutput(status="empty", warnings=["the file has no video stream"])
 

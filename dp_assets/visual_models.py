@@ -27,15 +27,15 @@ from dp_features.visual.object_detection import (
     letterbox_frames,
     to_frame,
 )
-from dp_resources.clip_model import load_clip
-from dp_resources.cross_video_batching import VideoOutputs
-from dp_resources.face_models import load_face_landmarker
-from dp_resources.midas_model import load_midas
-from dp_resources.model_providers import runtime_options
-from dp_resources.object_detector import load_object_detector
+from dp_resources.models.batching import VideoOutputs
+from dp_resources.models.families.clip import load_clip
+from dp_resources.models.families.faces import load_face_landmarker
+from dp_resources.models.families.midas import load_midas
+from dp_resources.models.families.nanodet import load_object_detector
+from dp_resources.models.providers import runtime_options
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
+from dp_resources.storage.resource import StorageResource
 
 
 def budget_slices(

@@ -12,11 +12,11 @@ from dp_core.storage_keys import artifact_key
 from dp_features.visual.scene_classification import SCENE_LABELS, classify_shots, scene_prompts
 from dp_features.visual.story_structure import story_structure as structure_of
 from dp_features.visual.uniqueness import visual_uniqueness
-from dp_resources.clip_model import load_clip
-from dp_resources.model_providers import runtime_options
+from dp_resources.models.families.clip import load_clip
+from dp_resources.models.providers import runtime_options
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
+from dp_resources.storage.resource import StorageResource
 
 
 @component_asset(

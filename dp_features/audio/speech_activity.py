@@ -36,7 +36,7 @@ STATE_SHAPE = (2, 1, 128)
 
 
 class Model(Protocol):
-    """What we need of a model runtime (`dp_resources.onnx_runtime.OnnxModel` fits)."""
+    """What we need of a model runtime (`dp_resources.models.onnx_runtime.OnnxModel` fits)."""
 
     def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 

@@ -12,7 +12,7 @@ read frame (not the previous one) means a slow drift still triggers a new read o
 up. The per-pixel threshold ignores compression noise; the small changed fraction still
 catches a short caption appearing (its strokes change a few hundred thumbnail pixels).
 
-The engine is any `TextReader` (see `dp_resources.text_models`: RapidOCR, the default, for
+The engine is any `TextReader` (see `dp_resources.models.families.text`: RapidOCR, the default, for
 Latin text; Tesseract `rus+eng` for Cyrillic overlays; or the two combined); each chunk's
 frames that need reading go to it in one call, so an engine that batches can. Readings
 under `min_confidence`, or without a single letter or digit, are dropped.

@@ -1,7 +1,7 @@
 """Faces per frame: boxes, scores, 478-point meshes, and how much of the frame they cover.
 
 Input: what a face model found on each sampled frame (`FrameFaces`, one per frame, made by
-`dp_resources.face_models.FaceLandmarker.detect` or by hand) and the frame times in seconds.
+`dp_resources.models.families.faces.FaceLandmarker.detect` or by hand) and the frame times in seconds.
 No model runs here; this module only shapes and summarises.
 
 Coordinates are normalised to the frame, so they do not depend on the analysis size:

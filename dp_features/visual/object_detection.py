@@ -1,6 +1,6 @@
 """COCO object detection with NanoDet: preprocessing, decoding, NMS, and the artifact arrays.
 
-Pure numpy (+ OpenCV for resizing); the model runtime lives in `dp_resources/object_detector.py`.
+Pure numpy (+ OpenCV for resizing); the model runtime lives in `dp_resources/models/families/nanodet.py`.
 
 Preprocessing, the NanoDet way: each uint8 RGB frame is letterboxed into the 416 x 416 input
 (scaled to fit, aspect kept, centred, black bars), turned to BGR, and normalised per channel

@@ -7,9 +7,9 @@ import pytest
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import load_profile, parse_profile
-from dp_resources.frame_store import iter_audio_chunks, iter_video_chunks, read_index
-from dp_resources.segmentation import segment_video
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.media.segmentation import segment_video
+from dp_resources.storage.backends import LocalStorage
+from dp_resources.storage.frame_store import iter_audio_chunks, iter_video_chunks, read_index
 from tests.fixtures.media import ClipSpec, frame_level, make_clip
 
 pytestmark = pytest.mark.accuracy

@@ -15,8 +15,8 @@ MEASURE = """
 import json, resource, sys
 from pathlib import Path
 from dp_core.profile import load_profile, parse_profile
-from dp_resources.segmentation import segment_video
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.media.segmentation import segment_video
+from dp_resources.storage.backends import LocalStorage
 data = load_profile("cpu_baseline").model_dump(mode="json")
 data["audio"]["chunk_seconds"] = 5
 data["limits"]["frames_per_chunk"] = 32

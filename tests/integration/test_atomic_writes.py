@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dp_core.artifact import Artifact, decode_artifact, encode_artifact
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.storage.backends import LocalStorage
 from tests.fixtures.artifacts import artifact_meta
 
 pytestmark = pytest.mark.integration
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 WRITER = """
 import sys
 from pathlib import Path
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.storage.backends import LocalStorage
 from tests.fixtures.artifacts import artifact_meta
 LocalStorage(sys.argv[1]).put_file(sys.argv[2], Path(sys.argv[3]))
 """

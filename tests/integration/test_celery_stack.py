@@ -25,7 +25,7 @@ from dp_assets.execution import step_queue
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import run_partition_keys
 from dp_core.storage_keys import manifest_key
-from dp_resources.s3_storage import S3Storage
+from dp_resources.storage.s3 import S3Storage
 from tests.fixtures.celery_workers import (
     REPO,
     ManagedProcess,

@@ -15,7 +15,7 @@ import pytest
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.clip_model import (
+from dp_resources.models.families.clip import (
     EMBEDDING_DIM,
     IMAGE_FILE,
     STAND_IN_TOKENIZER,
@@ -27,7 +27,7 @@ from dp_resources.clip_model import (
     default_clip_dir,
     load_clip,
 )
-from dp_resources.midas_model import (
+from dp_resources.models.families.midas import (
     DEPTH_SIZE,
     MODEL_FILE,
     DepthModel,
@@ -35,7 +35,7 @@ from dp_resources.midas_model import (
     default_midas_dir,
     load_midas,
 )
-from dp_resources.stand_in_graphs import STAND_IN_MARKER
+from dp_resources.models.towers import STAND_IN_MARKER
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from dp_features.dataset.assemble import assemble_dataset, bytes_hash, check_spl
 from dp_features.dataset.leakage import raise_on_leaks
 from dp_features.dataset.targets import read_snapshots, target_rows
 from dp_features.dataset.training import train_model
-from dp_resources.storage import StorageResource
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.storage.backends import LocalStorage
+from dp_resources.storage.resource import StorageResource
 from tests.fixtures.media import ClipSpec, make_clip
 from tests.fixtures.popularity_synth import (
     synthetic_videos,

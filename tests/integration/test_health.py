@@ -10,8 +10,8 @@ import pytest
 
 from dp_cli.health_server import HealthServer, health_targets_from_env
 from dp_core.errors import DpError
-from dp_resources.health import HealthTargets, check_redis, check_storage, check_triton
-from dp_resources.s3_storage import S3Storage
+from dp_resources.services.health import HealthTargets, check_redis, check_storage, check_triton
+from dp_resources.storage.s3 import S3Storage
 from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import start_redis
 from tests.fixtures.triton_server import start_triton_server

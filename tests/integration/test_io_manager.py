@@ -11,7 +11,7 @@ from dp_assets.uploads import prepare_upload, register_uploads
 from dp_core.artifact import Artifact, decode_artifact
 from dp_core.storage_keys import artifact_key
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
+from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
 from tests.fixtures.media import ClipSpec, make_clip
 

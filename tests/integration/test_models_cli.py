@@ -21,11 +21,11 @@ from dp_core.artifact import ArtifactMeta, ModelUsed, decode_artifact
 from dp_core.hashing import sha256_file
 from dp_core.manifest import Manifest
 from dp_core.profile import load_profile, parse_profile
-from dp_resources.clap_model import load_clap
-from dp_resources.clip_model import load_clip
-from dp_resources.midas_model import load_midas
-from dp_resources.model_registry import resolve_model_mapping
-from dp_resources.triton_repository import read_config
+from dp_resources.model_tooling.triton_repository import read_config
+from dp_resources.models.families.clap import load_clap
+from dp_resources.models.families.clip import load_clip
+from dp_resources.models.families.midas import load_midas
+from dp_resources.models.registry import resolve_model_mapping
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_core.profile import load_profile
 from dp_core.state_journal import decode_events
-from dp_resources.storage_backends import LocalStorage
+from dp_resources.storage.backends import LocalStorage
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

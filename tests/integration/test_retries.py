@@ -16,8 +16,8 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import PROFILES_DIR
 from dp_core.storage_keys import artifact_key
 from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage import StorageResource
-from dp_resources.storage_backends import Storage, open_storage
+from dp_resources.storage.backends import Storage, open_storage
+from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
 from tests.fixtures.media import ClipSpec, make_clip
 

@@ -9,7 +9,7 @@ import pytest
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_core.state_journal import decode_events
-from dp_resources.s3_storage import S3Storage
+from dp_resources.storage.s3 import S3Storage
 from tests.fixtures.media import ClipSpec, make_clip
 from tests.integration.test_cli import dp
 

@@ -9,7 +9,7 @@ from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_core.profile import load_profile
-from dp_resources.clap_model import build_clap_stand_in
+from dp_resources.models.families.clap import build_clap_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

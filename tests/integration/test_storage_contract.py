@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-import dp_resources.storage_backends as backends
+import dp_resources.storage.backends as backends
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.s3_storage import S3Storage
-from dp_resources.storage_backends import LocalStorage, Storage
+from dp_resources.storage.backends import LocalStorage, Storage
+from dp_resources.storage.s3 import S3Storage
 from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,11 @@ from onnx import TensorProto, helper
 from dp_core.artifact import ModelUsed, model_signature
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.clap_model import (
+from dp_resources.model_tooling.triton_repository import (
+    DEFAULT_REPOSITORY,
+    build_cpu_test_repository,
+)
+from dp_resources.models.families.clap import (
     AUDIO_FILE,
     STAND_IN_MARKER,
     STAND_IN_NAME,
@@ -27,9 +31,8 @@ from dp_resources.clap_model import (
     build_clap_stand_in,
     load_clap,
 )
-from dp_resources.model_runtime import ModelRuntime
-from dp_resources.triton_repository import DEFAULT_REPOSITORY, build_cpu_test_repository
-from dp_resources.triton_runtime import TritonModel
+from dp_resources.models.runtime import ModelRuntime
+from dp_resources.models.triton_runtime import TritonModel
 from tests.fixtures.triton_server import TritonServer, start_triton_server
 
 pytestmark = pytest.mark.integration

@@ -13,10 +13,10 @@ from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_core.profile import load_profile
-from dp_resources.clap_model import build_clap_stand_in
-from dp_resources.clip_model import build_clip_stand_in
-from dp_resources.midas_model import build_midas_stand_in
-from dp_resources.object_detector import prepare_nanodet
+from dp_resources.models.families.clap import build_clap_stand_in
+from dp_resources.models.families.clip import build_clip_stand_in
+from dp_resources.models.families.midas import build_midas_stand_in
+from dp_resources.models.families.nanodet import prepare_nanodet
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.youtube_api import YouTubeDataClient
+from dp_resources.integrations.youtube import YouTubeDataClient
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.cross_video_batching import CrossVideoBatcher
+from dp_resources.models.batching import CrossVideoBatcher
 
 POISON = -1
 

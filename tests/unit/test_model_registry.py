@@ -10,9 +10,10 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_core.manifest import RunSection
 from dp_core.profile import parse_profile
-from dp_resources.clap_model import build_clap_stand_in, load_clap
-from dp_resources.model_providers import runtime_options
-from dp_resources.model_registry import (
+from dp_resources.models.families.clap import build_clap_stand_in, load_clap
+from dp_resources.models.families.packaged import load_silero_vad
+from dp_resources.models.providers import runtime_options
+from dp_resources.models.registry import (
     COMPONENT_FAMILY,
     combined_digest,
     describe_folder,
@@ -22,7 +23,6 @@ from dp_resources.model_registry import (
     manifest_model_mapping,
     resolve_model_mapping,
 )
-from dp_resources.packaged_models import load_silero_vad
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.onnx_runtime import OnnxModel
+from dp_resources.models.onnx_runtime import OnnxModel
 
 pytestmark = pytest.mark.unit
 

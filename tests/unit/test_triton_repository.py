@@ -12,8 +12,7 @@ from tritonclient.grpc import model_config_pb2
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.clap_model import AUDIO_FILE, TEXT_FILE, build_clap_stand_in
-from dp_resources.triton_repository import (
+from dp_resources.model_tooling.triton_repository import (
     CONFIG_FILE,
     DEFAULT_REPOSITORY,
     ONNX_FILE,
@@ -22,6 +21,7 @@ from dp_resources.triton_repository import (
     export_repository,
     read_config,
 )
+from dp_resources.models.families.clap import AUDIO_FILE, TEXT_FILE, build_clap_stand_in
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +29,7 @@ KIND_CPU = model_config_pb2.ModelInstanceGroup.KIND_CPU
 KIND_GPU = model_config_pb2.ModelInstanceGroup.KIND_GPU
 FP32, INT64 = model_config_pb2.TYPE_FP32, model_config_pb2.TYPE_INT64
 
-# The ONNX contracts (shared/MODELS.md, dp_resources/clap_model.py): name -> (inputs, outputs),
+# The ONNX contracts (shared/MODELS.md, dp_resources/models/families/clap.py): name -> (inputs, outputs),
 # each {tensor: (dtype, dims without the batch axis)}.
 CONTRACTS = {
     "clip_image": ({"pixel_values": (FP32, [3, 224, 224])}, {"image_embedding": (FP32, [512])}),

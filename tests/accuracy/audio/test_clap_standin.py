@@ -17,7 +17,7 @@ import pytest
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.audio.clap import ClapParams, ClapStream, clap_embeddings
-from dp_resources.clap_model import (
+from dp_resources.models.families.clap import (
     AUDIO_FILE,
     EMBEDDING_DIM,
     STAND_IN_MARKER,

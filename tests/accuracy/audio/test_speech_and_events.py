@@ -18,7 +18,7 @@ import pytest
 
 from dp_features.audio.audio_events import WINDOW_S, audio_events
 from dp_features.audio.speech_activity import FRAME_S, speech_activity
-from dp_resources import packaged_models
+from dp_resources.models.families import packaged as packaged_models
 from tests.fixtures.audio_synth import click_track, drum_pattern, sine
 
 pytestmark = pytest.mark.accuracy

@@ -16,7 +16,7 @@ import pytest
 
 from dp_features.text.ocr import FrameOcr, OcrConfig, read_frames
 from dp_features.text.ocr_lines import merge_lines
-from dp_resources.text_models import (
+from dp_resources.models.families.text import (
     RAPIDOCR_DET,
     HybridReader,
     RapidOcrReader,

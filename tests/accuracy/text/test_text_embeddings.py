@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dp_features.text.text_features import SOURCES, text_features
-from dp_resources.text_models import EMBEDDING_DIM, TextEmbedder
+from dp_resources.models.families.text import EMBEDDING_DIM, TextEmbedder
 
 pytestmark = pytest.mark.accuracy
 

@@ -24,7 +24,7 @@ from PIL import Image
 from dp_cli.samples import fetch_photos
 from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.faces import LANDMARK_COUNT, box_areas, box_iou, face_landmarks
-from dp_resources.face_models import (
+from dp_resources.models.families.faces import (
     DETECTOR_FILE,
     DETECTOR_NAME,
     FACE_MESH_GRAPH,

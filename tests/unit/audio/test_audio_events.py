@@ -29,7 +29,7 @@ from dp_features.audio.audio_events import (
     mel_weight_matrix,
     quantize_patches,
 )
-from dp_resources import packaged_models
+from dp_resources.models.families import packaged as packaged_models
 
 pytestmark = pytest.mark.unit
 
@@ -196,7 +196,7 @@ def test_batched_and_one_by_one_give_the_same_scores(yamnet):
 
 def test_shipped_fixed_batch_graph_is_looped(tmp_path, yamnet):
     """The graph as shipped takes a batch of exactly 1: the tagger loops and says so."""
-    from dp_resources.onnx_runtime import OnnxModel
+    from dp_resources.models.onnx_runtime import OnnxModel
 
     graph = packaged_models._extract_onnx(packaged_models.yamnet_zip_path(), tmp_path)
     shipped = OnnxModel(graph, name="yamnet-shipped", version="test")

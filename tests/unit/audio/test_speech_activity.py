@@ -18,7 +18,7 @@ from dp_features.audio.speech_activity import (
     speech_activity,
     speech_segments,
 )
-from dp_resources import packaged_models
+from dp_resources.models.families import packaged as packaged_models
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.text_models import (
+from dp_resources.models.families.text import (
     HybridReader,
     RapidOcrReader,
     TesseractReader,

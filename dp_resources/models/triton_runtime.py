@@ -1,10 +1,10 @@
 """A model served by a Triton Inference Server, through `tritonclient` (gRPC or HTTP).
 
-`TritonModel` satisfies `ModelRuntime` (dp_resources/model_runtime.py), like the local
+`TritonModel` satisfies `ModelRuntime` (dp_resources/models/runtime.py), like the local
 `OnnxModel`. When it is built it checks, in order, that the server is live and ready, that
 the repository holds the model, and that the model (and version) is ready; then it reads
 the model's config and metadata once: inputs, outputs, `max_batch_size`, backend, instance
-group, and the `parameters` our exporter records (dp_resources/triton_repository.py):
+group, and the `parameters` our exporter records (dp_resources/model_tooling/triton_repository.py):
 `weights_digest`, `precision`, `source_name`, `source_version`, `stand_in`.
 
 There is no fallback to local inference, ever: every failure is a `DpError` naming the
@@ -46,7 +46,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype, tri
 
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.triton_repository import (
+from dp_resources.model_tooling.triton_repository import (
     HOW_TO_EXPORT,
     PARAM_PRECISION,
     PARAM_SOURCE_NAME,

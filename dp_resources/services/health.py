@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
 
 HEALTH_PREFIX = "_health"  # storage keys the probe writes (and deletes)
 

@@ -50,8 +50,8 @@ from onnx import TensorProto, helper
 
 from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.model_inputs import CLIP_SIZE, clip_pixels
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.stand_in_graphs import (
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.towers import (
     HashedWordTokenizer,
     JointEmbedder,
     ModelFamily,
@@ -67,7 +67,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_towers
+from dp_resources.models.triton_towers import TritonSettings, load_towers
 
 EMBEDDING_DIM = 512
 TEXT_LENGTH = 77
@@ -86,7 +86,7 @@ STAND_IN_NAME = "clip-vit-b-32-stand-in"
 FAMILY = ModelFamily(
     key="clip",
     label="CLIP",
-    module="dp_resources/clip_model.py",
+    module="dp_resources/models/families/clip.py",
     towers=(
         Tower(IMAGE_FILE, "image", (IMAGE_INPUT,), IMAGE_OUTPUT),
         Tower(TEXT_FILE, "text", (TEXT_INPUT,), TEXT_OUTPUT),

@@ -5,8 +5,8 @@ Triton server (`runtime: triton`) that must serve it on the profile's device."""
 from __future__ import annotations
 
 from dp_core.profile import Profile
-from dp_resources.model_registry import component_model_dir
-from dp_resources.triton_models import TritonSettings
+from dp_resources.models.registry import component_model_dir
+from dp_resources.models.triton_towers import TritonSettings
 
 ONNX_PROVIDERS = {"cpu": ("CPUExecutionProvider",), "cuda": ("CUDAExecutionProvider",)}
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from dp_resources.storage_backends import Storage
+from dp_resources.storage.backends import Storage
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.stand_in_graphs import (
+from dp_resources.models.towers import (
     ModelFamily,
     ModelFolder,
     Tower,
@@ -23,7 +23,7 @@ from dp_resources.stand_in_graphs import (
     default_model_dir,
     load_model_folder,
 )
-from dp_resources.triton_runtime import TritonModel
+from dp_resources.models.triton_runtime import TritonModel
 
 
 @dataclass(frozen=True)

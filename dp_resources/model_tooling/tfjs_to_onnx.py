@@ -27,7 +27,7 @@ Dynamic batch (`dynamic_batch=True`): a graph input whose first dimension is 1 o
 symbolic `batch` dimension, as do the outputs, and a constant `Reshape` target whose first entry
 is 1 gets 0 there (ONNX: copy the input's first dimension). That holds when axis 0 is the batch
 all the way through, as in an image model; callers should check batch-N against N batch-1 runs
-(`dp_resources/object_detector.py` does, once, at conversion).
+(`dp_resources/models/families/nanodet.py` does, once, at conversion).
 
 TF tensor `node:k` becomes the ONNX value `node` for k = 0 and `node__k` otherwise; graph outputs
 keep the TF name without `:0` (`Identity:0` -> `Identity`).
@@ -240,7 +240,7 @@ def tfjs_graph_to_onnx(
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,
             f"{model_json} uses TFJS ops this converter does not map: {', '.join(unsupported)} "
-            f"(it maps {', '.join(sorted(SUPPORTED_OPS))}; see dp_resources/tfjs_graph_to_onnx.py)",
+            f"(it maps {', '.join(sorted(SUPPORTED_OPS))}; see dp_resources/model_tooling/tfjs_to_onnx.py)",
         )
     builder = _OnnxBuilder(graph, dynamic_batch)
     for node in _topological_order(graph.nodes):

@@ -12,7 +12,7 @@ Weights are never committed. Two writers fill a repository from it:
   but `backend: "python"`, one `KIND_CPU` instance and a `model.py` that runs `model.onnx`
   with onnxruntime on the CPU, one merged batch per execution. Clients see the same API.
 
-`TritonModel` (dp_resources/triton_runtime.py) reads the parameters back through Triton's
+`TritonModel` (dp_resources/models/triton_runtime.py) reads the parameters back through Triton's
 config API to fill its `models_used` entry. Configs are parsed and written with Triton's
 own protobuf schema (`tritonclient.grpc.model_config_pb2`), so a typo fails here, not in
 the server's log.
@@ -35,7 +35,7 @@ from dp_core.hashing import sha256_file
 CONFIG_FILE = "config.pbtxt"
 ONNX_FILE = "model.onnx"
 PYTHON_MODEL_FILE = "model.py"
-DEFAULT_REPOSITORY = Path(__file__).resolve().parent.parent / "model_repository"
+DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 # `parameters` keys TritonModel reads back (all strings, as Triton's config API returns them).
 PARAM_WEIGHTS_DIGEST = "weights_digest"
@@ -204,7 +204,7 @@ def _atomic(path: Path, write) -> None:
 # The Python-backend model of the CPU test double. It runs inside the Triton server's own
 # Python (`.venv-triton`: numpy 1.26, onnxruntime), never in the platform's venv.
 PYTHON_BACKEND_MODEL = '''\
-"""CPU TEST DOUBLE (written by dp_resources/triton_repository.py): runs model.onnx with
+"""CPU TEST DOUBLE (written by dp_resources/model_tooling/triton_repository.py): runs model.onnx with
 onnxruntime on the CPU. All requests of one execution (as merged by Triton's dynamic
 batcher) are concatenated along the batch axis and run as one batch."""
 

@@ -21,7 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.storage_keys import validate_key
-from dp_resources.storage_backends import ObjectInfo, Storage
+from dp_resources.storage.backends import ObjectInfo, Storage
 
 # Fail fast: an unreachable server must surface as STORAGE_ERROR in seconds (the platform
 # retries STORAGE_ERROR itself), not after botocore's default 60 s timeouts x 5 attempts.

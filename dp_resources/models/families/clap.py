@@ -30,7 +30,7 @@ lower-cased words into a 1024-token vocabulary (`<s>`=0, `<pad>`=1, `</s>`=2, as
 Weights come from numpy's generator with a fixed seed: the same seed gives the same bytes.
 Embeddings from the stand-in mean nothing; it exists to drive the real code path.
 The folder loader, the marker checks and the stand-in builder are shared with CLIP and
-MiDaS (`dp_resources/stand_in_graphs.py`).
+MiDaS (`dp_resources/models/towers.py`).
 """
 
 from __future__ import annotations
@@ -46,9 +46,9 @@ import onnx
 from onnx import TensorProto, helper
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.stand_in_graphs import STAND_IN_MARKER as STAND_IN_MARKER  # re-exported
-from dp_resources.stand_in_graphs import (
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.towers import STAND_IN_MARKER as STAND_IN_MARKER  # re-exported
+from dp_resources.models.towers import (
     HashedWordTokenizer,
     JointEmbedder,
     ModelFamily,
@@ -63,7 +63,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_towers
+from dp_resources.models.triton_towers import TritonSettings, load_towers
 
 SAMPLE_RATE = 48000
 WINDOW_SAMPLES = 480000  # 10 s at 48 kHz
@@ -84,7 +84,7 @@ STAND_IN_NAME = "clap-htsat-stand-in"
 FAMILY = ModelFamily(
     key="clap",
     label="CLAP",
-    module="dp_resources/clap_model.py",
+    module="dp_resources/models/families/clap.py",
     towers=(
         Tower(AUDIO_FILE, "audio", (AUDIO_INPUT,), AUDIO_OUTPUT),
         Tower(TEXT_FILE, "text", TEXT_INPUTS, TEXT_OUTPUT),

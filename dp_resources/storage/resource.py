@@ -3,7 +3,7 @@
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from dp_resources.storage_backends import Storage, open_storage
+from dp_resources.storage.backends import Storage, open_storage
 
 
 class StorageResource(ConfigurableResource):

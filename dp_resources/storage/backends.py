@@ -153,7 +153,7 @@ def _copy_stream(src, dst, chunk: int = 8 << 20) -> None:
 def open_storage(base: str, **s3_options) -> Storage:
     """A Storage for a folder path or an `s3://bucket/prefix` URL."""
     if base.startswith("s3://"):
-        from dp_resources.s3_storage import S3Storage
+        from dp_resources.storage.s3 import S3Storage
 
         return S3Storage.from_url(base, **s3_options)
     return LocalStorage(base)

