@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from dp_cli.samples import fetch_samples  # noqa: E402
-from dp_core.profile import load_profile  # noqa: E402
+from dp_assets.components import load_profile  # noqa: E402
 from dp_resources.media.segmentation import segment_video  # noqa: E402
 from dp_resources.storage.backends import LocalStorage  # noqa: E402
 from tests.fixtures.media import ClipSpec, make_clip  # noqa: E402

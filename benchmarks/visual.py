@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dp_cli.samples import fetch_samples
-from dp_core.profile import load_profile
+from dp_assets.components import load_profile
 from dp_features.visual.cut_detection import CutDetector
 from dp_features.visual.optical_flow import FlowStats, OpticalFlowStream
 from dp_features.visual.pacing import video_pacing

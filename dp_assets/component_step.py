@@ -8,129 +8,107 @@ failure carried as data), the other videos go on, and dependants see the status.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Mapping
 
 from dagster import AssetExecutionContext, MetadataValue
 
+from dp_assets.step_api import (
+    Batched,
+    ComponentOutput,
+    FrameJob,
+    PerVideo,
+    StepContext,
+    Upstream,
+    VideoInput,
+)
 from dp_assets.uploads import UploadRecord, load_upload
-from dp_core.artifact import Artifact, ArtifactMeta, ArtifactStatus, ModelUsed
+from dp_core.artifact import Artifact, ArtifactMeta
 from dp_core.errors import DpError, ErrorCode, error_code_of
-from dp_core.profile import Profile
+from dp_core.retry import call_with_retries
 from dp_core.storage_keys import artifact_key
 from dp_core.version import dataprocessor_version
-from dp_resources.media.segmented_video import SegmentedVideo
-from dp_resources.models.batching import (
-    CrossVideoBatcher,
-    FrameChunk,
-    InferBatch,
-    VideoOutputs,
-)
-from dp_resources.storage.backends import Storage
+from dp_resources.models.batching import CrossVideoBatcher
 
 
-@dataclass
-class VideoInput:
-    partition_key: str
-    upload: UploadRecord
-    upstream: dict[str, Artifact]  # component name -> this video's artifact
-    storage: Storage | None = None
-
-    @cached_property
-    def frames(self) -> SegmentedVideo:
-        """The segmenter's frames_dir of this video (components that read the segmenter)."""
-        return SegmentedVideo.from_artifact(self.storage, self.upstream["segmenter"])
-
-
-@dataclass
-class ComponentOutput:
-    status: ArtifactStatus  # "ok" or "empty"
-    arrays: dict = field(default_factory=dict)
-    models_used: list[ModelUsed] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    meta: dict = field(default_factory=dict)  # extra meta stored in the artifact
-    display: dict = field(default_factory=dict)  # Dagster UI metadata only
-    device: str = "cpu"
-
-
-class LoadOnce:
-    """A model (or any resource) loaded on first use and shared by the step's videos; a
-    load that failed fails every video with the same error (e.g. MODEL_NOT_FOUND)."""
-
-    def __init__(self, load: Callable[[], object]):
-        self._load, self._value, self._error = load, None, None
-
-    def get(self):
-        if self._value is None and self._error is None:
-            try:
-                self._value = self._load()
-            except Exception as exc:
-                self._error = exc
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-def run_component(
+def run_step(
     context: AssetExecutionContext,
-    component: str,
-    profile: Profile,
-    upstream: Mapping[str, Mapping[str, Artifact]],
-    compute: Callable[[VideoInput], ComponentOutput],
-    storage: Storage | None = None,
+    step: StepContext,
+    body: PerVideo | Batched,
+    upstream: Upstream,
+    optional: Upstream,
 ) -> dict[str, Artifact]:
-    """Run `compute` for every video of the step; return {partition_key: artifact}.
-    With `storage`, each video's input gives its segmenter frames as `video.frames`."""
-    results: dict[str, Artifact] = {}
-    for key in sorted(context.partition_keys):
+    """Every video of the step through `body`; returns {partition_key: artifact}."""
+    videos = {
+        key: VideoInput(
+            key,
+            load_upload(context.instance, key),
+            {name: by_key[key] for name, by_key in upstream.items()},
+            step.storage,
+            {name: by_key[key] for name, by_key in optional.items()},
+        )
+        for key in sorted(context.partition_keys)
+    }
+    if isinstance(body, Batched):
+        return _run_batched(context, step, body, videos)
+    results = {}
+    for key, video in videos.items():
         started = time.perf_counter()
-        upload = load_upload(context.instance, key)
-        video_upstream = {name: by_key[key] for name, by_key in upstream.items()}
-        video = VideoInput(key, upload, video_upstream, storage)
-        output, error, attempts = _compute_with_retries(context, component, profile, compute, video)
-        duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        output, error, attempts = _compute_with_retries(context, step, body, video)
         output.meta["attempts"] = attempts
-        artifact = _artifact(context, component, profile, upload, output, error, duration_ms)
-        results[key] = artifact
-        _report(context, component, key, artifact, output)
+        duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
+        results[key] = _finish(context, step, video.upload, output, error, duration_ms)
     return results
 
 
-@dataclass
-class FrameJob:
-    """A video's share of a batched model step: the frames it sends through the model, and
-    how its outputs become the artifact."""
+def _compute_with_retries(
+    context: AssetExecutionContext, step: StepContext, compute: PerVideo, video: VideoInput
+) -> tuple[ComponentOutput, Exception | None, int]:
+    """Transient errors (model unavailable/timeout, storage) are retried for this video
+    alone, with exponential backoff; permanent ones fail at once."""
+    settings = step.settings
 
-    chunks: Iterator[FrameChunk]
-    finish: Callable[[VideoOutputs], ComponentOutput]
+    def on_retry(exc: BaseException, attempt: int, delay: float) -> None:
+        context.log.warning(
+            f"{step.name} {video.partition_key}: [{error_code_of(exc).value}] {exc} — "
+            f"retry {attempt}/{settings.retries} in {delay:.1f} s"
+        )
+
+    def attempt_once(_: int) -> ComponentOutput:
+        _check_upstream(video.upstream)
+        return _checked(step, compute(video))
+
+    try:
+        output, attempts = call_with_retries(
+            attempt_once,
+            retries=settings.retries,
+            backoff_s=settings.retry_backoff_s,
+            on_retry=on_retry,
+        )
+        return output, None, attempts
+    except Exception as exc:  # one video's failure must not stop the others
+        if error_code_of(exc) is ErrorCode.INTERNAL:
+            context.log.exception(f"{step.name} failed on {video.partition_key}: a bug")
+        return ComponentOutput(status="empty"), exc, getattr(exc, "attempts", 1)
 
 
-def run_batched_component(
+def _run_batched(
     context: AssetExecutionContext,
-    component: str,
-    profile: Profile,
-    upstream: Mapping[str, Mapping[str, Artifact]],
-    prepare: Callable[[VideoInput], ComponentOutput | FrameJob],
-    infer: InferBatch,
-    storage: Storage | None = None,
+    step: StepContext,
+    body: Batched,
+    videos: Mapping[str, VideoInput],
 ) -> dict[str, Artifact]:
-    """Like `run_component`, for a model over frames: `prepare` gives each video's frames
-    (or its final output, e.g. `empty` without video), `infer` runs in batches of the
-    profile's `batch_size` across the videos of the step (dp_resources/models/batching),
-    and each video's `finish` turns its outputs into its artifact."""
-    spec = profile.components[component]
-    videos, outputs, errors, jobs, seconds = {}, {}, {}, {}, {}
-    for key in sorted(context.partition_keys):
+    """`prepare` gives each video's frames (or its final output), `infer` runs in batches
+    of the profile's `batch_size` across the videos of the step, and each video's `finish`
+    turns its outputs into its artifact."""
+    settings = step.settings
+    outputs, errors, jobs, seconds = {}, {}, {}, {}
+    for key, video in videos.items():
         started = time.perf_counter()
-        video = VideoInput(key, load_upload(context.instance, key), {}, storage)
-        video.upstream.update({name: by_key[key] for name, by_key in upstream.items()})
-        videos[key] = video
         try:
             _check_upstream(video.upstream)
-            prepared = prepare(video)
+            prepared = body.prepare(video)
         except Exception as exc:
-            outputs[key], errors[key] = ComponentOutput(status="error"), exc
+            outputs[key], errors[key] = ComponentOutput(status="empty"), exc
         else:
             if isinstance(prepared, FrameJob):
                 jobs[key] = prepared
@@ -138,64 +116,47 @@ def run_batched_component(
                 outputs[key] = prepared
         seconds[key] = time.perf_counter() - started
     batcher = CrossVideoBatcher(
-        infer, spec.batch_size, retries=spec.retries, backoff_s=spec.retry_backoff_s
+        body.infer,
+        settings.batch_size,
+        retries=settings.retries,
+        backoff_s=settings.retry_backoff_s,
     )
     for key, result in batcher.run({k: job.chunks for k, job in jobs.items()}).items():
         started = time.perf_counter()
         try:
             if result.error is not None:
                 raise result.error
-            outputs[key] = jobs[key].finish(result)
+            outputs[key] = _checked(step, jobs[key].finish(result))
         except Exception as exc:
-            outputs[key], errors[key] = ComponentOutput(status="error"), exc
+            outputs[key], errors[key] = ComponentOutput(status="empty"), exc
         seconds[key] += time.perf_counter() - started + result.infer_s
     stats = batcher.stats
     context.log.info(
-        f"{component}: {stats.frames} frames of {len(jobs)} videos in {stats.calls} model "
-        f"calls (mean batch {stats.mean_batch:.1f} of {spec.batch_size})"
+        f"{step.name}: {stats.frames} frames of {len(jobs)} videos in {stats.calls} model "
+        f"calls (mean batch {stats.mean_batch:.1f} of {settings.batch_size})"
     )
-    results: dict[str, Artifact] = {}
-    for key in sorted(videos):
+    results = {}
+    for key, video in videos.items():
         output, error = outputs[key], errors.get(key)
         if error is not None and error_code_of(error) is ErrorCode.INTERNAL:
-            context.log.error(f"{component} failed on {key}: a bug: {error!r}")
+            context.log.error(f"{step.name} failed on {key}: a bug: {error!r}")
         output.meta["model_batch"] = {"calls": stats.calls, "mean_batch": stats.mean_batch}
         duration_ms = round(seconds[key] * 1000.0, 1)
-        upload = videos[key].upload
-        results[key] = _artifact(context, component, profile, upload, output, error, duration_ms)
-        _report(context, component, key, results[key], output)
+        results[key] = _finish(context, step, video.upload, output, error, duration_ms)
     return results
 
 
-def _compute_with_retries(
-    context: AssetExecutionContext,
-    component: str,
-    profile: Profile,
-    compute: Callable[[VideoInput], ComponentOutput],
-    video: VideoInput,
-) -> tuple[ComponentOutput, Exception | None, int]:
-    """Transient errors (model unavailable/timeout, storage) are retried for this video
-    alone, with exponential backoff; permanent ones fail at once."""
-    spec = profile.components[component]
-    attempt = 1
-    while True:
-        try:
-            _check_upstream(video.upstream)
-            return compute(video), None, attempt
-        except Exception as exc:  # one video's failure must not stop the others
-            code = error_code_of(exc)
-            if code.transient and attempt <= spec.retries:
-                delay = spec.retry_backoff_s * 2 ** (attempt - 1)
-                context.log.warning(
-                    f"{component} {video.partition_key}: {exc} — retry {attempt}/{spec.retries} "
-                    f"in {delay:.1f} s"
-                )
-                time.sleep(delay)
-                attempt += 1
-                continue
-            if code is ErrorCode.INTERNAL:
-                context.log.exception(f"{component} failed on {video.partition_key}: a bug")
-            return ComponentOutput(status="error"), exc, attempt
+def _checked(step: StepContext, output: ComponentOutput) -> ComponentOutput:
+    """An `ok` output holds every headline array its spec guarantees (SPEC: NPZ artifact):
+    a missing one is a bug in the component, caught before anything is written."""
+    if output.status == "ok":
+        missing = [name for name in step.spec.arrays if name not in output.arrays]
+        if missing:
+            raise DpError(
+                ErrorCode.INTERNAL,
+                f"{step.name} returned no {', '.join(missing)} (its spec guarantees them)",
+            )
+    return output
 
 
 def _check_upstream(upstream: Mapping[str, Artifact]) -> None:
@@ -207,33 +168,35 @@ def _check_upstream(upstream: Mapping[str, Artifact]) -> None:
             )
 
 
-def _artifact(
+def _finish(
     context: AssetExecutionContext,
-    component: str,
-    profile: Profile,
+    step: StepContext,
     upload: UploadRecord,
     output: ComponentOutput,
     error: Exception | None,
     duration_ms: float,
 ) -> Artifact:
+    """The video's artifact (error or result), reported as partition metadata."""
     meta = ArtifactMeta(
-        component=component,
-        component_version=profile.components[component].version,
+        component=step.name,
+        component_version=step.spec.version,
         dataprocessor_version=dataprocessor_version(),
-        run_id=context.run.run_id,
+        run_id=step.run_id,
         platform=upload.platform,
         video_id=upload.video_id,
         status="error" if error else output.status,
         error_code=error_code_of(error) if error else None,
         error_message=_user_message(error, upload) if error else None,
-        config_hash=profile.config_hash,
+        config_hash=step.profile.config_hash,
         models_used=output.models_used,
         warnings=output.warnings,
         duration_ms=duration_ms,
         device_used=output.device,
         **output.meta,
     )
-    return Artifact(meta=meta, arrays={} if error else output.arrays)
+    artifact = Artifact(meta=meta, arrays={} if error else output.arrays)
+    _report(context, step, upload.partition_key, artifact, output)
+    return artifact
 
 
 def _user_message(error: Exception, upload: UploadRecord) -> str:
@@ -246,7 +209,7 @@ def _user_message(error: Exception, upload: UploadRecord) -> str:
 
 def _report(
     context: AssetExecutionContext,
-    component: str,
+    step: StepContext,
     key: str,
     artifact: Artifact,
     output: ComponentOutput,
@@ -255,7 +218,7 @@ def _report(
     metadata = {
         "status": meta.status,
         "error_code": meta.error_code.value if meta.error_code else "",
-        "artifact_key": artifact_key(key, context.run.run_id, component),
+        "artifact_key": artifact_key(key, step.run_id, step.name),
         "duration_ms": meta.duration_ms,
         "device_used": meta.device_used,
         "model_signature": meta.model_signature,
@@ -264,7 +227,7 @@ def _report(
     if meta.error_message:
         metadata["error"] = meta.error_message
     context.add_asset_metadata({**metadata, **output.display}, partition_key=key)
-    line = f"{component} {key}: {meta.status}"
+    line = f"{step.name} {key}: {meta.status}"
     if meta.status == "error":
         context.log.warning(f"{line} [{meta.error_code.value}] {meta.error_message}")
     else:

@@ -37,6 +37,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from dp_assets.components import feature_sets
 from dp_core.artifact import decode_artifact
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import canonical_json
@@ -48,9 +49,8 @@ from dp_features.dataset.assemble import (
     parquet_bytes,
 )
 from dp_features.dataset.feature_row import (
-    FEATURE_COLUMN_NAMES,
     ComponentInput,
-    column_descriptions,
+    feature_columns,
     feature_row,
 )
 from dp_features.dataset.metrics import evaluate
@@ -121,7 +121,10 @@ def component_inputs(store: Storage, manifest: Manifest) -> tuple[dict, dict]:
 
 
 def build_feature_table(store: Storage) -> pd.DataFrame:
-    """FEATURE_TABLE_META + FEATURE_COLUMN_NAMES, one row per video, sorted by video_key."""
+    """FEATURE_TABLE_META + the specs' feature columns, one row per video, sorted by
+    video_key."""
+    sets = feature_sets()
+    names = [column.name for column in feature_columns(sets)]
     rows = []
     for manifest in latest_manifests(store):
         inputs, signatures = component_inputs(store, manifest)
@@ -134,13 +137,13 @@ def build_feature_table(store: Storage) -> pd.DataFrame:
                 "config_hash": manifest.run.config_hash,
                 "dataprocessor_version": manifest.run.dataprocessor_version,
                 "artifact_signatures": canonical_json(signatures),
-                **feature_row(inputs),
+                **feature_row(inputs, sets),
             }
         )
-    frame = pd.DataFrame(rows, columns=[*FEATURE_TABLE_META, *FEATURE_COLUMN_NAMES])
+    frame = pd.DataFrame(rows, columns=[*FEATURE_TABLE_META, *names])
     for column in FEATURE_TABLE_META:
         frame[column] = frame[column].astype("string")
-    frame[list(FEATURE_COLUMN_NAMES)] = frame[list(FEATURE_COLUMN_NAMES)].astype("float64")
+    frame[names] = frame[names].astype("float64")
     return frame
 
 
@@ -228,7 +231,7 @@ def feature_table(
     digest = bytes_hash(data)
     folder = f"{config.output_prefix}/features-{digest}"
     store.put_bytes(f"{folder}/feature_table.parquet", data)
-    descriptions = {**column_descriptions()}
+    descriptions = {**_column_descriptions()}
     store.put_bytes(f"{folder}/columns.json", json.dumps(descriptions, indent=1).encode())
     missing = {
         c.removesuffix("_missing"): int(frame[c].sum())
@@ -240,7 +243,7 @@ def feature_table(
             "storage_key": f"{folder}/feature_table.parquet",
             "feature_table_hash": digest,
             "rows": len(frame),
-            "feature_columns": len(FEATURE_COLUMN_NAMES),
+            "feature_columns": len(feature_columns(feature_sets())),
             "videos_missing_component": MetadataValue.json(missing),
         }
     )
@@ -281,7 +284,7 @@ def training_dataset(
         "test_rows": len(dataset.test),
         "dropped_by_split": dataset.dropped_by_split,
         "videos_without_targets": dataset.unmatched_videos,
-        "column_descriptions": {**column_descriptions(), **TEMPORAL_DESCRIPTIONS},
+        "column_descriptions": {**_column_descriptions(), **TEMPORAL_DESCRIPTIONS},
         "leakage_checks": "passed",
     }
     store.put_bytes(f"{folder}/training_dataset.parquet", data)
@@ -402,3 +405,8 @@ dataset_rebuild_schedule = ScheduleDefinition(
     default_status=DefaultScheduleStatus.STOPPED,
     description="Daily rebuild of the dataset, models and report (turn on in the UI).",
 )
+
+
+def _column_descriptions() -> dict[str, str]:
+    """Feature column -> one-line description (units), from the component specs."""
+    return {column.name: column.description for column in feature_columns(feature_sets())}

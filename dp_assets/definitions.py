@@ -1,6 +1,16 @@
-"""The one place that builds `Definitions`: assets of the profile, resources, job, sensors."""
+"""The one place that builds `Definitions`: the profile's component assets (generated from
+the specs), resources, the process job, sensors and the dataset assets.
+
+`build_definitions(settings)` is what `dp process` calls with the settings it was given;
+`defs` is the lazily built code location for `dagster dev`, the daemon and the workers,
+configured from the environment it is loaded in (read, never written). Secrets and
+service addresses are passed as `EnvVar`s, resolved by Dagster where a step runs.
+"""
+
+from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -8,21 +18,22 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     Definitions,
+    EnvVar,
     RunStatusSensorContext,
     define_asset_job,
+    definitions,
     run_status_sensor,
 )
 
-from dp_assets.catalog import COMPONENT_ASSETS
-from dp_assets.checks import status_check
+from dp_assets.components import catalog, load_profile
 from dp_assets.dataset import DATASET_ASSETS, dataset_rebuild_schedule, rebuild_dataset
-from dp_assets.execution import executor_from_env, step_pool, with_pool
+from dp_assets.execution import executor_from_env
+from dp_assets.factory import component_asset
+from dp_assets.resources import ProfileResource
 from dp_assets.run_records import finalize_run
 from dp_assets.upload_sensor import build_upload_sensor
 from dp_assets.uploads import upload_spec
-from dp_core.errors import DpError, ErrorCode
-from dp_core.profile import load_profile
-from dp_resources.profile_resource import ProfileResource
+from dp_resources.models.resource import ModelResource
 from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
 
@@ -33,28 +44,54 @@ DEFAULT_HOME = Path(".dp")
 
 @dataclass(frozen=True)
 class Settings:
+    """What a code location is built for: the storage base and the profile."""
+
     storage_base: str
     profile: str = "cpu_baseline"
 
     @classmethod
-    def from_env(cls) -> "Settings":
-        base = os.environ.get("DP_STORAGE") or str(DEFAULT_HOME / "storage")
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """`DP_STORAGE` (default `.dp/storage`) and `DP_PROFILE` (default cpu_baseline)."""
+        env = os.environ if env is None else env
+        return cls.of(env.get("DP_STORAGE"), env.get("DP_PROFILE") or "cpu_baseline")
+
+    @classmethod
+    def of(cls, storage: str | None, profile: str) -> Settings:
+        base = storage or str(DEFAULT_HOME / "storage")
         if not base.startswith("s3://"):
             base = str(Path(base).expanduser().absolute())
-        return cls(storage_base=base, profile=os.environ.get("DP_PROFILE", "cpu_baseline"))
+        return cls(storage_base=base, profile=profile)
+
+
+def _env_var(name: str, default=None):
+    """`EnvVar(name)` where the variable is set (Dagster resolves it where the step runs
+    and never shows its value), else `default`."""
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+def storage_resource(base: str) -> StorageResource:
+    return StorageResource(
+        base=base,
+        s3_endpoint_url=_env_var("DP_S3_ENDPOINT_URL"),
+        s3_access_key=_env_var("DP_S3_ACCESS_KEY"),
+        s3_secret_key=_env_var("DP_S3_SECRET_KEY"),
+    )
+
+
+def model_resource() -> ModelResource:
+    defaults = ModelResource()
+    timeout = os.environ.get("DP_TRITON_TIMEOUT_S")
+    return ModelResource(
+        triton_url=_env_var("DP_TRITON_URL", defaults.triton_url),
+        triton_protocol=_env_var("DP_TRITON_PROTOCOL", defaults.triton_protocol),
+        triton_timeout_s=float(timeout) if timeout else defaults.triton_timeout_s,
+    )
 
 
 def build_definitions(settings: Settings) -> Definitions:
     profile = load_profile(settings.profile)
-    missing = [name for name in profile.component_order() if name not in COMPONENT_ASSETS]
-    if missing:
-        raise DpError(
-            ErrorCode.CONFIG_INVALID,
-            f"profile {profile.name}: components not implemented in this version: "
-            f"{', '.join(missing)}",
-        )
-    storage = StorageResource(base=settings.storage_base)
-    profile_resource = ProfileResource(profile=settings.profile)
+    specs = catalog()
+    storage = storage_resource(settings.storage_base)
     process_job = define_asset_job(
         PROCESS_JOB,
         selection=profile.component_order(),
@@ -63,7 +100,7 @@ def build_definitions(settings: Settings) -> Definitions:
         executor_def=executor_from_env(),  # DP_EXECUTOR: in_process (default) or celery
     )
 
-    def finalize_finished_run(context: RunStatusSensorContext) -> None:
+    def finalize_finished_run(context: RunStatusSensorContext, storage: StorageResource) -> None:
         run = context.dagster_run
         run_profile = load_profile(run.tags.get(PROFILE_TAG, settings.profile))
         finalize_run(context.instance, run.run_id, storage.get_storage(), run_profile)
@@ -83,29 +120,25 @@ def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
         assets=[
             upload_spec,
-            *(
-                with_pool(COMPONENT_ASSETS[n], step_pool(profile.components[n]))
-                for n in profile.component_order()
-            ),
+            *(component_asset(specs[name], profile) for name in profile.component_order()),
             *DATASET_ASSETS,
-        ],
-        asset_checks=[
-            status_check(name, spec.required) for name, spec in profile.components.items()
         ],
         jobs=[process_job, rebuild_dataset],
         schedules=[dataset_rebuild_schedule],
         sensors=[
             *manifest_sensors,
-            build_upload_sensor(
-                storage.get_storage(), PROCESS_JOB, {PROFILE_TAG: settings.profile}
-            ),
+            build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: settings.profile}),
         ],
         resources={
             "storage": storage,
-            "profile": profile_resource,
+            "profile": ProfileResource(profile=settings.profile),
+            "models": model_resource(),
             "npz_io_manager": NpzIOManager(storage=storage),
         },
     )
 
 
-defs = build_definitions(Settings.from_env())
+@definitions
+def defs() -> Definitions:
+    """The code location `dagster dev`, the daemon and the workers load (workspace.yaml)."""
+    return build_definitions(Settings.from_env())

@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance
 
+from dp_assets.components import catalog
 from dp_assets.partitions import VIDEOS
 from dp_assets.uploads import load_upload
-from dp_core.components import KNOWN_COMPONENTS
 from dp_core.errors import ErrorCode
 from dp_core.manifest import (
     ARTIFACT_TO_COMPONENT_STATUS,
@@ -86,7 +86,7 @@ def _journal(
         ts = _iso(entry.timestamp)
         if event.event_type == DagsterEventType.RUN_START:
             for key in keys:
-                for name in KNOWN_COMPONENTS:
+                for name in catalog():
                     add(key, ts, name, "waiting" if name in components else "skipped")
         elif event.event_type == DagsterEventType.STEP_START and event.step_key in components:
             for key in keys:
@@ -150,7 +150,7 @@ def finalize_run(
     model_mapping = manifest_model_mapping(profile)  # from the model files, once per run
     manifests = []
     for key in keys:
-        components = [_component_record(n, profile, progress, key) for n in KNOWN_COMPONENTS]
+        components = [_component_record(n, profile, progress, key) for n in catalog()]
         upload = load_upload(instance, key)
         manifest = Manifest(
             run=RunSection(

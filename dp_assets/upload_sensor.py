@@ -43,6 +43,7 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, parse_sidecar
 from dp_resources.storage.backends import Storage
+from dp_resources.storage.resource import StorageResource
 
 UPLOAD_SENSOR = "register_uploads"
 CURSOR_VERSION = 1
@@ -181,12 +182,12 @@ def plan_upload_batches(
 
 
 def build_upload_sensor(
-    storage: Storage,
     job_name: str,
     run_tags: Mapping[str, str],
     settings: UploadSensorSettings | None = None,
 ):
-    """The sensor over `storage` that launches `job_name` (with `run_tags`) per batch."""
+    """The sensor over the `storage` resource that launches `job_name` (with `run_tags`)
+    per batch."""
     settings = settings or UploadSensorSettings.from_env()
 
     @sensor(
@@ -199,9 +200,10 @@ def build_upload_sensor(
             f"{settings.batch_max_videos} videos (waiting up to {settings.batch_wait_s:g} s)."
         ),
     )
-    def register_uploads(context: SensorEvaluationContext):
+    def register_uploads(context: SensorEvaluationContext, storage: StorageResource):
+        store = storage.get_storage()
         cursor = UploadCursor.decode(context.cursor)
-        listed = list(storage.list(settings.prefix))
+        listed = list(store.list(settings.prefix))
         next_cursor, batches = plan_upload_batches(cursor, listed, time.time(), settings)
         if not batches:
             waiting = len(next_cursor.pending)
@@ -209,7 +211,7 @@ def build_upload_sensor(
                 skip_reason=SkipReason(f"{waiting} upload(s) waiting for a batch"),
                 cursor=next_cursor.encode(),
             )
-        return launch_batches(context, storage, batches, next_cursor, job_name, run_tags)
+        return launch_batches(context, store, batches, next_cursor, job_name, run_tags)
 
     return register_uploads
 

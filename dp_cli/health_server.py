@@ -68,10 +68,10 @@ def health_targets_from_env(require_triton: bool):
     """Redis from DP_CELERY_BROKER_URL, storage from DP_STORAGE (+ DP_S3_*), Triton from
     DP_TRITON_URL when `require_triton` or when the profile (DP_PROFILE) serves a component
     on Triton."""
+    from dp_assets.components import load_profile
     from dp_assets.definitions import Settings
     from dp_assets.execution import celery_worker_config
     from dp_core.errors import DpError, ErrorCode
-    from dp_core.profile import load_profile
     from dp_resources.services.health import HealthTargets
     from dp_resources.storage.backends import open_storage
 

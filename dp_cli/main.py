@@ -40,19 +40,16 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")
 def process(paths, profile, storage, batch_size, as_json) -> None:
     """Run the profile's asset graph on video files and folders."""
+    from dp_assets.components import load_profile
     from dp_assets.definitions import Settings
     from dp_cli.home import open_instance
     from dp_cli.process import process_videos
     from dp_cli.report import print_summary
-    from dp_core.profile import load_profile
 
-    if storage:
-        os.environ["DP_STORAGE"] = storage
-    os.environ["DP_PROFILE"] = profile
     echo = (lambda line: click.echo(line, err=True)) if as_json else click.echo
     try:
         active_profile = load_profile(profile)
-        settings = Settings.from_env()
+        settings = Settings.of(storage or os.environ.get("DP_STORAGE"), profile)
         instance = open_instance()
         results, store = process_videos(
             instance, list(paths), settings, active_profile, batch_size, echo
@@ -109,14 +106,16 @@ def ui(port, host, storage, profile) -> None:
     """Open the Dagster UI (dagster dev) on the same home and storage as `dp process`."""
     from dp_cli.home import ensure_dagster_home
 
-    ensure_dagster_home()
+    home = ensure_dagster_home()
+    # the code location reads its settings from the environment it is started with
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     if storage:
-        os.environ["DP_STORAGE"] = storage
+        env["DP_STORAGE"] = storage
     if profile:
-        os.environ["DP_PROFILE"] = profile
+        env["DP_PROFILE"] = profile
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     args = [dagster, "dev", "-m", "dp_assets.definitions", "-h", host, "-p", str(port)]
-    os.execv(dagster, args)
+    os.execve(dagster, args, env)
 
 
 @main.command()

@@ -7,18 +7,14 @@ formatting and key order never change it, but every value does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dp_core.components import (
-    ACCELERATED_COMPONENTS,
-    COMPONENT_DEPENDENCIES,
-    KNOWN_COMPONENTS,
-    TRITON_COMPONENTS,
-)
+from dp_core.component_spec import ComponentSpec
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_json
 
@@ -64,9 +60,11 @@ class FrameBudget(_Strict):
     fps: float | None = Field(None, gt=0)
 
 
-class ComponentSpec(_Strict):
+class ComponentSettings(_Strict):
+    """A profile's entry for one component: how it runs here. What the component is (its
+    inputs, supported devices, params model, version) is its `ComponentSpec`."""
+
     required: bool = True
-    version: str = "1"
     runtime: Literal["cpu", "onnxruntime", "triton", "inprocess"] = "cpu"
     device: Literal["cpu", "cuda"] = Field(
         "cpu", description="cuda where none is available is an error, never a CPU run"
@@ -76,7 +74,9 @@ class ComponentSpec(_Strict):
     retries: int = Field(2, ge=0, le=10, description="extra attempts on a transient error")
     retry_backoff_s: float = Field(1.0, ge=0, le=300, description="first wait; doubles")
     frame_budget: FrameBudget | None = None
-    params: dict[str, object] = Field(default_factory=dict)
+    params: dict[str, object] = Field(
+        default_factory=dict, description="checked against the component's params model"
+    )
 
 
 class Batching(_Strict):
@@ -91,42 +91,66 @@ class Profile(_Strict):
     audio: AudioParams = AudioParams()
     limits: Limits = Limits()
     batching: Batching = Batching()
-    components: dict[str, ComponentSpec]
+    components: dict[str, ComponentSettings]
     resolved_model_mapping: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _components_known_and_closed(self) -> Profile:
-        for name in self.components:
-            if name not in COMPONENT_DEPENDENCIES:
-                raise ValueError(
-                    f"components.{name}: unknown component; known: {', '.join(KNOWN_COMPONENTS)}"
-                )
-        for name, spec in self.components.items():
-            if spec.device == "cuda" and name not in ACCELERATED_COMPONENTS:
-                raise ValueError(f"components.{name}.device: cuda is not supported (CPU only)")
-            if spec.runtime == "triton" and name not in TRITON_COMPONENTS:
-                raise ValueError(f"components.{name}.runtime: triton serves no model for it")
-        for name in self.components:
-            for dep in COMPONENT_DEPENDENCIES[name]:
-                if dep not in self.components:
-                    raise ValueError(f"components.{name}: needs {dep!r}, which the profile lacks")
-        if "segmenter" not in self.components:
-            raise ValueError("components.segmenter: every profile needs the segmenter")
-        return self
 
     @property
     def config_hash(self) -> str:
         return sha256_json(self.model_dump(mode="json"))[:16]
 
     def component_order(self) -> list[str]:
-        """The profile's components in catalogue (dependency-respecting) order."""
-        return [name for name in KNOWN_COMPONENTS if name in self.components]
+        """The profile's components in catalogue (dependency-respecting) order: the order
+        its YAML lists them in is checked against the catalogue when it loads."""
+        return list(self.components)
 
 
-def parse_profile(data: object, source: str = "<profile>") -> Profile:
+def check_against_catalog(profile: Profile, catalog: Mapping[str, ComponentSpec]) -> Profile:
+    """The profile's components exist, their inputs are in the profile, the devices and
+    runtimes they ask for are ones the component supports, and their params validate
+    against its params model. Returns the profile with components in catalogue order."""
+    problems = []
+    for name, settings in profile.components.items():
+        spec = catalog.get(name)
+        if spec is None:
+            problems.append(f"components.{name}: unknown component; known: {', '.join(catalog)}")
+            continue
+        if settings.device not in spec.devices:
+            problems.append(
+                f"components.{name}.device: {settings.device} is not supported "
+                f"(supported: {', '.join(sorted(spec.devices))})"
+            )
+        if settings.runtime not in spec.runtimes:
+            problems.append(
+                f"components.{name}.runtime: {settings.runtime} is not supported "
+                f"(supported: {', '.join(sorted(spec.runtimes))})"
+            )
+        for dep in spec.inputs:
+            if dep not in profile.components:
+                problems.append(f"components.{name}: needs {dep!r}, which the profile lacks")
+        try:
+            spec.params.model_validate(settings.params)
+        except ValidationError as exc:
+            problems.extend(
+                f"components.{name}.params.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors()
+            )
+    if "segmenter" not in profile.components:
+        problems.append("components.segmenter: every profile needs the segmenter")
+    if problems:
+        raise ValueError("; ".join(problems))
+    ordered = {name: profile.components[name] for name in catalog if name in profile.components}
+    return profile.model_copy(update={"components": ordered})
+
+
+def parse_profile(
+    data: object, catalog: Mapping[str, ComponentSpec], source: str = "<profile>"
+) -> Profile:
+    """A validated profile; CONFIG_INVALID naming every bad field otherwise."""
     try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
+        return check_against_catalog(Profile.model_validate(data), catalog)
+    except ValueError as exc:
+        if not isinstance(exc, ValidationError):
+            raise DpError(ErrorCode.CONFIG_INVALID, f"profile {source}: {exc}") from None
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
             for err in exc.errors()
@@ -134,7 +158,7 @@ def parse_profile(data: object, source: str = "<profile>") -> Profile:
         raise DpError(ErrorCode.CONFIG_INVALID, f"profile {source}: {problems}") from None
 
 
-def load_profile(name_or_path: str) -> Profile:
+def load_profile(name_or_path: str, catalog: Mapping[str, ComponentSpec]) -> Profile:
     """Load a profile by name (from profiles/) or by a path to a YAML file."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") or path.exists()):
@@ -151,4 +175,4 @@ def load_profile(name_or_path: str) -> Profile:
         raise DpError(
             ErrorCode.CONFIG_INVALID, f"profile {path.name}: not valid YAML: {exc}"
         ) from exc
-    return parse_profile(data, source=path.name)
+    return parse_profile(data, catalog, source=path.name)

@@ -15,12 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dp_core.errors import DpError, ErrorCode
-from dp_features.dataset.feature_row import FEATURE_COLUMN_NAMES
 from dp_features.dataset.leakage import LeakFinding, find_leaks, raise_on_leaks
 from dp_features.dataset.split import time_split
 from dp_features.dataset.targets import PRIOR_FEATURES, TARGETS, TEMPORAL_FEATURES
 
-# Identity and provenance columns of the feature table (the rest are FEATURE_COLUMN_NAMES).
+# Identity and provenance columns of the feature table (the rest are feature columns).
 FEATURE_TABLE_META = (
     "video_key",
     "platform",
@@ -102,7 +101,8 @@ def assemble_dataset(
     joined = join_targets(feature_table, targets)
     unmatched = sorted(set(feature_table["video_key"]) - set(joined["video_key"]))
     temporal = [c for c in TEMPORAL_FEATURES if use_prior_snapshots or c not in PRIOR_FEATURES]
-    feature_columns = [*FEATURE_COLUMN_NAMES, *temporal]
+    table_features = [c for c in feature_table.columns if c not in FEATURE_TABLE_META]
+    feature_columns = [*table_features, *temporal]
     feature_times = {c: TEMPORAL_FEATURES[c] for c in temporal}
     split = time_split(joined, split_time, test_fraction)
     findings = check_split(split.train, split.test, feature_columns, feature_times)

@@ -1,8 +1,8 @@
 """One fixed-length feature row per video, aggregated from its components' artifact arrays.
 
-Every column is registered below with a one-line description (units in the text). The column
-order is fixed: the registry order. For each component of the catalogue there are two
-indicator columns, `<component>_missing` (no artifact: not in the profile, skipped, or not
+Every column is declared below with a one-line description (units in the text); each
+component's ComponentSpec names its FeatureSet, and the column order is the catalogue's.
+For each component of the catalogue there are two indicator columns, `<component>_missing` (no artifact: not in the profile, skipped, or not
 run) and `<component>_error` (the artifact says `status: error`); both make every value
 column of that component NaN. An `empty` artifact (no speech, no text) is a valid result:
 its counts are 0 and its means NaN.
@@ -13,12 +13,12 @@ table keeps scalar summaries only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from dp_core.components import KNOWN_COMPONENTS
+from dp_core.component_spec import FeatureSet
 
 Arrays = Mapping[str, np.ndarray]
 
@@ -231,150 +231,162 @@ def _clip(a: Arrays) -> dict[str, float]:
     return {"core_clip_frame_to_frame_similarity_mean": float((unit[1:] * unit[:-1]).sum(1).mean())}
 
 
-Aggregator = Callable[[Arrays], dict[str, float]]
+# Each component's columns ({column: description}; descriptions give units), referenced
+# by its ComponentSpec (dp_assets/components/): the table's columns come from the specs.
+SEGMENTER_FEATURES = FeatureSet(
+    _segmenter,
+    {
+        "segmenter_duration_s": "video duration, seconds",
+        "segmenter_analysis_frames": "count of analysis frames sampled",
+    },
+)
 
-# component -> (aggregator, {column: description}); descriptions give units.
-_AGGREGATORS: dict[str, tuple[Aggregator, dict[str, str]]] = {
-    "segmenter": (
-        _segmenter,
-        {
-            "segmenter_duration_s": "video duration, seconds",
-            "segmenter_analysis_frames": "count of analysis frames sampled",
-        },
-    ),
-    "core_clip": (
-        _clip,
-        {
-            "core_clip_frame_to_frame_similarity_mean": (
-                "mean cosine similarity of consecutive CLIP frame embeddings (1 = static)"
-            )
-        },
-    ),
-    "core_face_landmarks": (
-        _face_landmarks,
-        {
-            "core_face_landmarks_faces_per_frame_mean": "mean faces per analysis frame",
-            "core_face_landmarks_frames_with_face_ratio": "share of frames with >= 1 face, 0..1",
-        },
-    ),
-    "core_object_detections": (
-        _object_detections,
-        {
-            "core_object_detections_per_frame_mean": "detections per analysis frame",
-            "core_object_detections_score_mean": "mean detection score, 0..1",
-            "core_object_detections_class_count": "count of distinct detected classes",
-        },
-    ),
-    "core_optical_flow": (
-        _optical_flow,
-        {
-            "core_optical_flow_magnitude_mean_px_s": "mean flow magnitude, pixels/s",
-            "core_optical_flow_magnitude_p90_px_s": "90th percentile of per-pair mean flow, px/s",
-            "core_optical_flow_magnitude_std_px_s": "std of per-pair mean flow, px/s",
-            "core_optical_flow_global_speed_mean_px_s": "mean camera (global) motion speed, px/s",
-            "core_optical_flow_residual_mean_px_s": "mean motion left after global motion, px/s",
-        },
-    ),
-    "cut_detection": (
-        _cut_detection,
-        {
-            "cut_detection_cut_count": "count of cuts (hard + gradual)",
-            "cut_detection_hard_cut_count": "count of hard cuts",
-            "cut_detection_gradual_cut_count": "count of gradual transitions",
-            "cut_detection_cuts_per_minute": "cuts per minute of video",
-            "cut_detection_confidence_mean": "mean cut confidence, 0..1",
-            "cut_detection_shot_count": "count of shots",
-            "cut_detection_shot_length_median_s": "median shot length, seconds",
-            "cut_detection_shot_length_p10_s": "10th percentile shot length, seconds",
-            "cut_detection_shot_length_p90_s": "90th percentile shot length, seconds",
-        },
-    ),
-    "shot_quality": (
-        _shot_quality,
-        {
-            "shot_quality_sharpness_mean": "mean sharpness over sampled frames",
-            "shot_quality_sharpness_p10": "10th percentile sharpness (the blurriest frames)",
-            "shot_quality_brightness_mean": "mean brightness, 0..1",
-            "shot_quality_contrast_mean": "mean contrast",
-            "shot_quality_colourfulness_mean": "mean colourfulness (Hasler-Suesstrunk)",
-            "shot_quality_noise_sigma_mean": "mean noise sigma estimate",
-            "shot_quality_dark_clip_ratio_mean": "mean share of crushed-black pixels, 0..1",
-            "shot_quality_bright_clip_ratio_mean": "mean share of blown-out pixels, 0..1",
-        },
-    ),
-    "video_pacing": (
-        _video_pacing,
-        {
-            "video_pacing_cuts_per_minute": "cuts per minute (pacing component)",
-            "video_pacing_shot_length_mean_s": "mean shot length, seconds",
-            "video_pacing_shot_length_cv": "coefficient of variation of shot length",
-            "video_pacing_fast_shot_ratio": "share of short shots, 0..1",
-            "video_pacing_pace_change_cpm": "change of cut rate over the video, cuts/min",
-            "video_pacing_motion_energy_mean": "mean motion energy",
-            "video_pacing_motion_energy_p90": "90th percentile motion energy",
-            "video_pacing_motion_cut_correlation": "correlation of motion and cuts, -1..1",
-        },
-    ),
-    "loudness_extractor": (
-        _loudness,
-        {
-            "loudness_extractor_integrated_lufs": "EBU R128 integrated loudness, LUFS",
-            "loudness_extractor_loudness_range_lu": "EBU R128 loudness range, LU",
-            "loudness_extractor_true_peak_dbtp": "true peak, dBTP",
-            "loudness_extractor_momentary_max_lufs": "maximum momentary loudness, LUFS",
-            "loudness_extractor_short_term_p10_lufs": "10th percentile short-term loudness, LUFS",
-            "loudness_extractor_short_term_p90_lufs": "90th percentile short-term loudness, LUFS",
-            "loudness_extractor_short_term_std_lu": "std of short-term loudness, LU",
-        },
-    ),
-    "tempo_extractor": (
-        _tempo,
-        {
-            "tempo_extractor_tempo_bpm": "global tempo, beats per minute",
-            "tempo_extractor_beat_confidence": "beat tracking confidence, 0..1",
-            "tempo_extractor_beat_count": "count of tracked beats",
-            "tempo_extractor_beats_per_minute_observed": "tracked beats per minute of audio",
-            "tempo_extractor_onset_strength_mean": "mean onset strength",
-        },
-    ),
-    "speech_activity": (
-        _speech,
-        {
-            "speech_activity_speech_ratio": "share of the audio with speech, 0..1",
-            "speech_activity_segment_count": "count of speech segments",
-            "speech_activity_segment_length_mean_s": "mean speech segment length, seconds",
-        },
-    ),
-    "audio_events": (
-        _audio_events,
-        {
-            "audio_events_top_score": "highest clip-level class score, 0..1",
-            "audio_events_classes_above_0_2": "count of classes scoring above 0.2",
-            "audio_events_score_entropy_nats": "entropy of normalised class scores, nats",
-        },
-    ),
-    "ocr": (
-        _ocr,
-        {
-            "ocr_line_count": "count of on-screen text lines",
-            "ocr_line_seconds_total": "sum of on-screen text line durations, seconds",
-            "ocr_line_confidence_mean": "mean OCR line confidence, 0..1",
-            "ocr_text_frame_ratio": "share of read frames with text, 0..1",
-        },
-    ),
-    "text_features": (
-        _text_features,
-        {
-            "text_features_token_count_total": "sum of the text counts (all sources)",
-            "text_features_cyrillic_share": "share of Cyrillic letters in the text, 0..1",
-        },
-    ),
-}
+CLIP_FEATURES = FeatureSet(
+    _clip,
+    {
+        "core_clip_frame_to_frame_similarity_mean": (
+            "mean cosine similarity of consecutive CLIP frame embeddings (1 = static)"
+        )
+    },
+)
+
+FACE_LANDMARKS_FEATURES = FeatureSet(
+    _face_landmarks,
+    {
+        "core_face_landmarks_faces_per_frame_mean": "mean faces per analysis frame",
+        "core_face_landmarks_frames_with_face_ratio": "share of frames with >= 1 face, 0..1",
+    },
+)
+
+OBJECT_DETECTIONS_FEATURES = FeatureSet(
+    _object_detections,
+    {
+        "core_object_detections_per_frame_mean": "detections per analysis frame",
+        "core_object_detections_score_mean": "mean detection score, 0..1",
+        "core_object_detections_class_count": "count of distinct detected classes",
+    },
+)
+
+OPTICAL_FLOW_FEATURES = FeatureSet(
+    _optical_flow,
+    {
+        "core_optical_flow_magnitude_mean_px_s": "mean flow magnitude, pixels/s",
+        "core_optical_flow_magnitude_p90_px_s": "90th percentile of per-pair mean flow, px/s",
+        "core_optical_flow_magnitude_std_px_s": "std of per-pair mean flow, px/s",
+        "core_optical_flow_global_speed_mean_px_s": "mean camera (global) motion speed, px/s",
+        "core_optical_flow_residual_mean_px_s": "mean motion left after global motion, px/s",
+    },
+)
+
+CUT_DETECTION_FEATURES = FeatureSet(
+    _cut_detection,
+    {
+        "cut_detection_cut_count": "count of cuts (hard + gradual)",
+        "cut_detection_hard_cut_count": "count of hard cuts",
+        "cut_detection_gradual_cut_count": "count of gradual transitions",
+        "cut_detection_cuts_per_minute": "cuts per minute of video",
+        "cut_detection_confidence_mean": "mean cut confidence, 0..1",
+        "cut_detection_shot_count": "count of shots",
+        "cut_detection_shot_length_median_s": "median shot length, seconds",
+        "cut_detection_shot_length_p10_s": "10th percentile shot length, seconds",
+        "cut_detection_shot_length_p90_s": "90th percentile shot length, seconds",
+    },
+)
+
+SHOT_QUALITY_FEATURES = FeatureSet(
+    _shot_quality,
+    {
+        "shot_quality_sharpness_mean": "mean sharpness over sampled frames",
+        "shot_quality_sharpness_p10": "10th percentile sharpness (the blurriest frames)",
+        "shot_quality_brightness_mean": "mean brightness, 0..1",
+        "shot_quality_contrast_mean": "mean contrast",
+        "shot_quality_colourfulness_mean": "mean colourfulness (Hasler-Suesstrunk)",
+        "shot_quality_noise_sigma_mean": "mean noise sigma estimate",
+        "shot_quality_dark_clip_ratio_mean": "mean share of crushed-black pixels, 0..1",
+        "shot_quality_bright_clip_ratio_mean": "mean share of blown-out pixels, 0..1",
+    },
+)
+
+VIDEO_PACING_FEATURES = FeatureSet(
+    _video_pacing,
+    {
+        "video_pacing_cuts_per_minute": "cuts per minute (pacing component)",
+        "video_pacing_shot_length_mean_s": "mean shot length, seconds",
+        "video_pacing_shot_length_cv": "coefficient of variation of shot length",
+        "video_pacing_fast_shot_ratio": "share of short shots, 0..1",
+        "video_pacing_pace_change_cpm": "change of cut rate over the video, cuts/min",
+        "video_pacing_motion_energy_mean": "mean motion energy",
+        "video_pacing_motion_energy_p90": "90th percentile motion energy",
+        "video_pacing_motion_cut_correlation": "correlation of motion and cuts, -1..1",
+    },
+)
+
+LOUDNESS_FEATURES = FeatureSet(
+    _loudness,
+    {
+        "loudness_extractor_integrated_lufs": "EBU R128 integrated loudness, LUFS",
+        "loudness_extractor_loudness_range_lu": "EBU R128 loudness range, LU",
+        "loudness_extractor_true_peak_dbtp": "true peak, dBTP",
+        "loudness_extractor_momentary_max_lufs": "maximum momentary loudness, LUFS",
+        "loudness_extractor_short_term_p10_lufs": "10th percentile short-term loudness, LUFS",
+        "loudness_extractor_short_term_p90_lufs": "90th percentile short-term loudness, LUFS",
+        "loudness_extractor_short_term_std_lu": "std of short-term loudness, LU",
+    },
+)
+
+TEMPO_FEATURES = FeatureSet(
+    _tempo,
+    {
+        "tempo_extractor_tempo_bpm": "global tempo, beats per minute",
+        "tempo_extractor_beat_confidence": "beat tracking confidence, 0..1",
+        "tempo_extractor_beat_count": "count of tracked beats",
+        "tempo_extractor_beats_per_minute_observed": "tracked beats per minute of audio",
+        "tempo_extractor_onset_strength_mean": "mean onset strength",
+    },
+)
+
+SPEECH_FEATURES = FeatureSet(
+    _speech,
+    {
+        "speech_activity_speech_ratio": "share of the audio with speech, 0..1",
+        "speech_activity_segment_count": "count of speech segments",
+        "speech_activity_segment_length_mean_s": "mean speech segment length, seconds",
+    },
+)
+
+AUDIO_EVENTS_FEATURES = FeatureSet(
+    _audio_events,
+    {
+        "audio_events_top_score": "highest clip-level class score, 0..1",
+        "audio_events_classes_above_0_2": "count of classes scoring above 0.2",
+        "audio_events_score_entropy_nats": "entropy of normalised class scores, nats",
+    },
+)
+
+OCR_FEATURES = FeatureSet(
+    _ocr,
+    {
+        "ocr_line_count": "count of on-screen text lines",
+        "ocr_line_seconds_total": "sum of on-screen text line durations, seconds",
+        "ocr_line_confidence_mean": "mean OCR line confidence, 0..1",
+        "ocr_text_frame_ratio": "share of read frames with text, 0..1",
+    },
+)
+
+TEXT_FEATURES = FeatureSet(
+    _text_features,
+    {
+        "text_features_token_count_total": "sum of the text counts (all sources)",
+        "text_features_cyrillic_share": "share of Cyrillic letters in the text, 0..1",
+    },
+)
 
 
-def _build_registry() -> tuple[FeatureColumn, ...]:
+def feature_columns(feature_sets: Mapping[str, FeatureSet | None]) -> tuple[FeatureColumn, ...]:
+    """The table's columns, in order: for each component (in the given order) its two
+    indicator columns, then the columns its feature set declares."""
     columns: list[FeatureColumn] = []
-    for component in KNOWN_COMPONENTS:
+    for component, features in feature_sets.items():
         columns.append(
             FeatureColumn(f"{component}_missing", component, f"1 when no {component} artifact")
         )
@@ -383,38 +395,36 @@ def _build_registry() -> tuple[FeatureColumn, ...]:
                 f"{component}_error", component, f"1 when the {component} artifact has status error"
             )
         )
-        _, described = _AGGREGATORS.get(component, (None, {}))
+        described = features.columns if features else {}
         columns.extend(FeatureColumn(n, component, d) for n, d in described.items())
     return tuple(columns)
 
 
-FEATURE_COLUMNS: tuple[FeatureColumn, ...] = _build_registry()
-FEATURE_COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in FEATURE_COLUMNS)
-
-
-def column_descriptions() -> dict[str, str]:
+def column_descriptions(feature_sets: Mapping[str, FeatureSet | None]) -> dict[str, str]:
     """Column name -> one-line description, in the fixed column order."""
-    return {c.name: c.description for c in FEATURE_COLUMNS}
+    return {c.name: c.description for c in feature_columns(feature_sets)}
 
 
-def feature_row(components: Mapping[str, ComponentInput]) -> dict[str, float]:
-    """The fixed-length row (float64 values, FEATURE_COLUMN_NAMES order) of one video.
+def feature_row(
+    components: Mapping[str, ComponentInput], feature_sets: Mapping[str, FeatureSet | None]
+) -> dict[str, float]:
+    """The fixed-length row (float64 values, `feature_columns` order) of one video.
 
-    `components` maps component name -> its artifact (absent = missing). A component the
-    catalogue does not know is ignored; an aggregator never sees an `error` artifact.
+    `components` maps component name -> its artifact (absent = missing). A component not in
+    `feature_sets` is ignored; an aggregator never sees an `error` artifact.
     """
     row: dict[str, float] = {}
-    for component in KNOWN_COMPONENTS:
-        aggregator, described = _AGGREGATORS.get(component, (None, {}))
+    for component, features in feature_sets.items():
         given = components.get(component)
         missing = given is None
         error = given is not None and given.status == "error"
         row[f"{component}_missing"] = float(missing)
         row[f"{component}_error"] = float(error)
+        if features is None:
+            continue
         values: dict[str, float] = {}
-        if aggregator is not None and not missing and not error:
-            values = aggregator(given.arrays)
-        for name in described:
+        if not missing and not error:
+            values = features.aggregate(given.arrays)
+        for name in features.columns:
             row[name] = float(values.get(name, float("nan")))
-    assert tuple(row) == FEATURE_COLUMN_NAMES, "aggregator columns out of registry order"
     return row

@@ -11,13 +11,13 @@ On failure everything already written under the prefix is deleted.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from dp_core.components import ANALYSIS_FRAME_CONSUMERS
 from dp_core.profile import Profile
 from dp_features.video.sampling import budget_indices
 from dp_resources.media.decoder import DecodePlan, DecodeReport, decode_once
@@ -106,8 +106,15 @@ def decode_plan(profile: Profile) -> DecodePlan:
     )
 
 
-def segment_video(source: Path, storage: Storage, prefix: str, profile: Profile) -> Segmentation:
-    """Decode `source` once and write every stream and file under `prefix` in `storage`."""
+def segment_video(
+    source: Path,
+    storage: Storage,
+    prefix: str,
+    profile: Profile,
+    analysis_readers: Collection[str],
+) -> Segmentation:
+    """Decode `source` once into the streams under `prefix`; each of `analysis_readers` (the
+    profile's components that read analysis frames) gets its own frame budget."""
     sink = _StreamSink(storage, prefix, profile, thumbnail_at_s=1.0)
     try:
         report = decode_once(source, decode_plan(profile), sink)
@@ -119,7 +126,7 @@ def segment_video(source: Path, storage: Storage, prefix: str, profile: Profile)
             if writer is not None:
                 indexes[name] = writer.close()
         analysis_times = np.asarray(sink.analysis_times, dtype=np.float64)
-        budgets = frame_budgets(profile, analysis_times)
+        budgets = frame_budgets(profile, analysis_times, analysis_readers)
         storage.put_bytes(f"{prefix}/frame_budgets.json", json.dumps(budgets).encode())
         thumbnail = None
         if sink.thumbnail is not None:
@@ -140,12 +147,13 @@ def segment_video(source: Path, storage: Storage, prefix: str, profile: Profile)
     )
 
 
-def frame_budgets(profile: Profile, analysis_times_s: np.ndarray) -> dict:
-    """Per component that reads analysis frames: its own indices (and times) into them."""
+def frame_budgets(
+    profile: Profile, analysis_times_s: np.ndarray, analysis_readers: Collection[str]
+) -> dict:
+    """Per component of `analysis_readers`: its own indices (and times) into the analysis
+    frames, from its profile `frame_budget`."""
     budgets = {}
-    for name in profile.component_order():
-        if name not in ANALYSIS_FRAME_CONSUMERS:
-            continue
+    for name in analysis_readers:
         budget = profile.components[name].frame_budget
         indices = budget_indices(
             analysis_times_s,

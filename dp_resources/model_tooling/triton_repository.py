@@ -20,9 +20,6 @@ the server's log.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,22 +28,24 @@ from tritonclient.grpc import model_config_pb2
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
+from dp_resources.models.triton_runtime import (
+    HOW_TO_EXPORT,
+    PARAM_INTRA_OP_THREADS,
+    PARAM_SOURCE_ENGINE,
+    PARAM_WEIGHTS_DIGEST,
+)
+from dp_resources.models.triton_runtime import PARAM_PRECISION as PARAM_PRECISION
+from dp_resources.models.triton_runtime import PARAM_SOURCE_NAME as PARAM_SOURCE_NAME
+from dp_resources.models.triton_runtime import PARAM_SOURCE_VERSION as PARAM_SOURCE_VERSION
+from dp_resources.models.triton_runtime import PARAM_STAND_IN as PARAM_STAND_IN
+from dp_resources.storage.atomic_files import publish_copy, publish_text
 
 CONFIG_FILE = "config.pbtxt"
 ONNX_FILE = "model.onnx"
 PYTHON_MODEL_FILE = "model.py"
 DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
-# `parameters` keys TritonModel reads back (all strings, as Triton's config API returns them).
-PARAM_WEIGHTS_DIGEST = "weights_digest"
-PARAM_PRECISION = "precision"
-PARAM_SOURCE_NAME = "source_name"
-PARAM_SOURCE_VERSION = "source_version"
-PARAM_SOURCE_ENGINE = "source_engine"  # the production backend a CPU test double stands for
-PARAM_STAND_IN = "stand_in"  # "true" for random-weight test models
-PARAM_INTRA_OP_THREADS = "onnxruntime_intra_op_threads"  # CPU test double only
-
-HOW_TO_EXPORT = "run `dp models export` to write the model into the Triton repository"
+# The `parameters` keys (PARAM_*) are the ones TritonModel reads back: triton_runtime.py.
 
 
 def read_config(path: Path) -> model_config_pb2.ModelConfig:
@@ -175,28 +174,18 @@ def _onnx_digest(name: str, path: Path) -> str:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    _atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    """Readers (a Triton server polling its repository) never see half a file."""
+    try:
+        publish_text(path, text)
+    except OSError as exc:
+        raise DpError(ErrorCode.STORAGE_ERROR, f"cannot write {path}: {exc}") from exc
 
 
 def _atomic_copy(source: Path, path: Path) -> None:
     if source.resolve() == path.resolve():
         return
-    _atomic(path, lambda tmp: shutil.copyfile(source, tmp))
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through a temp file in the same folder, then rename: readers (a Triton server
-    polling its repository) never see half a file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-        os.close(handle)
-        tmp = Path(name)
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        publish_copy(source, path)
     except OSError as exc:
         raise DpError(ErrorCode.STORAGE_ERROR, f"cannot write {path}: {exc}") from exc
 

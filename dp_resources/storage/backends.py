@@ -1,7 +1,8 @@
 """Object storage over a local folder or an S3-compatible bucket, behind one interface.
 
 Keys are relative '/'-separated paths (validated by `dp_core.storage_keys`). Every write is
-atomic: a reader sees either nothing or the whole object, never a half-written one.
+atomic: a reader sees either nothing or the whole object, never a half-written one (local
+folder: `atomic_files`, whose temp files no key names; S3: a PUT is atomic).
 A missing key raises `FileNotFoundError`; any other backend failure raises
 `DpError(STORAGE_ERROR)` (transient: worth a retry).
 """
@@ -9,14 +10,15 @@ A missing key raises `FileNotFoundError`; any other backend failure raises
 from __future__ import annotations
 
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.storage_keys import validate_key
+from dp_resources.storage.atomic_files import TEMP_PREFIX, publish_bytes, publish_copy
 
 
 @dataclass(frozen=True)
@@ -78,30 +80,15 @@ class LocalStorage(Storage):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        self._atomic_write(path, lambda f: f.write(data))
+        with _storage_errors(f"cannot write {path}"):
+            publish_bytes(path, data)
 
     def put_file(self, key: str, path: Path) -> None:
         target = self._path(key)
-        with open(path, "rb") as src:
-            self._atomic_write(target, lambda f: _copy_stream(src, f))
-
-    def _atomic_write(self, path: Path, write) -> None:
-        # temp file in the same folder + fsync + rename: a crash leaves the old object or a
-        # stray `.tmp-*` file that no key names, never a truncated object under the real key.
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    write(f)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as exc:
-            raise DpError(ErrorCode.STORAGE_ERROR, f"cannot write {path}: {exc}") from exc
+        if not Path(path).is_file():  # the caller's mistake, not a storage failure
+            raise FileNotFoundError(f"no file {path} to store as {key!r}")
+        with _storage_errors(f"cannot write {target}"):
+            publish_copy(path, target)
 
     def get_bytes(self, key: str) -> bytes:
         path = self._path(key)
@@ -116,13 +103,8 @@ class LocalStorage(Storage):
         source = self._path(key)
         if not source.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.base}")
-        try:
-            with open(source, "rb") as src, open(path, "wb") as dst:
-                _copy_stream(src, dst)
-        except OSError as exc:
-            raise DpError(
-                ErrorCode.STORAGE_ERROR, f"cannot copy {source} to {path}: {exc}"
-            ) from exc
+        with _storage_errors(f"cannot copy {source} to {path}"):
+            publish_copy(source, path)
 
     def head(self, key: str) -> ObjectInfo:
         path = self._path(key)
@@ -137,7 +119,7 @@ class LocalStorage(Storage):
         keys = (
             p.relative_to(self.root).as_posix()
             for p in folder.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(TEMP_PREFIX)
         )
         return iter(sorted(keys))
 
@@ -145,9 +127,13 @@ class LocalStorage(Storage):
         self._path(key).unlink(missing_ok=True)
 
 
-def _copy_stream(src, dst, chunk: int = 8 << 20) -> None:
-    while block := src.read(chunk):
-        dst.write(block)
+@contextmanager
+def _storage_errors(what: str) -> Iterator[None]:
+    """An OSError (disk full, permission denied) becomes a transient STORAGE_ERROR."""
+    try:
+        yield
+    except OSError as exc:
+        raise DpError(ErrorCode.STORAGE_ERROR, f"{what}: {exc}") from exc
 
 
 def open_storage(base: str, **s3_options) -> Storage:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import dp_resources.storage.backends as backends
+import dp_resources.storage.atomic_files as atomic_files
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.storage.backends import LocalStorage, Storage
 from dp_resources.storage.s3 import S3Storage
@@ -290,7 +291,7 @@ def test_local_crash_midway_leaves_no_object(tmp_path, monkeypatch: pytest.Monke
     store = LocalStorage(tmp_path / "store")
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(1 << 20))
-    monkeypatch.setattr(backends, "_copy_stream", _crash_midway)
+    monkeypatch.setattr(atomic_files, "_copy_stream", _crash_midway)
     with pytest.raises(RuntimeError, match="simulated crash"):
         store.put_file("run/obj.npz", src)
     assert not store.exists("run/obj.npz")
@@ -305,7 +306,7 @@ def test_local_failed_overwrite_keeps_old_object(tmp_path, monkeypatch) -> None:
     store.put_bytes("run/obj.npz", b"the good old version")
     src = tmp_path / "src.bin"
     src.write_bytes(os.urandom(1 << 20))
-    monkeypatch.setattr(backends, "_copy_stream", _crash_midway)
+    monkeypatch.setattr(atomic_files, "_copy_stream", _crash_midway)
     with pytest.raises(RuntimeError, match="simulated crash"):
         store.put_file("run/obj.npz", src)
     assert store.get_bytes("run/obj.npz") == b"the good old version"

