@@ -20,8 +20,8 @@ import av
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from dp_assets.components import analysis_readers, load_profile  # noqa: E402
 from dp_cli.samples import fetch_samples  # noqa: E402
-from dp_assets.components import load_profile  # noqa: E402
 from dp_resources.media.segmentation import segment_video  # noqa: E402
 from dp_resources.storage.backends import LocalStorage  # noqa: E402
 from tests.fixtures.media import ClipSpec, make_clip  # noqa: E402
@@ -44,7 +44,8 @@ def segmenter(path: Path) -> float:
     profile = load_profile("cpu_baseline")
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        segment_video(path, LocalStorage(tmp), "frames_dir/local/bench/run", profile)
+        readers = analysis_readers(profile)
+        segment_video(path, LocalStorage(tmp), "frames_dir/local/bench/run", profile, readers)
         return time.perf_counter() - started
 
 

@@ -8,7 +8,6 @@ op tag, the `gpu` pool where the profile runs it on CUDA, its code version, and 
 step's overall result; blocking for a required component).
 """
 
-
 from dagster import (
     AssetCheckEvaluation,
     AssetCheckResult,

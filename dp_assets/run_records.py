@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance
 
-from dp_assets.components import catalog
+from dp_assets.components import catalog, model_families
 from dp_assets.partitions import VIDEOS
 from dp_assets.uploads import load_upload
 from dp_core.errors import ErrorCode
@@ -147,7 +147,8 @@ def finalize_run(
     run = run_record.dagster_run
     keys = run_partition_keys(instance, run.tags)
     progress = _journal(instance, run_id, keys, profile)
-    model_mapping = manifest_model_mapping(profile)  # from the model files, once per run
+    # from the model files, once per run
+    model_mapping = manifest_model_mapping(profile, model_families())
     manifests = []
     for key in keys:
         components = [_component_record(n, profile, progress, key) for n in catalog()]

@@ -46,6 +46,15 @@ class StepContext:
     def params(self) -> Params:
         return self.spec.params.model_validate(self.settings.params)
 
+    def model_options(self, component: str | None = None) -> dict:
+        """Loader keyword arguments (model folder, providers or Triton) for the model family
+        of `component` (default: this one) as the profile runs it."""
+        from dp_assets.components import catalog
+
+        name = component or self.spec.name
+        family = catalog()[name].model_family if component else self.spec.model_family
+        return self.models.runtime_options(self.profile, name, family)
+
 
 @dataclass
 class VideoInput:

@@ -58,22 +58,38 @@ def _profile(name: str) -> Callable[[], str]:
 
 def _models(name: str) -> Callable[[], str]:
     def check() -> str:
-        from dp_assets.catalog import MODEL_LOADERS
+        from dp_assets.components import load_profile, model_families
+        from dp_core.errors import ErrorCode
+        from dp_resources.models.registry import (
+            component_model_dir,
+            family,
+            resolve_component,
+        )
 
-        from dp_assets.components import load_profile
-
-        loaded = []
-        for component in load_profile(name).component_order():
-            if component not in MODEL_LOADERS:
+        profile = load_profile(name)
+        families = model_families()
+        loaded, missing = [], []
+        for component in profile.component_order():
+            if component not in families:
                 continue
-            model = MODEL_LOADERS[component]()
-            # single-graph models expose `model_used`; multi-graph ones `models_used`
-            for used in getattr(model, "models_used", None) or [model.model_used]:
-                label = " (stand-in)" if used.stand_in else ""
+            # what the manifest will record
+            entry = resolve_component(component, profile, families[component])
+            if not entry["present"]:
+                missing.append(f"{component}: {entry['problem']}")
+                continue
+            model_family = family(entry["family"])
+            if entry["runtime"] != "triton":  # load it: proves the runtime, not just files
+                folder = component_model_dir(component, profile, model_family.name)
+                args = () if model_family.packaged else (folder,)
+                model_family.load(*args)
+            for used in entry["models_used"]:
+                label = " (stand-in)" if used["stand_in"] else ""
                 loaded.append(
-                    f"{component}: {used.name} {used.version} {used.precision} "
-                    f"sha256:{used.weights_digest[:12]}{label}"
+                    f"{component}: {used['name']} {used['version']} {used['precision']} "
+                    f"sha256:{used['weights_digest'][:12]}{label}"
                 )
+        if missing:
+            raise DpError(ErrorCode.MODEL_NOT_FOUND, "; ".join(missing))
         return "; ".join(loaded) or "the profile needs no model"
 
     return check

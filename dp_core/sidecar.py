@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -26,8 +27,19 @@ def sidecar_path(video: Path) -> Path:
     return video.with_suffix(".json")
 
 
-def parse_sidecar(data: bytes, source: str) -> Sidecar:
-    """Parse sidecar bytes; non-UTF-8, bad JSON or wrong field types are INPUT_CORRUPT."""
+@dataclass(frozen=True)
+class SidecarReading:
+    """A sidecar read field by field: `sidecar` keeps every valid field, `problems` names
+    each invalid one (that field is dropped; the others, `video_id` above all, are kept)."""
+
+    sidecar: Sidecar
+    problems: tuple[str, ...] = ()
+
+
+def read_sidecar(data: bytes, source: str) -> SidecarReading:
+    """Read sidecar bytes. Non-UTF-8, bad JSON or a non-object is INPUT_CORRUPT (nothing in
+    it can be trusted); a field of the wrong type is a problem naming it, not a loss of
+    the whole sidecar."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -43,8 +55,25 @@ def parse_sidecar(data: bytes, source: str) -> Sidecar:
         ) from None
     if not isinstance(value, dict):
         raise DpError(ErrorCode.INPUT_CORRUPT, f"sidecar {source}: must be a JSON object")
-    try:
-        return Sidecar.model_validate(value)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise DpError(ErrorCode.INPUT_CORRUPT, f"sidecar {source}: {problems}") from None
+    valid, problems = {}, []
+    for name in Sidecar.model_fields:
+        if name not in value:
+            continue
+        try:
+            Sidecar.model_validate({name: value[name]})
+        except ValidationError as exc:
+            problems.extend(
+                f"sidecar {source}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            )
+        else:
+            valid[name] = value[name]
+    return SidecarReading(Sidecar.model_validate(valid), tuple(problems))
+
+
+def parse_sidecar(data: bytes, source: str) -> Sidecar:
+    """A sidecar that must be wholly valid: any problem is INPUT_CORRUPT naming it."""
+    reading = read_sidecar(data, source)
+    if reading.problems:
+        raise DpError(ErrorCode.INPUT_CORRUPT, "; ".join(reading.problems))
+    return reading.sidecar

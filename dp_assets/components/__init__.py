@@ -17,6 +17,7 @@ from dp_core.component_spec import ComponentSpec, FeatureSet
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import Profile
 from dp_core.profile import load_profile as _load_profile
+from dp_core.profile import parse_profile as _parse_profile
 
 # Display and tie-break order of groups; inside a group, names sort alphabetically.
 GROUP_ORDER = ("segmenter", "visual", "audio", "text")
@@ -64,6 +65,11 @@ def _dependency_order(specs: Mapping[str, ComponentSpec]) -> list[ComponentSpec]
 def load_profile(name_or_path: str) -> Profile:
     """A profile by name (profiles/) or YAML path, validated against the catalogue."""
     return _load_profile(name_or_path, catalog())
+
+
+def parse_profile(data: object, source: str = "<profile>") -> Profile:
+    """A profile from its YAML data, validated against the catalogue."""
+    return _parse_profile(data, catalog(), source)
 
 
 def analysis_readers(profile: Profile) -> list[str]:

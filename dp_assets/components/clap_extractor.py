@@ -31,7 +31,7 @@ def embed_step(step: StepContext) -> PerVideo:
     clap = LoadOnce(
         lambda: load_clap(
             batch_size=step.settings.batch_size,
-            **step.models.runtime_options(step.profile, step.name),
+            **step.model_options(),
         )
     )
 

@@ -17,7 +17,7 @@ def embed_step(step: StepContext) -> Batched:
     clip = LoadOnce(
         lambda: load_clip(
             batch_size=step.settings.batch_size,
-            **step.models.runtime_options(step.profile, step.name),
+            **step.model_options(),
         )
     )
 

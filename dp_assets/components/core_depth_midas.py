@@ -17,7 +17,7 @@ def depth_step(step: StepContext) -> Batched:
     midas = LoadOnce(
         lambda: load_midas(
             batch_size=step.settings.batch_size,
-            **step.models.runtime_options(step.profile, step.name),
+            **step.model_options(),
         )
     )
     return batched_frame_model(

@@ -31,7 +31,7 @@ def detect_step(step: StepContext) -> Batched:
             batch_size=step.settings.batch_size,
             score_threshold=params.score_threshold,
             iou_threshold=params.iou_threshold,
-            **step.models.runtime_options(step.profile, step.name),
+            **step.model_options(),
         )
     )
 

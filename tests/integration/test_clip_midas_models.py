@@ -15,6 +15,8 @@ import pytest
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
+from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
+from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from dp_resources.models.families.clip import (
     EMBEDDING_DIM,
     IMAGE_FILE,
@@ -23,7 +25,6 @@ from dp_resources.models.families.clip import (
     TEXT_LENGTH,
     TOKENIZER_FILE,
     ClipModel,
-    build_clip_stand_in,
     default_clip_dir,
     load_clip,
 )
@@ -31,11 +32,10 @@ from dp_resources.models.families.midas import (
     DEPTH_SIZE,
     MODEL_FILE,
     DepthModel,
-    build_midas_stand_in,
     default_midas_dir,
     load_midas,
 )
-from dp_resources.models.towers import STAND_IN_MARKER
+from dp_resources.models.registry import STAND_IN_MARKER
 
 pytestmark = pytest.mark.integration
 

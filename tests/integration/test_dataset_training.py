@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from dagster import DagsterInstance, materialize
 from PIL import Image
 
+from dp_assets.components import load_profile
 from dp_assets.dataset import DATASET_ASSETS, build_feature_table, feature_table
 from dp_assets.definitions import Settings
 from dp_cli.home import EMBEDDED_DAGSTER_YAML
@@ -23,7 +24,6 @@ from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.errors import DpError
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile
 from dp_features.dataset.assemble import assemble_dataset, bytes_hash, check_split, parquet_bytes
 from dp_features.dataset.leakage import raise_on_leaks
 from dp_features.dataset.targets import read_snapshots, target_rows

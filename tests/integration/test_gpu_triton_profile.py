@@ -9,11 +9,12 @@ video stops (every component is required), nothing runs anywhere else."""
 import pytest
 import yaml
 
+from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_core.profile import PROFILES_DIR, load_profile
+from dp_core.profile import PROFILES_DIR
 from tests.fixtures.media import ClipSpec, make_clip
 from tests.fixtures.triton_server import start_triton_server
 from tests.fixtures.triton_stand_ins import stand_in_repository

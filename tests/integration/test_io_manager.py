@@ -5,17 +5,20 @@ import numpy as np
 import pytest
 from dagster import AssetIn, BackfillPolicy, asset, materialize
 
+from dp_assets.components import catalog, load_profile
+from dp_assets.factory import component_asset
+from dp_assets.resources import ProfileResource
 from dp_assets.run_records import RANGE_END, RANGE_START
-from dp_assets.segmenter import segmenter
 from dp_assets.uploads import prepare_upload, register_uploads
 from dp_core.artifact import Artifact, decode_artifact
 from dp_core.storage_keys import artifact_key
-from dp_resources.profile_resource import ProfileResource
+from dp_resources.models.resource import ModelResource
 from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
+segmenter = component_asset(catalog()["segmenter"], load_profile("cpu_baseline"))
 SEEN_BATCHES: list[list[str]] = []
 
 
@@ -46,6 +49,7 @@ def test_range_in_one_step_and_inputs_from_an_earlier_run(tmp_path, dagster_inst
     resources = {
         "storage": storage,
         "profile": ProfileResource(),
+        "models": ModelResource(),
         "npz_io_manager": NpzIOManager(storage=storage),
     }
     tags = {RANGE_START: "local__a", RANGE_END: "local__c"}

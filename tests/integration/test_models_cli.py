@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from dp_assets.components import load_profile, model_families, parse_profile
 from dp_assets.definitions import Settings
 from dp_cli.main import main
 from dp_cli.process import process_videos
@@ -20,7 +21,6 @@ from dp_cli.samples import fetch_photos
 from dp_core.artifact import ArtifactMeta, ModelUsed, decode_artifact
 from dp_core.hashing import sha256_file
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile, parse_profile
 from dp_resources.model_tooling.triton_repository import read_config
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.clip import load_clip
@@ -161,8 +161,8 @@ def test_signature_differs_between_onnxruntime_and_triton(model_dir):
         {"name": "served", "components": {**base, "clap_extractor": {"runtime": "triton"}}}
     )
     used = load_clap(model_dir / "clap").models_used
-    local_entry = resolve_model_mapping(local)["clap_extractor"]
-    served_entry = resolve_model_mapping(served)["clap_extractor"]
+    local_entry = resolve_model_mapping(local, model_families())["clap_extractor"]
+    served_entry = resolve_model_mapping(served, model_families())["clap_extractor"]
     assert local_entry["engine"] == "onnxruntime" and served_entry["engine"] == "triton"
     assert served_entry["weights_digest"] == local_entry["weights_digest"]
     triton_used = [

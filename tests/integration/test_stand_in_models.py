@@ -4,12 +4,14 @@ optional component: the video still succeeds."""
 
 import pytest
 
+from dp_assets.components import load_profile, model_families
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile
-from dp_resources.models.families.clap import build_clap_stand_in
+from dp_resources.model_tooling.stand_ins import build_stand_in
+from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
+from dp_resources.models.registry import model_folder
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -50,3 +52,42 @@ def test_missing_model_is_model_not_found_and_optional(tmp_path, dagster_instanc
     assert clap.status == "error" and clap.error_code.value == "MODEL_NOT_FOUND"
     assert "dp models stand-in clap" in clap.error_message
     assert result.status == "success"  # optional: the video's required components succeeded
+
+
+def test_the_manifest_mapping_is_what_every_model_component_ran(
+    tmp_path, dagster_instance, monkeypatch
+):
+    """Issue 13: `resolved_model_mapping` equals what each model component loaded, for every
+    family the profile runs (stand-ins for CLIP, CLAP, MiDaS; the packaged models)."""
+    prepared_nanodet = model_folder("nanodet")  # by scripts/setup.sh, in the model cache
+    monkeypatch.setenv("DP_MODEL_DIR", str(tmp_path / "models"))
+    for name in ("clip", "clap", "midas"):
+        build_stand_in(name, tmp_path / "models" / name)
+    (tmp_path / "models" / "nanodet").symlink_to(prepared_nanodet)
+    clip = make_clip(
+        tmp_path / "v.mp4", ClipSpec(duration_s=3.0, width=160, height=120, texture=True)
+    )
+    result, manifest, storage = run(dagster_instance, tmp_path, clip)
+    assert result.status == "success"
+    mapping = manifest.run.resolved_model_mapping
+    families = model_families()
+    checked = set()
+    for record in manifest.components:
+        if record.name not in families or record.status not in ("success", "empty"):
+            continue
+        used = decode_artifact(storage.get_bytes(record.artifact_key)).meta.models_used
+        if not used:  # e.g. text_features with no text: nothing was loaded
+            continue
+        listed = {
+            (m["name"], m["version"], m["weights_digest"], m["precision"], m["stand_in"])
+            for m in mapping[record.name]["models_used"]
+        }
+        ran = {(m.name, m.version, m.weights_digest, m.precision, m.stand_in) for m in used}
+        if record.name == "scene_classification":  # also the image tower, from core_clip
+            listed |= {
+                (m["name"], m["version"], m["weights_digest"], m["precision"], m["stand_in"])
+                for m in mapping["core_clip"]["models_used"]
+            }
+        assert ran <= listed, (record.name, ran - listed)
+        checked.add(families[record.name])
+    assert {"clip", "clap", "midas", "nanodet", "mediapipe", "silero", "yamnet"} <= checked

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import dp_resources.storage.backends as backends
 import dp_resources.storage.atomic_files as atomic_files
+import dp_resources.storage.backends as backends
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.storage.backends import LocalStorage, Storage
 from dp_resources.storage.s3 import S3Storage

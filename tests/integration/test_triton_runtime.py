@@ -19,6 +19,7 @@ from onnx import TensorProto, helper
 from dp_core.artifact import ModelUsed, model_signature
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
+from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
 from dp_resources.model_tooling.triton_repository import (
     DEFAULT_REPOSITORY,
     build_cpu_test_repository,
@@ -28,7 +29,6 @@ from dp_resources.models.families.clap import (
     STAND_IN_MARKER,
     STAND_IN_NAME,
     TEXT_FILE,
-    build_clap_stand_in,
     load_clap,
 )
 from dp_resources.models.runtime import ModelRuntime

@@ -8,15 +8,15 @@ import shutil
 import numpy as np
 import pytest
 
+from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_core.profile import load_profile
-from dp_resources.models.families.clap import build_clap_stand_in
-from dp_resources.models.families.clip import build_clip_stand_in
-from dp_resources.models.families.midas import build_midas_stand_in
-from dp_resources.models.families.nanodet import prepare_nanodet
+from dp_resources.model_tooling.nanodet import prepare_nanodet
+from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
+from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
+from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

@@ -1,21 +1,21 @@
 """The model registry: folder contract (precision, digests, stand-in), packaged models, and
 the resolved model mapping of a profile, from files alone."""
 
-import hashlib
 import json
 
 import pytest
 
+from dp_assets.components import model_families, parse_profile
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_file
+from dp_core.hashing import digest_of_files, sha256_file
 from dp_core.manifest import RunSection
-from dp_core.profile import parse_profile
-from dp_resources.models.families.clap import build_clap_stand_in, load_clap
+from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
+from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import runtime_options
 from dp_resources.models.registry import (
-    COMPONENT_FAMILY,
-    combined_digest,
+    FAMILIES,
+    PlannedModel,
     describe_folder,
     describe_model,
     family,
@@ -23,6 +23,8 @@ from dp_resources.models.registry import (
     manifest_model_mapping,
     resolve_model_mapping,
 )
+
+COMPONENT_FAMILIES = model_families()  # component -> model family, from the specs
 
 
 @pytest.fixture
@@ -37,13 +39,21 @@ def profile(**components):
     return parse_profile({"name": "p", "components": {"segmenter": {}, **components}})
 
 
-def test_combined_digest_is_the_file_digest_or_the_lines_digest():
-    assert combined_digest({"a.onnx": "11"}) == "11"
-    lines = "a.onnx 11\nb.onnx 22\n"
-    assert (
-        combined_digest({"a.onnx": "11", "b.onnx": "22"})
-        == hashlib.sha256(lines.encode()).hexdigest()
-    )
+def test_a_model_digest_is_its_file_or_the_digest_of_its_files(tmp_path):
+    (tmp_path / "a.onnx").write_bytes(b"a")
+    (tmp_path / "t.json").write_bytes(b"t")
+    one = PlannedModel("m", "1", "fp32", {"a.onnx": tmp_path / "a.onnx"})
+    assert one.weights_digest == sha256_file(tmp_path / "a.onnx")
+    files = {"a.onnx": tmp_path / "a.onnx", "t.json": tmp_path / "t.json"}
+    assert PlannedModel("m", "1", "fp32", files).weights_digest == digest_of_files(files)
+
+
+def test_every_family_declares_a_loader_and_its_files():
+    for model_family in FAMILIES.values():
+        assert callable(model_family.load.__func__) and ":" in model_family.loader
+        assert bool(model_family.towers) != bool(model_family.models), model_family.name
+    # every component spec names a family the registry knows, and every family is used
+    assert set(COMPONENT_FAMILIES.values()) == set(FAMILIES)
 
 
 def test_precision_comes_from_model_json_then_the_marker_then_fp32(tmp_path):
@@ -65,7 +75,9 @@ def test_a_stand_in_folder_is_described_as_its_loader_reports_it(model_dir):
     assert info.present and info.stand_in and info.precision == "fp32"
     assert info.name == "clap-htsat-stand-in" and info.version == "stand-in-v1-seed0"
     assert list(info.files.values()) == [m.weights_digest for m in used]
-    assert info.weights_digest == combined_digest(info.files)
+    assert [m["weights_digest"] for m in info.models] == [m.weights_digest for m in used]
+    assert [m["name"] for m in info.models] == [m.name for m in used]
+    assert info.weights_digest == digest_of_files({f: folder / f for f in info.files})
 
 
 def test_a_missing_folder_says_how_to_get_the_model(model_dir):
@@ -84,7 +96,8 @@ def test_packaged_model_digest_matches_its_loader(model_dir):
     info = describe_model("silero")
     used = load_silero_vad().model_used
     assert info.present and not info.stand_in
-    assert info.weights_digest == used.weights_digest and info.version == used.version
+    assert info.models[0]["weights_digest"] == used.weights_digest
+    assert info.version == used.version and info.models[0]["name"] == used.name
 
 
 def test_mapping_covers_the_components_that_run_models(model_dir):
@@ -95,7 +108,8 @@ def test_mapping_covers_the_components_that_run_models(model_dir):
             speech_activity={},
             core_depth_midas={"runtime": "triton"},
             cut_detection={},
-        )
+        ),
+        COMPONENT_FAMILIES,
     )
     assert sorted(mapping) == ["clap_extractor", "core_depth_midas", "speech_activity"]
     clap = mapping["clap_extractor"]
@@ -106,13 +120,15 @@ def test_mapping_covers_the_components_that_run_models(model_dir):
     assert midas["triton_models"] == ["midas"]
     assert not midas["present"] and "dp models stand-in midas" in midas["problem"]
     assert mapping["speech_activity"]["model"] == "silero-vad"
-    assert set(COMPONENT_FAMILY) >= set(mapping)
+    assert set(COMPONENT_FAMILIES) >= set(mapping)
 
 
 def test_a_named_folder_is_resolved_instead_of_the_default(model_dir):
     folder = build_clap_stand_in(model_dir / "clap-seed7", seed=7)
     default = build_clap_stand_in(model_dir / "clap")
-    chosen = resolve_model_mapping(profile(clap_extractor={"model": "clap-seed7"}))
+    chosen = resolve_model_mapping(
+        profile(clap_extractor={"model": "clap-seed7"}), COMPONENT_FAMILIES
+    )
     assert chosen["clap_extractor"]["files"]["clap_audio.onnx"] == sha256_file(
         folder / "clap_audio.onnx"
     )
@@ -124,11 +140,11 @@ def test_the_loader_gets_the_folder_the_mapping_names(model_dir):
     chosen = build_clap_stand_in(model_dir / "clap-seed7", seed=7)
     build_clap_stand_in(model_dir / "clap")
     named = profile(clap_extractor={"model": "clap-seed7"})
-    loaded = load_clap(**runtime_options(named, "clap_extractor"))
-    mapping = resolve_model_mapping(named)["clap_extractor"]
+    loaded = load_clap(**runtime_options(named, "clap_extractor", "clap"))
+    mapping = resolve_model_mapping(named, COMPONENT_FAMILIES)["clap_extractor"]
     assert loaded.audio.model_used.weights_digest == sha256_file(chosen / "clap_audio.onnx")
     assert mapping["files"]["clap_audio.onnx"] == loaded.audio.model_used.weights_digest
-    default = load_clap(**runtime_options(profile(clap_extractor={}), "clap_extractor"))
+    default = load_clap(**runtime_options(profile(clap_extractor={}), "clap_extractor", "clap"))
     assert default.audio.model_used.weights_digest != loaded.audio.model_used.weights_digest
 
 
@@ -140,7 +156,7 @@ def test_manifest_mapping_keeps_explicit_entries_and_old_manifests_load(model_di
             "resolved_model_mapping": {"ocr": "rapidocr-ppocrv6", "speech_activity": "x"},
         }
     )
-    merged = manifest_model_mapping(explicit)
+    merged = manifest_model_mapping(explicit, COMPONENT_FAMILIES)
     assert merged["ocr"] == "rapidocr-ppocrv6"  # not in the profile's components: kept as is
     assert merged["speech_activity"]["model"] == "silero-vad"  # resolved: details win
     run = dict(

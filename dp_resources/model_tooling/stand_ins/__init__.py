@@ -14,4 +14,4 @@ def build_stand_in(family_name: str, model_dir: Path, seed: int = 0) -> Path:
     if not family(family_name).stand_in_name:
         raise ValueError(f"{family_name} has no stand-in")
     module = importlib.import_module(f"{__name__}.{family_name}")
-    return getattr(module, f"build_{family_name}_stand_in")(model_dir, seed=seed)
+    return module.STAND_IN.build(model_dir, seed=seed)

@@ -11,15 +11,13 @@ real code path.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from dp_resources.model_tooling.stand_ins.common import (
+    StandIn,
     bias,
-    build_stand_in_folder,
     const,
     self_attention_block,
     stand_in_model,
@@ -40,29 +38,9 @@ from dp_resources.models.families.clap import (
     WINDOW_SAMPLES,
 )
 
-STAND_IN_FORMAT = 1  # bump when the stand-in graphs or tokenizer change
 _STAND_IN_FRAME = 960  # 20 ms at 48 kHz; 500 frames per window
 _STAND_IN_BANDS = 64
 _STAND_IN_WIDTH = 256
-
-
-def build_clap_stand_in(model_dir: Path, seed: int = 0) -> Path:
-    """Write a STAND-IN CLAP model folder (random weights from `seed`, the real I/O
-    contract, a `stand_in.json` marker) at `model_dir`, atomically; returns `model_dir`.
-    Refuses to overwrite a folder that holds a real model."""
-    return build_stand_in_folder(
-        model_dir, FAMILY, seed, _stand_in_graphs, _STAND_IN_NOTES, STAND_IN_FORMAT
-    )
-
-
-_STAND_IN_NOTES = {
-    "tokenizer": "stand-in: hashed words, 1024 tokens (not RoBERTa BPE)",
-    "note": "random weights for tests; embeddings carry no meaning",
-}
-
-
-def _stand_in_graphs(rng: np.random.Generator) -> dict[str, onnx.ModelProto]:
-    return {AUDIO_FILE: _stand_in_audio_graph(rng), TEXT_FILE: _stand_in_text_graph(rng)}
 
 
 def _band_projection() -> tuple[np.ndarray, np.ndarray]:
@@ -96,6 +74,8 @@ def _stand_in_audio_graph(rng: np.random.Generator) -> onnx.ModelProto:
         weights(rng, "w_2", (width, EMBEDDING_DIM)),
         bias(rng, "b_2", EMBEDDING_DIM),
     ]
+    inputs = {AUDIO_INPUT: (TensorProto.FLOAT, ["batch", WINDOW_SAMPLES])}
+    outputs = {AUDIO_OUTPUT: (TensorProto.FLOAT, ["batch", EMBEDDING_DIM])}
     node = helper.make_node
     nodes = [
         node("Reshape", [AUDIO_INPUT, "frame_shape"], ["frames"]),  # [B, 500, 960]
@@ -116,14 +96,7 @@ def _stand_in_audio_graph(rng: np.random.Generator) -> onnx.ModelProto:
         node("MatMul", ["h1", "w_2"], ["h2"]),
         node("Add", ["h2", "b_2"], [AUDIO_OUTPUT]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "clap_audio_stand_in",
-        [helper.make_tensor_value_info(AUDIO_INPUT, TensorProto.FLOAT, ["batch", WINDOW_SAMPLES])],
-        [helper.make_tensor_value_info(AUDIO_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
-        initializers,
-    )
-    return stand_in_model(graph, FAMILY)
+    return stand_in_model(FAMILY, "clap_audio_stand_in", nodes, initializers, inputs, outputs)
 
 
 def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
@@ -138,6 +111,8 @@ def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
         weights(rng, "w_2", (width, EMBEDDING_DIM)),
         bias(rng, "b_2", EMBEDDING_DIM),
     ]
+    inputs = {name: (TensorProto.INT64, ["batch", TEXT_LENGTH]) for name in TEXT_INPUTS}
+    outputs = {TEXT_OUTPUT: (TensorProto.FLOAT, ["batch", EMBEDDING_DIM])}
     node = helper.make_node
     ids, mask = TEXT_INPUTS
     nodes = [
@@ -155,14 +130,12 @@ def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
         node("MatMul", ["h1", "w_2"], ["h2"]),
         node("Add", ["h2", "b_2"], [TEXT_OUTPUT]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "clap_text_stand_in",
-        [
-            helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", TEXT_LENGTH])
-            for name in TEXT_INPUTS
-        ],
-        [helper.make_tensor_value_info(TEXT_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
-        initializers,
-    )
-    return stand_in_model(graph, FAMILY)
+    return stand_in_model(FAMILY, "clap_text_stand_in", nodes, initializers, inputs, outputs)
+
+
+# The clap stand-in (raise `stand_in_format` when its graphs or tokenizer change).
+_TOKENIZER_NOTE = "stand-in: hashed words, 1024 tokens (not RoBERTa BPE)"
+STAND_IN = StandIn(
+    FAMILY, {AUDIO_FILE: _stand_in_audio_graph, TEXT_FILE: _stand_in_text_graph}, _TOKENIZER_NOTE
+)
+build_clap_stand_in = STAND_IN.build

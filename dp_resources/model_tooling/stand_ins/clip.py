@@ -11,16 +11,14 @@ Its embeddings mean nothing; it exists to drive the real code path.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
 from dp_features.visual.model_inputs import CLIP_SIZE
 from dp_resources.model_tooling.stand_ins.common import (
+    StandIn,
     bias,
-    build_stand_in_folder,
     const,
     self_attention_block,
     stand_in_model,
@@ -39,73 +37,10 @@ from dp_resources.models.families.clip import (
     TEXT_OUTPUT,
 )
 
-STAND_IN_FORMAT = 1  # bump when the stand-in graphs or tokenizer change
 _PATCH = 32
 _GRID = CLIP_SIZE // _PATCH  # 7 x 7 patches
 _IMAGE_WIDTH = 128
 _TEXT_WIDTH = 128
-
-
-def build_clip_stand_in(model_dir: Path, seed: int = 0) -> Path:
-    """Write a STAND-IN CLIP model folder (random weights from `seed`, the real I/O
-    contract, a `stand_in.json` marker) at `model_dir`, atomically; returns `model_dir`.
-    Refuses to overwrite a folder that holds a real model."""
-    return build_stand_in_folder(
-        model_dir, FAMILY, seed, _stand_in_graphs, _STAND_IN_NOTES, STAND_IN_FORMAT
-    )
-
-
-_STAND_IN_NOTES = {
-    "tokenizer": "stand-in: hashed words, 1024 tokens (not CLIP BPE)",
-    "note": "random weights for tests; embeddings carry no meaning",
-}
-
-
-def _stand_in_graphs(rng: np.random.Generator) -> dict[str, onnx.ModelProto]:
-    return {IMAGE_FILE: _stand_in_image_graph(rng), TEXT_FILE: _stand_in_text_graph(rng)}
-
-
-def _stand_in_image_graph(rng: np.random.Generator) -> onnx.ModelProto:
-    width, tokens = _IMAGE_WIDTH, _GRID * _GRID
-    attention_nodes, attention_initializers = self_attention_block(rng, "embedded", "hidden", width)
-    initializers = [
-        weights(rng, "patch_w", (width, 3, _PATCH, _PATCH), scale=1 / np.sqrt(3 * _PATCH**2)),
-        bias(rng, "patch_b", width),
-        const("token_shape", np.array([0, width, tokens], np.int64)),
-        weights(rng, "position", (tokens, width), scale=0.1),
-        *attention_initializers,
-        weights(rng, "projection", (width, EMBEDDING_DIM)),
-        bias(rng, "projection_b", EMBEDDING_DIM),
-    ]
-    node = helper.make_node
-    nodes = [
-        node(
-            "Conv",
-            [IMAGE_INPUT, "patch_w", "patch_b"],
-            ["patches"],
-            kernel_shape=[_PATCH, _PATCH],
-            strides=[_PATCH, _PATCH],
-        ),  # [B, 128, 7, 7]
-        node("Reshape", ["patches", "token_shape"], ["patch_columns"]),  # [B, 128, 49]
-        node("Transpose", ["patch_columns"], ["patch_tokens"], perm=[0, 2, 1]),
-        node("Add", ["patch_tokens", "position"], ["embedded"]),  # [B, 49, 128]
-        *attention_nodes,
-        node("ReduceMean", ["hidden"], ["pooled"], axes=[1], keepdims=0),
-        node("MatMul", ["pooled", "projection"], ["projected"]),
-        node("Add", ["projected", "projection_b"], [IMAGE_OUTPUT]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "clip_image_stand_in",
-        [
-            helper.make_tensor_value_info(
-                IMAGE_INPUT, TensorProto.FLOAT, ["batch", 3, CLIP_SIZE, CLIP_SIZE]
-            )
-        ],
-        [helper.make_tensor_value_info(IMAGE_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
-        initializers,
-    )
-    return stand_in_model(graph, FAMILY)
 
 
 def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
@@ -124,6 +59,8 @@ def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
         weights(rng, "projection", (width, EMBEDDING_DIM)),
         bias(rng, "projection_b", EMBEDDING_DIM),
     ]
+    inputs = {TEXT_INPUT: (TensorProto.INT64, ["batch", TEXT_LENGTH])}
+    outputs = {TEXT_OUTPUT: (TensorProto.FLOAT, ["batch", EMBEDDING_DIM])}
     node = helper.make_node
     nodes = [
         node("Gather", ["token_embedding", TEXT_INPUT], ["tokens_raw"], axis=0),  # [B, 77, 128]
@@ -134,11 +71,46 @@ def _stand_in_text_graph(rng: np.random.Generator) -> onnx.ModelProto:
         node("MatMul", ["pooled", "projection"], ["projected"]),
         node("Add", ["projected", "projection_b"], [TEXT_OUTPUT]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "clip_text_stand_in",
-        [helper.make_tensor_value_info(TEXT_INPUT, TensorProto.INT64, ["batch", TEXT_LENGTH])],
-        [helper.make_tensor_value_info(TEXT_OUTPUT, TensorProto.FLOAT, ["batch", EMBEDDING_DIM])],
-        initializers,
-    )
-    return stand_in_model(graph, FAMILY)
+    return stand_in_model(FAMILY, "clip_text_stand_in", nodes, initializers, inputs, outputs)
+
+
+def _stand_in_image_graph(rng: np.random.Generator) -> onnx.ModelProto:
+    width, tokens = _IMAGE_WIDTH, _GRID * _GRID
+    attention_nodes, attention_initializers = self_attention_block(rng, "embedded", "hidden", width)
+    initializers = [
+        weights(rng, "patch_w", (width, 3, _PATCH, _PATCH), scale=1 / np.sqrt(3 * _PATCH**2)),
+        bias(rng, "patch_b", width),
+        const("token_shape", np.array([0, width, tokens], np.int64)),
+        weights(rng, "position", (tokens, width), scale=0.1),
+        *attention_initializers,
+        weights(rng, "projection", (width, EMBEDDING_DIM)),
+        bias(rng, "projection_b", EMBEDDING_DIM),
+    ]
+    inputs = {IMAGE_INPUT: (TensorProto.FLOAT, ["batch", 3, CLIP_SIZE, CLIP_SIZE])}
+    outputs = {IMAGE_OUTPUT: (TensorProto.FLOAT, ["batch", EMBEDDING_DIM])}
+    node = helper.make_node
+    nodes = [
+        node(
+            "Conv",
+            [IMAGE_INPUT, "patch_w", "patch_b"],
+            ["patches"],
+            kernel_shape=[_PATCH, _PATCH],
+            strides=[_PATCH, _PATCH],
+        ),  # [B, 128, 7, 7]
+        node("Reshape", ["patches", "token_shape"], ["patch_columns"]),  # [B, 128, 49]
+        node("Transpose", ["patch_columns"], ["patch_tokens"], perm=[0, 2, 1]),
+        node("Add", ["patch_tokens", "position"], ["embedded"]),  # [B, 49, 128]
+        *attention_nodes,
+        node("ReduceMean", ["hidden"], ["pooled"], axes=[1], keepdims=0),
+        node("MatMul", ["pooled", "projection"], ["projected"]),
+        node("Add", ["projected", "projection_b"], [IMAGE_OUTPUT]),
+    ]
+    return stand_in_model(FAMILY, "clip_image_stand_in", nodes, initializers, inputs, outputs)
+
+
+# The clip stand-in (raise `stand_in_format` when its graphs or tokenizer change).
+_TOKENIZER_NOTE = "stand-in: hashed words, 1024 tokens (not CLIP BPE)"
+STAND_IN = StandIn(
+    FAMILY, {IMAGE_FILE: _stand_in_image_graph, TEXT_FILE: _stand_in_text_graph}, _TOKENIZER_NOTE
+)
+build_clip_stand_in = STAND_IN.build

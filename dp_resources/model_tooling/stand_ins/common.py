@@ -10,7 +10,8 @@ from numpy's generator with a fixed seed: the same seed gives the same bytes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,32 @@ def build_stand_in_folder(
     return model_dir
 
 
+@dataclass(frozen=True)
+class StandIn:
+    """One family's stand-in: its graph builders by file name (called in that order on one
+    seeded generator), how its tokenizer differs from the real one, and its format (raise
+    it when the graphs or the tokenizer change: it is part of the version)."""
+
+    family: ModelFamily
+    graphs: Mapping[str, Callable[[np.random.Generator], onnx.ModelProto]]
+    tokenizer_note: str = ""
+    stand_in_format: int = 1
+
+    @property
+    def notes(self) -> dict[str, str]:
+        tokenizer = {"tokenizer": self.tokenizer_note} if self.tokenizer_note else {}
+        return {**tokenizer, "note": "random weights for tests; outputs carry no meaning"}
+
+    def make_graphs(self, rng: np.random.Generator) -> dict[str, onnx.ModelProto]:
+        return {file: make(rng) for file, make in self.graphs.items()}
+
+    def build(self, model_dir: Path, seed: int = 0) -> Path:
+        """The STAND-IN folder at `model_dir` (`build_stand_in_folder`); returns it."""
+        return build_stand_in_folder(
+            model_dir, self.family, seed, self.make_graphs, self.notes, self.stand_in_format
+        )
+
+
 # --- stand-in graph parts -----------------------------------------------------------------
 def weights(
     rng: np.random.Generator, name: str, shape: tuple[int, ...], scale: float | None = None
@@ -127,8 +154,25 @@ def self_attention_block(
     return nodes, initializers
 
 
-def stand_in_model(graph: onnx.GraphProto, family: ModelFamily) -> onnx.ModelProto:
+Tensors = Mapping[str, tuple[int, list]]  # name -> (TensorProto element type, shape)
+
+
+def stand_in_model(
+    family: ModelFamily,
+    name: str,
+    nodes: list[onnx.NodeProto],
+    initializers: list[onnx.TensorProto],
+    inputs: Tensors,
+    outputs: Tensors,
+) -> onnx.ModelProto:
     """The checked ModelProto of a stand-in graph, labelled as a stand-in in its metadata."""
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info(n, kind, shape) for n, (kind, shape) in inputs.items()],
+        [helper.make_tensor_value_info(n, kind, shape) for n, (kind, shape) in outputs.items()],
+        initializers,
+    )
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", OPSET)],

@@ -10,16 +10,14 @@ never negative). Its depth means nothing; it exists to drive the real code path.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from dp_features.visual.model_inputs import MIDAS_SIZE
 from dp_resources.model_tooling.stand_ins.common import (
+    StandIn,
     bias,
-    build_stand_in_folder,
     const,
     stand_in_model,
     weights,
@@ -32,26 +30,9 @@ from dp_resources.models.families.midas import (
     MODEL_OUTPUT,
 )
 
-STAND_IN_FORMAT = 1  # bump when the stand-in graph changes
 # (output channels, input channels) of the stand-in's encoder convolutions, each stride 2.
 _ENCODER = ((16, 3), (32, 16), (64, 32), (64, 64))
 _DECODER_CHANNELS = 32  # = the second encoder stage's, for the skip connection
-
-
-def build_midas_stand_in(model_dir: Path, seed: int = 0) -> Path:
-    """Write a STAND-IN MiDaS model folder (random weights from `seed`, the real I/O
-    contract, a `stand_in.json` marker) at `model_dir`, atomically; returns `model_dir`.
-    Refuses to overwrite a folder that holds a real model."""
-    return build_stand_in_folder(
-        model_dir, FAMILY, seed, _stand_in_graphs, _STAND_IN_NOTES, STAND_IN_FORMAT
-    )
-
-
-_STAND_IN_NOTES = {"note": "random weights for tests; depth maps carry no meaning"}
-
-
-def _stand_in_graphs(rng: np.random.Generator) -> dict[str, onnx.ModelProto]:
-    return {MODEL_FILE: _stand_in_graph(rng)}
 
 
 def _conv(rng: np.random.Generator, name: str, channels: tuple[int, int]) -> list[onnx.TensorProto]:
@@ -65,6 +46,8 @@ def _conv(rng: np.random.Generator, name: str, channels: tuple[int, int]) -> lis
 
 
 def _stand_in_graph(rng: np.random.Generator) -> onnx.ModelProto:
+    inputs = {MODEL_INPUT: (TensorProto.FLOAT, ["batch", 3, MIDAS_SIZE, MIDAS_SIZE])}
+    outputs = {MODEL_OUTPUT: (TensorProto.FLOAT, ["batch", DEPTH_SIZE, DEPTH_SIZE])}
     node = helper.make_node
     initializers: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
@@ -109,19 +92,9 @@ def _stand_in_graph(rng: np.random.Generator) -> onnx.ModelProto:
         node("Relu", ["head_256"], ["depth_4d"]),
         node("Squeeze", ["depth_4d", "channel_axis"], [MODEL_OUTPUT]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "midas_stand_in",
-        [
-            helper.make_tensor_value_info(
-                MODEL_INPUT, TensorProto.FLOAT, ["batch", 3, MIDAS_SIZE, MIDAS_SIZE]
-            )
-        ],
-        [
-            helper.make_tensor_value_info(
-                MODEL_OUTPUT, TensorProto.FLOAT, ["batch", DEPTH_SIZE, DEPTH_SIZE]
-            )
-        ],
-        initializers,
-    )
-    return stand_in_model(graph, FAMILY)
+    return stand_in_model(FAMILY, "midas_stand_in", nodes, initializers, inputs, outputs)
+
+
+# The midas stand-in (raise `stand_in_format` when its graph changes).
+STAND_IN = StandIn(FAMILY, {MODEL_FILE: _stand_in_graph})
+build_midas_stand_in = STAND_IN.build

@@ -17,6 +17,7 @@ import pytest
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.audio.clap import ClapParams, ClapStream, clap_embeddings
+from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
 from dp_resources.models.families.clap import (
     AUDIO_FILE,
     EMBEDDING_DIM,
@@ -28,7 +29,6 @@ from dp_resources.models.families.clap import (
     WINDOW_SAMPLES,
     ClapModel,
     StandInTokenizer,
-    build_clap_stand_in,
     default_clap_dir,
     load_clap,
 )

@@ -5,12 +5,17 @@ import math
 import numpy as np
 import pytest
 
-from dp_features.dataset.feature_row import (
-    FEATURE_COLUMN_NAMES,
-    ComponentInput,
-    column_descriptions,
-    feature_row,
-)
+from dp_assets.components import feature_sets
+from dp_features.dataset.feature_row import ComponentInput, column_descriptions, feature_columns
+from dp_features.dataset.feature_row import feature_row as row_of
+
+SETS = feature_sets()
+FEATURE_COLUMN_NAMES = tuple(column.name for column in feature_columns(SETS))
+
+
+def feature_row(components):
+    return row_of(components, SETS)
+
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +34,7 @@ def cuts(times, duration):
 
 
 def test_every_column_is_described_and_the_order_is_fixed():
-    descriptions = column_descriptions()
+    descriptions = column_descriptions(SETS)
     assert tuple(descriptions) == FEATURE_COLUMN_NAMES
     assert all(text.strip() for text in descriptions.values())
     assert len(set(FEATURE_COLUMN_NAMES)) == len(FEATURE_COLUMN_NAMES)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -13,8 +11,8 @@ from dp_resources.models.families.text import (
     HybridReader,
     RapidOcrReader,
     TesseractReader,
-    files_digest,
     load_ocr_reader,
+    ocr_models,
     parse_tesseract_tsv,
 )
 
@@ -100,14 +98,16 @@ def test_rapidocr_with_a_missing_recognition_model():
     assert info.value.code == ErrorCode.MODEL_NOT_FOUND
 
 
-def test_files_digest(tmp_path):
-    a, b = tmp_path / "a.bin", tmp_path / "b.bin"
-    a.write_bytes(b"alpha")
-    b.write_bytes(b"beta")
-    sha = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (a, b)}
-    assert files_digest([a]) == sha[a]
-    expected = hashlib.sha256(f"a.bin {sha[a]}\nb.bin {sha[b]}\n".encode()).hexdigest()
-    assert files_digest([a, b]) == expected
+def test_ocr_models_follow_the_engine_and_its_options():
+    names = [m.name for m in ocr_models({"engine": "rapidocr", "use_cls": True})]
+    assert names == [
+        "rapidocr/PP-OCRv6_det_small",
+        "rapidocr/PP-OCRv6_rec_small",
+        "rapidocr/ch_ppocr_mobile_v2.0_cls_mobile",
+    ]
+    with pytest.raises(DpError) as info:
+        ocr_models({"engine": "easyocr"})
+    assert info.value.code == ErrorCode.CONFIG_INVALID
 
 
 class _FakeRapid:
