@@ -18,7 +18,6 @@ out of the cursor; an overwritten key is not seen again (upload a new name to re
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import time
@@ -40,6 +39,7 @@ from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_assets.run_records import RANGE_END, RANGE_START
 from dp_assets.uploads import VIDEO_SUFFIXES, UploadRecord, upload_event
 from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_bytes
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, parse_sidecar
 from dp_resources.storage.backends import Storage
@@ -254,7 +254,7 @@ def launch_batches(
         groups = ([fresh] if fresh else []) + [[k] for k in again]
         for keys in groups:
             objects = sorted(records[k].source_uri for k in keys)
-            digest = hashlib.sha256("\n".join(objects).encode()).hexdigest()[:24]
+            digest = sha256_bytes("\n".join(objects).encode())[:24]
             run_requests.append(
                 RunRequest(
                     run_key=f"uploads-{digest}",

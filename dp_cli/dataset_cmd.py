@@ -74,8 +74,7 @@ def copy_outputs(storage_base: str, landed: dict[str, dict], out: Path) -> list[
     for folder in folders:
         for key in store.list(folder):
             target = out / key
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.get_bytes(key))
+            store.get_file(key, target)  # streamed, and published whole
             written.append(str(target))
     return written
 

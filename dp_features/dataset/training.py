@@ -6,7 +6,6 @@ bagging, so the same dataset gives the same model text (the test trains twice).
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from dataclasses import dataclass
 from importlib import metadata
@@ -15,6 +14,7 @@ import lightgbm
 import numpy as np
 import pandas as pd
 
+from dp_core.hashing import sha256_bytes
 from dp_core.version import dataprocessor_version
 
 SEED = 20240611
@@ -111,7 +111,5 @@ def reproducibility_manifest(
         "library_versions": library_versions(),
         "dataprocessor_version": dataprocessor_version(),
         "git_sha": _git_sha(dataprocessor_version()),
-        "model_sha256": {
-            t: hashlib.sha256(m.model_text.encode()).hexdigest() for t, m in models.items()
-        },
+        "model_sha256": {t: sha256_bytes(m.model_text.encode()) for t, m in models.items()},
     }

@@ -3,8 +3,11 @@
 Input: uint8 RGB frames [N, H, W, 3] (about 160 px wide) with their presentation times in
 seconds (`times_s`, float64, may be variable frame rate), fed chunk by chunk to
 `CutDetector` (memory stays bounded: only a few seconds of tiny per-frame features are kept)
-or all at once to `detect_cuts`. All windows are in seconds, never in frames, so the same
-settings hold at 12 or 60 fps and under variable frame rate.
+or all at once to `detect_cuts`. The time windows (`*_s`: blend lags, activity, flash,
+fade, transition length) are in seconds and are looked up on `times_s`, so they hold at 12
+or 60 fps and under variable frame rate. A few small counts are in frames: a gradual
+transition needs `gradual_min_hits` blend frames in one run (hits at most 2 frames apart),
+and a fade found at a hard-cut candidate must span more than 3 frames.
 
 How (each step is cheap numpy/OpenCV over whole chunks; Python loops only visit the rare
 candidate positions):

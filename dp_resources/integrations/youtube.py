@@ -31,6 +31,7 @@ import pandas as pd
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_json
+from dp_resources.storage.atomic_files import publish_text
 
 DEFAULT_BASE_URL = "https://www.googleapis.com/youtube/v3"
 BATCH_SIZE = 50  # the API's maximum ids per videos.list / channels.list call
@@ -201,7 +202,6 @@ class YouTubeDataClient:
 
     def _record(self, endpoint: str, params: dict, status: int, body: dict, when: str) -> None:
         path = self.recording_path(endpoint, params)
-        path.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "endpoint": endpoint,
             "params": params,
@@ -209,9 +209,7 @@ class YouTubeDataClient:
             "status": status,
             "body": body,
         }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-        tmp.replace(path)
+        publish_text(path, json.dumps(record, indent=1, sort_keys=True))
 
 
 def _parse_response(endpoint: str, status: int, body: dict) -> dict:

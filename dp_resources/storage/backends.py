@@ -85,7 +85,7 @@ class LocalStorage(Storage):
 
     def put_file(self, key: str, path: Path) -> None:
         target = self._path(key)
-        if not Path(path).is_file():  # the caller's mistake, not a storage failure
+        if not Path(path).exists():  # the caller's mistake, not a storage failure
             raise FileNotFoundError(f"no file {path} to store as {key!r}")
         with _storage_errors(f"cannot write {target}"):
             publish_copy(path, target)

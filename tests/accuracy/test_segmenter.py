@@ -79,13 +79,11 @@ def test_one_pass_gives_every_stream_with_known_content(media_dir, storage):
     np.testing.assert_allclose(rms, 0.25 / np.sqrt(2), rtol=0.02)  # amplitude survives
 
     budgets = json.loads(storage.get_bytes(f"{PREFIX}/frame_budgets.json"))
-    # cpu_baseline's analysis-frame consumers, each budgeted at 1 fps
-    assert sorted(budgets) == [
-        "core_face_landmarks",
-        "core_object_detections",
-        "ocr",
-        "shot_quality",
-    ]
+    # cpu_baseline's analysis-frame readers (by their specs), each budgeted at 1 fps; the
+    # dense-stream and audio readers get none
+    assert sorted(budgets) == sorted(analysis_readers(load_profile("cpu_baseline")))
+    assert {"shot_quality", "ocr", "core_face_landmarks"} <= set(budgets)
+    assert not {"cut_detection", "core_optical_flow", "tempo_extractor"} & set(budgets)
     for budget in budgets.values():
         np.testing.assert_allclose(budget["times_s"], [0.0, 1.0, 2.0, 3.0], atol=0.021)
     assert storage.exists(f"{PREFIX}/thumbnail.jpg")

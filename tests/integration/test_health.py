@@ -16,6 +16,8 @@ from tests.fixtures.processes import free_port
 from tests.fixtures.redis_server import start_redis
 from tests.fixtures.triton_server import start_triton_server
 
+pytestmark = pytest.mark.integration
+
 pytest_plugins = ["tests.fixtures.redis_server"]
 
 

@@ -22,7 +22,11 @@ from dp_assets.upload_sensor import (
 )
 from dp_assets.uploads import load_upload
 from dp_core.errors import DpError
+from dp_resources.storage.resource import StorageResource
 from tests.fixtures.celery_workers import REPO
+from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
+
+pytestmark = pytest.mark.integration
 
 pytest_plugins = ["tests.fixtures.postgres_server"]
 
@@ -42,8 +46,17 @@ def pg_instance(tmp_path, postgres_server, monkeypatch):
 
 def tick(instance, storage, cursor):
     """One evaluation as the daemon does it; apply its partitions and events; new cursor."""
-    sensor = build_upload_sensor(storage, PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, SETTINGS)
-    result = sensor(build_sensor_context(instance=instance, cursor=cursor))
+    sensor = build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, SETTINGS)
+    resource = StorageResource(
+        base=storage.base,
+        s3_endpoint_url=storage.endpoint_url,
+        s3_access_key=ACCESS_KEY,
+        s3_secret_key=SECRET_KEY,
+    )
+    context = build_sensor_context(
+        instance=instance, cursor=cursor, resources={"storage": resource}
+    )
+    result = sensor(context)
     for request in result.dynamic_partitions_requests or []:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     for event in result.asset_events or []:

@@ -10,25 +10,22 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
+from typing import get_args
 
+import click
 import pytest
 import yaml
+
+from dp_core.component_spec import Queue
+
+pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
 ENV_EXAMPLE = REPO / ".env.example"
-SERVICES = {
-    "postgres",
-    "redis",
-    "minio",
-    "minio-init",
-    "triton",
-    "dagster-webserver",
-    "dagster-daemon",
-    "worker-cpu",
-    "worker-gpu",
-}
 
 
 def compose_command() -> list[str]:
@@ -70,27 +67,107 @@ def rendered(tmp_path_factory) -> dict:
     return yaml.safe_load(result.stdout)
 
 
-def test_compose_config_passes_and_has_every_service(rendered):
-    assert set(rendered["services"]) == SERVICES
+def console_command(script: str) -> click.Command:
+    """The click command behind an installed console script (`dp`, `dagster-daemon`, ...)."""
+    scripts = {ep.name: ep for ep in entry_points(group="console_scripts")}
+    assert script in scripts, f"{script!r} is not a console script of the installed packages"
+    target = scripts[script].load()
+    if not isinstance(target, click.Command):  # a `main()` wrapper around its module's `cli`
+        target = sys.modules[target.__module__].cli
+    return target
+
+
+def parse_command_line(argv: list[str]) -> dict:
+    """The parameters `argv` gives its command, parsed as the installed CLI would parse them
+    (sub-commands resolved, nothing run); `click.UsageError` when they do not parse."""
+    command, name, args, parent = console_command(argv[0]), argv[0], list(argv[1:]), None
+    while isinstance(command, click.Group):
+        parent = click.Context(command, info_name=name, parent=parent)
+        name, command, args = command.resolve_command(parent, args)
+    return command.make_context(name, args, parent=parent).params
+
+
+def is_ours(program: str) -> bool:
+    return program == "dp" or program.startswith("dagster")
+
+
+def dp_image_command_lines(rendered: dict) -> dict[str, list[list[str]]]:
+    """Per service built from this repository: its command, and its healthcheck when that
+    runs a `dp`/`dagster*` program (others, like curl, come from the Dockerfile)."""
+    lines = {}
+    for name, service in rendered["services"].items():
+        if "build" not in service:
+            continue
+        found = [service["command"]] if service.get("command") else []
+        test = service.get("healthcheck", {}).get("test", [])
+        if test[:1] == ["CMD"] and is_ours(test[1]):
+            found.append(test[1:])
+        lines[name] = found
+    return lines
+
+
+def workers(rendered: dict) -> dict[str, dict]:
+    """`dp worker` services by name, with their parsed parameters."""
+    return {
+        name: parse_command_line(service["command"])
+        for name, service in rendered["services"].items()
+        if service.get("command", [])[:2] == ["dp", "worker"]
+    }
+
+
+def gpu_reserved(service: dict) -> bool:
+    devices = service.get("deploy", {}).get("resources", {}).get("reservations", {})
+    return any("gpu" in d.get("capabilities", []) for d in devices.get("devices", []))
+
+
+def test_compose_config_passes_and_dependencies_exist(rendered):
+    services = rendered["services"]
+    for name, service in services.items():
+        assert set(service.get("depends_on", {})) <= set(services), name
+
+
+def test_every_dp_image_command_is_an_installed_entry_point_that_parses(rendered, monkeypatch):
+    monkeypatch.chdir(REPO)  # the image runs from the repository root (workspace.yaml)
+    entry_points_used = set()
+    for name, lines in dp_image_command_lines(rendered).items():
+        assert lines, f"{name} runs the image's default command: name one"
+        for argv in lines:
+            assert is_ours(argv[0]), f"{name} runs {argv[0]!r}, not a dp or dagster program"
+            try:
+                params = parse_command_line(argv)
+            except click.UsageError as exc:
+                pytest.fail(f"{name}: {' '.join(argv)!r} does not parse: {exc.format_message()}")
+            for workspace in params.get("workspace") or ():
+                assert (REPO / workspace).is_file(), f"{name}: no {workspace} in the repository"
+            entry_points_used.add(" ".join(argv[:2]))
+    # what production needs: the UI, the daemon (sensors, run queue) and Celery workers
+    assert {"dagster-daemon run", "dp worker"} <= entry_points_used
+    assert any(used.startswith("dagster-webserver") for used in entry_points_used)
 
 
 def test_long_running_services_have_healthchecks(rendered):
     for name, service in rendered["services"].items():
-        if name != "minio-init":
+        if service.get("restart") != "no":  # one-shot jobs (bucket creation) need none
             assert "test" in service.get("healthcheck", {}), name
 
 
-def test_gpu_reserved_for_triton_and_the_gpu_worker(rendered):
-    for name in ("triton", "worker-gpu"):
-        devices = rendered["services"][name]["deploy"]["resources"]["reservations"]["devices"]
-        assert devices[0]["capabilities"] == ["gpu"], name
-    assert "deploy" not in rendered["services"]["worker-cpu"]
-    assert "--require-triton" in rendered["services"]["worker-gpu"]["command"]
+def test_every_queue_a_step_can_use_is_served_by_a_worker(rendered):
+    served = {q for params in workers(rendered).values() for q in params["queues"].split(",")}
+    assert set(get_args(Queue)) <= served
 
 
-def test_workers_serve_their_queues(rendered):
-    assert rendered["services"]["worker-cpu"]["command"][:4] == ["dp", "worker", "--queues", "cpu"]
-    assert rendered["services"]["worker-gpu"]["command"][:4] == ["dp", "worker", "--queues", "gpu"]
+def test_gpu_workers_have_the_gpu_and_triton_cpu_workers_do_not(rendered):
+    services = rendered["services"]
+    for name, params in workers(rendered).items():
+        gpu = "gpu" in params["queues"].split(",")
+        assert gpu_reserved(services[name]) is gpu, name
+        assert params["require_triton"] is gpu, name
+        if gpu:
+            triton = services[name]["depends_on"]["triton"]
+            assert triton["condition"] == "service_healthy"
+    # the model server itself runs on the GPU too
+    assert gpu_reserved(services["triton"])
+    assert services["triton"]["command"][0] == "tritonserver"
 
 
 def test_every_variable_is_documented_and_no_secret_is_committed():

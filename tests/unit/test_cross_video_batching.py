@@ -7,6 +7,8 @@ import pytest
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.models.batching import CrossVideoBatcher
 
+pytestmark = pytest.mark.unit
+
 POISON = -1
 
 

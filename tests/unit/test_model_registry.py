@@ -24,6 +24,7 @@ from dp_resources.models.registry import (
     resolve_model_mapping,
 )
 
+pytestmark = pytest.mark.unit
 COMPONENT_FAMILIES = model_families()  # component -> model family, from the specs
 
 
