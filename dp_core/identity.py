@@ -8,11 +8,11 @@ never share a key and nothing like `../../etc/passwd` can escape a folder.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_bytes
 
 PLATFORMS = ("local", "youtube", "tiktok", "instagram", "vk", "rutube")
 PARTITION_SEPARATOR = "__"
@@ -58,7 +58,7 @@ def video_slug(video_id: str) -> str:
     """A safe name for `video_id`: [A-Za-z0-9_-], no leading '-', never '__'-ambiguous."""
     if _SAFE_ID.match(video_id) and len(video_id) <= _MAX_SLUG and "__" not in video_id:
         return video_id
-    digest = hashlib.sha256(video_id.encode("utf-8")).hexdigest()[:12]
+    digest = sha256_bytes(video_id.encode("utf-8"))[:12]
     base = _UNSAFE_RUN.sub("-", video_id).replace("__", "_").strip("-_")[: _MAX_SLUG - 14]
     return f"{base}-{digest}" if base else f"id-{digest}"
 
