@@ -22,7 +22,7 @@ from dp_assets.step_api import (
     VideoInput,
 )
 from dp_assets.uploads import UploadRecord, load_upload
-from dp_core.artifact import Artifact, ArtifactMeta
+from dp_core.artifact import Artifact, ArtifactMeta, seal
 from dp_core.errors import DpError, ErrorCode, error_code_of
 from dp_core.retry import call_with_retries
 from dp_core.storage_keys import artifact_key
@@ -56,7 +56,7 @@ def run_step(
         output, error, attempts = _compute_with_retries(context, step, body, video)
         output.meta["attempts"] = attempts
         duration_ms = round((time.perf_counter() - started) * 1000.0, 1)
-        results[key] = _finish(context, step, video.upload, output, error, duration_ms)
+        results[key] = _finish(context, step, video, output, error, duration_ms)
     return results
 
 
@@ -142,7 +142,7 @@ def _run_batched(
             context.log.error(f"{step.name} failed on {key}: a bug: {error!r}")
         output.meta["model_batch"] = {"calls": stats.calls, "mean_batch": stats.mean_batch}
         duration_ms = round(seconds[key] * 1000.0, 1)
-        results[key] = _finish(context, step, video.upload, output, error, duration_ms)
+        results[key] = _finish(context, step, video, output, error, duration_ms)
     return results
 
 
@@ -161,6 +161,9 @@ def _checked(step: StepContext, output: ComponentOutput) -> ComponentOutput:
 
 def _check_upstream(upstream: Mapping[str, Artifact]) -> None:
     for name, artifact in upstream.items():
+        if artifact.meta.model_extra and artifact.meta.model_extra.get("unreadable"):
+            # the input could not be read back as written (io_managers/npz_io_manager.py)
+            raise DpError(ErrorCode.INPUT_CORRUPT, artifact.meta.error_message)
         if artifact.meta.status == "error":
             raise DpError(
                 ErrorCode.DEPENDENCY_ERROR,
@@ -171,12 +174,19 @@ def _check_upstream(upstream: Mapping[str, Artifact]) -> None:
 def _finish(
     context: AssetExecutionContext,
     step: StepContext,
-    upload: UploadRecord,
+    video: VideoInput,
     output: ComponentOutput,
     error: Exception | None,
     duration_ms: float,
 ) -> Artifact:
-    """The video's artifact (error or result), reported as partition metadata."""
+    """The video's artifact (error or result), sealed with its digest and the digests of
+    the inputs it was computed from, and reported as partition metadata."""
+    upload = video.upload
+    inputs = {
+        name: artifact.ref
+        for name, artifact in {**video.upstream, **video.optional}.items()
+        if artifact.ref is not None
+    }
     meta = ArtifactMeta(
         component=step.name,
         component_version=step.spec.version,
@@ -192,9 +202,11 @@ def _finish(
         warnings=output.warnings,
         duration_ms=duration_ms,
         device_used=output.device,
+        inputs=inputs,
         **output.meta,
     )
     artifact = Artifact(meta=meta, arrays={} if error else output.arrays)
+    seal(artifact, artifact_key(upload.partition_key, step.run_id, step.name))
     _report(context, step, upload.partition_key, artifact, output)
     return artifact
 
@@ -218,7 +230,8 @@ def _report(
     metadata = {
         "status": meta.status,
         "error_code": meta.error_code.value if meta.error_code else "",
-        "artifact_key": artifact_key(key, step.run_id, step.name),
+        "artifact_key": artifact.ref.key,
+        "sha256": artifact.ref.sha256,
         "duration_ms": meta.duration_ms,
         "device_used": meta.device_used,
         "model_signature": meta.model_signature,

@@ -135,6 +135,7 @@ def _component_record(
         device_used=metadata.get("device_used"),
         duration_ms=metadata.get("duration_ms"),
         artifact_key=metadata.get("artifact_key"),
+        sha256=metadata.get("sha256") or None,
         model_signature=metadata.get("model_signature") or "",
     )
 

@@ -37,11 +37,15 @@ from dagster import (
 
 from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_assets.run_records import RANGE_END, RANGE_START
-from dp_assets.uploads import VIDEO_SUFFIXES, UploadRecord, upload_event
+from dp_assets.uploads import (
+    VIDEO_SUFFIXES,
+    UploadRecord,
+    sidecar_record_fields,
+    upload_event,
+)
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_bytes
 from dp_core.identity import video_key
-from dp_core.sidecar import Sidecar, parse_sidecar
 from dp_resources.storage.backends import Storage
 from dp_resources.storage.resource import StorageResource
 
@@ -132,17 +136,11 @@ def remote_upload(storage: Storage, key: str) -> UploadRecord:
     A broken sidecar is recorded, not raised; an unknown platform is raised."""
     size = storage.head(key).size
     name = PurePosixPath(key).name
-    sidecar, error_code, error, has_sidecar = Sidecar(), None, None, False
     try:
         raw = storage.get_bytes(sidecar_key(key))
-        has_sidecar = True
     except FileNotFoundError:
         raw = None
-    if raw is not None:
-        try:
-            sidecar = parse_sidecar(raw, PurePosixPath(sidecar_key(key)).name)
-        except DpError as exc:
-            error_code, error = exc.code.value, exc.message
+    fields, sidecar = sidecar_record_fields(raw, PurePosixPath(sidecar_key(key)).name)
     identity = video_key(sidecar.platform, sidecar.video_id or PurePosixPath(key).stem)
     return UploadRecord(
         partition_key=identity.partition_key,
@@ -151,9 +149,7 @@ def remote_upload(storage: Storage, key: str) -> UploadRecord:
         source_uri=f"{storage.base.rstrip('/')}/{key}",
         source_name=name,
         size_bytes=size,
-        sidecar=sidecar.model_dump(mode="json") if has_sidecar and error is None else None,
-        sidecar_error_code=error_code,
-        sidecar_error=error,
+        **fields,
     )
 
 

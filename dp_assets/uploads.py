@@ -19,7 +19,7 @@ from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, AssetSpe
 from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
-from dp_core.sidecar import Sidecar, parse_sidecar, sidecar_path
+from dp_core.sidecar import Sidecar, read_sidecar, sidecar_path
 from dp_resources.storage.backends import Storage
 
 UPLOAD = AssetKey("upload")
@@ -44,9 +44,10 @@ class UploadRecord:
     source_uri: str
     source_name: str
     size_bytes: int
-    sidecar: dict | None = None
+    sidecar: dict | None = None  # its valid fields
     sidecar_error_code: str | None = None
     sidecar_error: str | None = None
+    sidecar_problems: tuple[str, ...] = ()  # one per refused field, naming it
 
     @property
     def source_path(self) -> Path:
@@ -77,13 +78,10 @@ def prepare_upload(path: Path) -> UploadRecord:
     path = path.expanduser().absolute()
     if not path.is_file():
         raise DpError(ErrorCode.INPUT_NOT_FOUND, f"{path.name}: file not found")
-    sidecar, error_code, error = Sidecar(), None, None
     side = sidecar_path(path)
-    if side.is_file():
-        try:
-            sidecar = parse_sidecar(side.read_bytes(), side.name)
-        except DpError as exc:
-            error_code, error = exc.code.value, exc.message
+    fields, sidecar = sidecar_record_fields(
+        side.read_bytes() if side.is_file() else None, side.name
+    )
     key = video_key(sidecar.platform, sidecar.video_id or path.stem)
     return UploadRecord(
         partition_key=key.partition_key,
@@ -92,10 +90,30 @@ def prepare_upload(path: Path) -> UploadRecord:
         source_uri=f"file://{path}",
         source_name=path.name,
         size_bytes=path.stat().st_size,
-        sidecar=sidecar.model_dump(mode="json") if error is None and side.is_file() else None,
-        sidecar_error_code=error_code,
-        sidecar_error=error,
+        **fields,
     )
+
+
+def sidecar_record_fields(raw: bytes | None, source: str) -> tuple[dict, Sidecar]:
+    """The UploadRecord's sidecar fields from a sidecar's bytes (None: there is none), and
+    the sidecar whose identity fields name the video. Unreadable (not UTF-8, not a JSON
+    object): nothing kept, INPUT_CORRUPT for the components that read it. A field of the
+    wrong type: that field dropped and named (a warning in the manifest, INPUT_CORRUPT for
+    the text components), every valid field kept, `video_id` above all."""
+    if raw is None:
+        return {}, Sidecar()
+    try:
+        reading = read_sidecar(raw, source)
+    except DpError as exc:
+        return {"sidecar_error_code": exc.code.value, "sidecar_error": exc.message}, Sidecar()
+    fields: dict = {"sidecar": reading.sidecar.model_dump(mode="json")}
+    if reading.problems:
+        fields.update(
+            sidecar_error_code=ErrorCode.INPUT_CORRUPT.value,
+            sidecar_error="; ".join(reading.problems),
+            sidecar_problems=reading.problems,
+        )
+    return fields, reading.sidecar
 
 
 def register_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> None:
@@ -152,4 +170,6 @@ def load_upload(instance: DagsterInstance, partition_key: str) -> UploadRecord:
     if not records:
         raise DpError(ErrorCode.INPUT_NOT_FOUND, f"video {partition_key!r} was never registered")
     metadata = records[0].asset_materialization.metadata
-    return UploadRecord(**json.loads(metadata["record"].value))
+    fields = json.loads(metadata["record"].value)
+    fields["sidecar_problems"] = tuple(fields.get("sidecar_problems") or ())
+    return UploadRecord(**fields)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
+from dp_cli.run_guard import init_lock
+
 EMBEDDED_DAGSTER_YAML = Path(__file__).with_name("dagster_embedded.yaml")
 DEFAULT_HOME = Path(".dp")
 
@@ -25,7 +27,11 @@ def ensure_dagster_home() -> Path:
 
 
 def open_instance() -> DagsterInstance:
-    ensure_dagster_home()
-    with warnings.catch_warnings():
+    """The instance of the Dagster home; a fresh home's storage is created by one process
+    at a time (two `dp process` starting together on a new home must both work)."""
+    home = ensure_dagster_home()
+    with warnings.catch_warnings(), init_lock(home):
         warnings.simplefilter("ignore")
-        return DagsterInstance.get()
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)  # runs the schema migrations now, under the lock
+        return instance

@@ -14,6 +14,7 @@ from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_defi
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
+from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
 from dp_core.profile import Profile
 from dp_core.storage_keys import manifest_key
@@ -138,6 +139,8 @@ def process_videos(
     echo,
 ) -> tuple[list[VideoResult], Storage]:
     """Run every video under `paths`; returns one result per input file."""
+    for orphan in fail_orphaned_runs(instance):
+        echo(f"run {orphan}: its dp process is gone; marked failed")
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
@@ -170,19 +173,26 @@ def process_videos(
     for number, keys in enumerate(batches, start=1):
         run_id = str(uuid.uuid4())
         echo(f"run {number}/{len(batches)} · {len(keys)} video(s) · run_id {run_id}")
-        tags = {PROFILE_TAG: settings.profile, RANGE_START: keys[0], RANGE_END: keys[-1]}
-        progress = ProgressPrinter(instance, run_id, components, echo)
-        progress.start()
-        try:
-            job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                tags=tags,
-                run_config=QUIET_LOGGERS,
-                raise_on_error=False,
-            )
-        finally:
-            progress.finish()
+        tags = {
+            PROFILE_TAG: settings.profile,
+            RANGE_START: keys[0],
+            RANGE_END: keys[-1],
+            **process_tags(),
+        }
+        with VideoLocks(Path(instance.root_directory), keys, run_id) as locks:
+            locks.acquire(echo)  # one writer per video: wait for another run writing one
+            progress = ProgressPrinter(instance, run_id, components, echo)
+            progress.start()
+            try:
+                job.execute_in_process(
+                    instance=instance,
+                    run_id=run_id,
+                    tags=tags,
+                    run_config=QUIET_LOGGERS,
+                    raise_on_error=False,
+                )
+            finally:
+                progress.finish()
         try:
             manifests = finalize_run(instance, run_id, storage, profile)
         except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
@@ -16,7 +17,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_json
+from dp_core.hashing import sha256_bytes, sha256_json
 
 SCHEMA_VERSION = 1
 META_ENTRY = "meta"
@@ -38,6 +39,17 @@ class ModelUsed(BaseModel):
     stand_in: bool = Field(
         default=False, description="true for a test model with random weights, never a real one"
     )
+
+
+class ArtifactRef(BaseModel):
+    """Where an artifact lies and what its bytes hash to (lineage: an artifact's meta names
+    every input it was computed from this way)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    sha256: str
+    run_id: str
 
 
 class ArtifactMeta(BaseModel):
@@ -65,6 +77,9 @@ class ArtifactMeta(BaseModel):
     analysis_fps: float | None = None
     analysis_width: int | None = None
     analysis_height: int | None = None
+    inputs: dict[str, ArtifactRef] = Field(
+        default_factory=dict, description="component -> the artifact it read (key, sha256)"
+    )
 
     def model_post_init(self, _context) -> None:
         # The signature is derived, never supplied: changing any model's engine or
@@ -86,6 +101,32 @@ def model_signature(models_used: list[ModelUsed]) -> str:
 class Artifact:
     meta: ArtifactMeta
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    # where it was read from or written to; its encoded bytes once sealed for writing
+    ref: ArtifactRef | None = None
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
+
+
+def seal(artifact: Artifact, key: str) -> Artifact:
+    """Encode `artifact` once for writing at `key`: its bytes and their digest travel with
+    it, so the digest recorded in Dagster is the digest of exactly what is stored."""
+    artifact.encoded = encode_artifact(artifact)
+    artifact.ref = ArtifactRef(
+        key=key, sha256=sha256_bytes(artifact.encoded), run_id=artifact.meta.run_id
+    )
+    return artifact
+
+
+def verify_digest(data: bytes, expected_sha256: str | None, key: str) -> bytes:
+    """`data` when it hashes to `expected_sha256` (or nothing was recorded); INPUT_CORRUPT
+    naming `key` otherwise: it changed, or was replaced, after its writer recorded it."""
+    if expected_sha256 and sha256_bytes(data) != expected_sha256:
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT,
+            f"{key} does not match the sha256 its writer recorded "
+            f"({sha256_bytes(data)[:12]}… != {expected_sha256[:12]}…): changed or replaced "
+            "after it was written",
+        )
+    return data
 
 
 def encode_artifact(artifact: Artifact) -> bytes:
@@ -112,7 +153,7 @@ def decode_artifact(data: bytes, source: str = "<bytes>") -> Artifact:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as exc:
         raise DpError(
             ErrorCode.INPUT_CORRUPT, f"{source} is not a valid NPZ artifact: {exc}"
         ) from exc

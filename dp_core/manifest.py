@@ -34,6 +34,7 @@ class ComponentRecord(BaseModel):
     device_used: str | None = None
     duration_ms: float | None = None
     artifact_key: str | None = None
+    sha256: str | None = None  # of the artifact's bytes, as written
     model_signature: str = ""
 
 

@@ -46,9 +46,11 @@ def segment_step(step: StepContext) -> PerVideo:
                 "dense_times_s": result.dense_times_s,
                 "duration_s": np.float64(meta["duration_s"]),
             },
-            warnings=result.warnings,
+            # a sidecar field that was refused is said here, in the video's manifest
+            warnings=[*result.warnings, *video.upload.sidecar_problems],
             meta={
                 "frames_prefix": prefix,
+                "frames_digests": result.digests,
                 "video_metadata": meta,
                 "analysis_fps": meta["analysis_fps"],
                 "analysis_width": meta["analysis_width"],

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dp_core.hashing import sha256_bytes
 from dp_core.profile import Profile
 from dp_features.video.sampling import budget_indices
 from dp_resources.media.decoder import DecodePlan, DecodeReport, decode_once
@@ -36,6 +37,7 @@ class Segmentation:
     dense_times_s: np.ndarray
     thumbnail_jpeg: bytes | None
     warnings: list[str]
+    digests: dict[str, str]  # file under the prefix -> sha256 as written (readers verify)
 
 
 class _StreamSink:
@@ -118,22 +120,25 @@ def segment_video(
     sink = _StreamSink(storage, prefix, profile, thumbnail_at_s=1.0)
     try:
         report = decode_once(source, decode_plan(profile), sink)
-        indexes = {"analysis": sink.analysis.close(), "dense": sink.dense.close()}
+        indexes, digests = {}, {}
         for name, writer in (
+            ("analysis", sink.analysis),
+            ("dense", sink.dense),
             ("audio_model", sink.model_audio_writer),
             ("audio_native", sink.native_audio_writer),
         ):
             if writer is not None:
                 indexes[name] = writer.close()
+                digests[f"{name}/index.json"] = writer.index_sha256
         analysis_times = np.asarray(sink.analysis_times, dtype=np.float64)
         budgets = frame_budgets(profile, analysis_times, analysis_readers)
-        storage.put_bytes(f"{prefix}/frame_budgets.json", json.dumps(budgets).encode())
+        digests["frame_budgets.json"] = _put(storage, prefix, "frame_budgets.json", budgets)
         thumbnail = None
         if sink.thumbnail is not None:
             thumbnail = _thumbnail_jpeg(sink.thumbnail)
             storage.put_bytes(f"{prefix}/thumbnail.jpg", thumbnail)
         metadata = build_metadata(report, profile, indexes, prefix)
-        storage.put_bytes(f"{prefix}/metadata.json", json.dumps(metadata, indent=2).encode())
+        digests["metadata.json"] = _put(storage, prefix, "metadata.json", metadata)
     except BaseException:
         for key in storage.list(prefix):
             storage.delete(key)
@@ -144,7 +149,15 @@ def segment_video(
         dense_times_s=np.asarray(sink.dense_times, dtype=np.float64),
         thumbnail_jpeg=thumbnail,
         warnings=list(report.warnings),
+        digests=digests,
     )
+
+
+def _put(storage: Storage, prefix: str, name: str, value: dict) -> str:
+    """Write `value` as JSON at `<prefix>/<name>`; returns the sha256 of the bytes."""
+    data = json.dumps(value, indent=2).encode()
+    storage.put_bytes(f"{prefix}/{name}", data)
+    return sha256_bytes(data)
 
 
 def frame_budgets(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 
-from dp_core.artifact import Artifact
+from dp_core.artifact import Artifact, verify_digest
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.storage.backends import Storage
 from dp_resources.storage.frame_store import (
@@ -23,25 +23,40 @@ from dp_resources.storage.frame_store import (
 
 @dataclass
 class SegmentedVideo:
-    """One video's frames_dir, located through its segmenter artifact."""
+    """One video's frames_dir, located through its segmenter artifact, whose
+    `frames_digests` (file -> sha256 as written) every read is checked against: a file
+    changed or swapped in from another video is INPUT_CORRUPT naming its key."""
 
     storage: Storage
     prefix: str
+    digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_artifact(cls, storage: Storage, segmenter: Artifact) -> SegmentedVideo:
-        prefix = (segmenter.meta.model_extra or {}).get("frames_prefix")
+        extra = segmenter.meta.model_extra or {}
+        prefix = extra.get("frames_prefix")
         if not prefix:
             raise DpError(ErrorCode.DEPENDENCY_MISSING, "segmenter artifact names no frames_dir")
-        return cls(storage, prefix)
+        return cls(storage, prefix, dict(extra.get("frames_digests") or {}))
+
+    def _json(self, name: str) -> dict:
+        key = f"{self.prefix}/{name}"
+        data = verify_digest(self.storage.get_bytes(key), self.digests.get(name), key)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise DpError(ErrorCode.INPUT_CORRUPT, f"{key} is not valid JSON: {exc}") from None
+
+    def _index_sha256(self, stream: str) -> str | None:
+        return self.digests.get(f"{stream}/index.json")
 
     @cached_property
     def metadata(self) -> dict:
-        return json.loads(self.storage.get_bytes(f"{self.prefix}/metadata.json"))
+        return self._json("metadata.json")
 
     @cached_property
     def frame_budgets(self) -> dict:
-        return json.loads(self.storage.get_bytes(f"{self.prefix}/frame_budgets.json"))
+        return self._json("frame_budgets.json")
 
     def budget(self, component: str) -> np.ndarray:
         """Indices into the analysis stream that `component` processes."""
@@ -52,10 +67,11 @@ class SegmentedVideo:
         return np.asarray(self.frame_budgets[component]["indices"], dtype=np.int64)
 
     def dense_chunks(self) -> Iterator[VideoChunk]:
-        return iter_video_chunks(self.storage, f"{self.prefix}/dense")
+        return iter_video_chunks(self.storage, f"{self.prefix}/dense", self._index_sha256("dense"))
 
     def analysis_chunks(self) -> Iterator[VideoChunk]:
-        return iter_video_chunks(self.storage, f"{self.prefix}/analysis")
+        prefix = f"{self.prefix}/analysis"
+        return iter_video_chunks(self.storage, prefix, self._index_sha256("analysis"))
 
     def budget_frames(self, component: str) -> Iterator[VideoChunk]:
         """The analysis frames of `component`'s budget, chunk by chunk."""
@@ -74,8 +90,8 @@ class SegmentedVideo:
         return name in self.metadata["streams"]
 
     def audio_index(self, name: str) -> dict:
-        return read_index(self.storage, f"{self.prefix}/{name}")
+        return read_index(self.storage, f"{self.prefix}/{name}", self._index_sha256(name))
 
     def audio_chunks(self, name: str) -> Iterator[AudioChunk]:
         """`audio_model` (16 kHz mono) or `audio_native` (original rate and channels)."""
-        return iter_audio_chunks(self.storage, f"{self.prefix}/{name}")
+        return iter_audio_chunks(self.storage, f"{self.prefix}/{name}", self._index_sha256(name))

@@ -3,9 +3,14 @@
 The segmenter writes a stream chunk by chunk as it decodes (memory stays flat on long
 videos); components read it back chunk by chunk, from any machine that sees the storage.
 
-    <stream>/index.json          kind, count, chunk keys, frame size / sample rate
+    <stream>/index.json          kind, count, chunk keys and their sha256, frame size /
+                                 sample rate
     <stream>/00000.npz           video: JPEG bytes + offsets, times_s, source_frame
                                  audio: samples float32 [C, n], start_s
+
+Integrity: each index lists the sha256 of every chunk as written, and the writer reports
+the sha256 of the index itself (the segmenter records it in its artifact); readers verify
+both, so a chunk changed or swapped in from another video is INPUT_CORRUPT naming its key.
 
 Frames are stored as JPEG (quality set per stream): raw RGB of an hour at 640 px would be
 gigabytes; JPEG at q90+ is ~10× smaller and changes model inputs far less than resizing.
@@ -21,7 +26,22 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from dp_core.artifact import verify_digest
+from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_bytes
 from dp_resources.storage.backends import Storage
+
+
+def _put_chunk(storage: Storage, key: str, data: bytes, digests: list[str]) -> None:
+    storage.put_bytes(key, data)
+    digests.append(sha256_bytes(data))
+
+
+def _put_index(storage: Storage, prefix: str, index: dict) -> str:
+    """Write `<prefix>/index.json`; returns the sha256 of its bytes."""
+    data = json.dumps(index).encode()
+    storage.put_bytes(f"{prefix}/index.json", data)
+    return sha256_bytes(data)
 
 
 def _npz_bytes(**arrays: np.ndarray) -> bytes:
@@ -52,6 +72,8 @@ class VideoStreamWriter:
         self.storage, self.prefix = storage, prefix
         self.frames_per_chunk, self.quality = frames_per_chunk, jpeg_quality
         self.chunks: list[str] = []
+        self.chunk_sha256: list[str] = []
+        self.index_sha256 = ""
         self.count = 0
         self.size: tuple[int, int] | None = None  # (width, height)
         self._jpegs: list[bytes] = []
@@ -72,15 +94,13 @@ class VideoStreamWriter:
             return
         offsets = np.cumsum([0] + [len(j) for j in self._jpegs]).astype(np.int64)
         key = f"{self.prefix}/{len(self.chunks):05d}.npz"
-        self.storage.put_bytes(
-            key,
-            _npz_bytes(
-                jpeg_bytes=np.frombuffer(b"".join(self._jpegs), dtype=np.uint8),
-                jpeg_offsets=offsets,
-                times_s=np.asarray(self._times, dtype=np.float64),
-                source_frame=np.asarray(self._indices, dtype=np.int64),
-            ),
+        data = _npz_bytes(
+            jpeg_bytes=np.frombuffer(b"".join(self._jpegs), dtype=np.uint8),
+            jpeg_offsets=offsets,
+            times_s=np.asarray(self._times, dtype=np.float64),
+            source_frame=np.asarray(self._indices, dtype=np.int64),
         )
+        _put_chunk(self.storage, key, data, self.chunk_sha256)
         self.chunks.append(key)
         self._jpegs, self._times, self._indices = [], [], []
 
@@ -91,11 +111,12 @@ class VideoStreamWriter:
             "kind": "video",
             "count": self.count,
             "chunks": self.chunks,
+            "chunk_sha256": self.chunk_sha256,
             "width": self.size[0] if self.size else 0,
             "height": self.size[1] if self.size else 0,
             "jpeg_quality": self.quality,
         }
-        self.storage.put_bytes(f"{self.prefix}/index.json", json.dumps(index).encode())
+        self.index_sha256 = _put_index(self.storage, self.prefix, index)
         return index
 
 
@@ -115,6 +136,8 @@ class AudioStreamWriter:
         self.chunk_samples = max(1, round(chunk_seconds * sample_rate))
         self.channel_names = channel_names
         self.chunks: list[str] = []
+        self.chunk_sha256: list[str] = []
+        self.index_sha256 = ""
         self.total = 0
         self.start_s: float | None = None
         self._parts: list[np.ndarray] = []
@@ -135,7 +158,8 @@ class AudioStreamWriter:
         chunk, rest = data[:, :n], data[:, n:]
         key = f"{self.prefix}/{len(self.chunks):05d}.npz"
         start = (self.start_s or 0.0) + self.total / self.sample_rate
-        self.storage.put_bytes(key, _npz_bytes(samples=chunk, start_s=np.float64(start)))
+        data = _npz_bytes(samples=chunk, start_s=np.float64(start))
+        _put_chunk(self.storage, key, data, self.chunk_sha256)
         self.chunks.append(key)
         self.total += chunk.shape[1]
         self._parts = [rest] if rest.shape[1] else []
@@ -151,8 +175,9 @@ class AudioStreamWriter:
             "samples": self.total,
             "start_s": self.start_s or 0.0,
             "chunks": self.chunks,
+            "chunk_sha256": self.chunk_sha256,
         }
-        self.storage.put_bytes(f"{self.prefix}/index.json", json.dumps(index).encode())
+        self.index_sha256 = _put_index(self.storage, self.prefix, index)
         return index
 
 
@@ -170,15 +195,36 @@ class AudioChunk:
     start_s: float
 
 
-def read_index(storage: Storage, prefix: str) -> dict:
-    return json.loads(storage.get_bytes(f"{prefix}/index.json"))
+def read_index(storage: Storage, prefix: str, expected_sha256: str | None = None) -> dict:
+    """A stream's index; verified against `expected_sha256` (its writer's) when given."""
+    key = f"{prefix}/index.json"
+    data = verify_digest(storage.get_bytes(key), expected_sha256, key)
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise DpError(ErrorCode.INPUT_CORRUPT, f"{key} is not valid JSON: {exc}") from None
 
 
-def iter_video_chunks(storage: Storage, prefix: str) -> Iterator[VideoChunk]:
+def _chunks(storage: Storage, prefix: str, index_sha256: str | None) -> Iterator[tuple[str, dict]]:
+    """(key, arrays) of every chunk, each checked against the digest its index lists."""
+    index = read_index(storage, prefix, index_sha256)
+    digests = index.get("chunk_sha256") or [None] * len(index["chunks"])
+    for key, expected in zip(index["chunks"], digests, strict=True):
+        data = verify_digest(storage.get_bytes(key), expected, key)
+        try:
+            yield key, _load_npz(data)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DpError(
+                ErrorCode.INPUT_CORRUPT, f"{key} is not a readable chunk: {exc}"
+            ) from None
+
+
+def iter_video_chunks(
+    storage: Storage, prefix: str, index_sha256: str | None = None
+) -> Iterator[VideoChunk]:
     """Decode a video stream chunk by chunk (memory: one chunk at a time)."""
     position = 0
-    for key in read_index(storage, prefix)["chunks"]:
-        arrays = _load_npz(storage.get_bytes(key))
+    for _, arrays in _chunks(storage, prefix, index_sha256):
         raw, offsets = arrays["jpeg_bytes"].tobytes(), arrays["jpeg_offsets"]
         frames = np.stack(
             [decode_jpeg(raw[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
@@ -189,7 +235,8 @@ def iter_video_chunks(storage: Storage, prefix: str) -> Iterator[VideoChunk]:
         position += n
 
 
-def iter_audio_chunks(storage: Storage, prefix: str) -> Iterator[AudioChunk]:
-    for key in read_index(storage, prefix)["chunks"]:
-        arrays = _load_npz(storage.get_bytes(key))
+def iter_audio_chunks(
+    storage: Storage, prefix: str, index_sha256: str | None = None
+) -> Iterator[AudioChunk]:
+    for _, arrays in _chunks(storage, prefix, index_sha256):
         yield AudioChunk(arrays["samples"], float(arrays["start_s"]))
