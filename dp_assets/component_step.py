@@ -203,6 +203,7 @@ def _finish(
         duration_ms=duration_ms,
         device_used=output.device,
         inputs=inputs,
+        fingerprint=step.fingerprint,
         **output.meta,
     )
     artifact = Artifact(meta=meta, arrays={} if error else output.arrays)
@@ -232,6 +233,8 @@ def _report(
         "error_code": meta.error_code.value if meta.error_code else "",
         "artifact_key": artifact.ref.key,
         "sha256": artifact.ref.sha256,
+        "fingerprint": step.fingerprint,
+        "input_sha256": MetadataValue.json({n: ref.sha256 for n, ref in meta.inputs.items()}),
         "duration_ms": meta.duration_ms,
         "device_used": meta.device_used,
         "model_signature": meta.model_signature,

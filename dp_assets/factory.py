@@ -25,12 +25,14 @@ from dagster import (
 )
 
 from dp_assets.component_step import run_step
+from dp_assets.freshness import component_fingerprint
 from dp_assets.partitions import videos_partitions
 from dp_assets.step_api import StepContext
 from dp_assets.uploads import upload_spec
 from dp_core.artifact import Artifact
 from dp_core.component_spec import ComponentSpec
 from dp_core.profile import ComponentSettings, Profile
+from dp_resources.models.registry import resolve_component
 
 CHECK_NAME = "artifact_status"
 CELERY_QUEUE_TAG = "dagster-celery/queue"
@@ -48,9 +50,17 @@ def step_pool(settings: ComponentSettings) -> str | None:
     return GPU_POOL if settings.device == "cuda" else None
 
 
+def fingerprint_of(spec: ComponentSpec, profile: Profile) -> str:
+    """The component's fingerprint under `profile` (dp_assets/freshness.py), with the
+    models it would load resolved from their files."""
+    model = resolve_component(spec.name, profile, spec.model_family) if spec.model_family else None
+    return component_fingerprint(spec, profile, model)
+
+
 def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
     """The asset of `spec` as `profile` runs it."""
     settings = profile.components[spec.name]
+    fingerprint = fingerprint_of(spec, profile)
     optional = tuple(name for name in spec.optional_inputs if name in profile.components)
     severity = AssetCheckSeverity.ERROR if settings.required else AssetCheckSeverity.WARN
     check = AssetCheckSpec(
@@ -73,7 +83,7 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
         retry_policy=STEP_RETRY,
         op_tags={CELERY_QUEUE_TAG: spec.queue},
         pool=step_pool(settings),
-        code_version=spec.version,
+        code_version=fingerprint,  # Dagster shows stale partitions when it changes
         check_specs=[check],
         kinds=set(spec.kinds) or None,
         required_resource_keys={"storage", "profile", "models"},
@@ -87,6 +97,7 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
             storage=resources.storage.get_storage(),
             models=resources.models,
             log=context.log,
+            fingerprint=fingerprint,
         )
         artifacts = run_step(
             context,

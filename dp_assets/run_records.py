@@ -7,12 +7,14 @@ sensor for runs the daemon launched); a manifest that exists already is never re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance
 
 from dp_assets.components import catalog, model_families
+from dp_assets.freshness import Materialized
 from dp_assets.partitions import VIDEOS
 from dp_assets.uploads import load_upload
 from dp_core.errors import ErrorCode
@@ -109,12 +111,15 @@ def _journal(
 
 
 def _component_record(
-    name: str, profile: Profile, progress: _Progress, key: str
+    name: str, profile: Profile, progress: _Progress, key: str, reused: Mapping[str, Materialized]
 ) -> ComponentRecord:
     if name not in profile.components:
         return ComponentRecord(name=name, required=False, status="skipped")
     required = profile.components[name].required
     metadata = progress.materialized.get((key, name))
+    reused_from = None
+    if metadata is None and name in reused:  # up to date from an earlier run, not recomputed
+        metadata, reused_from = reused[name].metadata, reused[name].run_id
     if metadata is None:
         last = [e for e in progress.events[key] if e.component == name]
         failed = bool(last) and last[-1].state == "error"
@@ -137,13 +142,21 @@ def _component_record(
         artifact_key=metadata.get("artifact_key"),
         sha256=metadata.get("sha256") or None,
         model_signature=metadata.get("model_signature") or "",
+        reused_from_run=reused_from,
     )
 
 
 def finalize_run(
-    instance: DagsterInstance, run_id: str, storage: Storage, profile: Profile
+    instance: DagsterInstance,
+    run_id: str,
+    storage: Storage,
+    profile: Profile,
+    reused: Mapping[str, Mapping[str, Materialized]] | None = None,
 ) -> list[Manifest]:
-    """Write manifest + state journal for every video of a finished run; return the manifests."""
+    """Write manifest + state journal for every video of a finished run; return the manifests.
+    `reused`: per video, the up-to-date artifacts of earlier runs this run did not recompute
+    (dp_assets/freshness.py); the manifest lists them with the run that made them."""
+    reused = reused or {}
     run_record = instance.get_run_record_by_id(run_id)
     run = run_record.dagster_run
     keys = run_partition_keys(instance, run.tags)
@@ -152,7 +165,9 @@ def finalize_run(
     model_mapping = manifest_model_mapping(profile, model_families())
     manifests = []
     for key in keys:
-        components = [_component_record(n, profile, progress, key) for n in catalog()]
+        components = [
+            _component_record(n, profile, progress, key, reused.get(key, {})) for n in catalog()
+        ]
         upload = load_upload(instance, key)
         manifest = Manifest(
             run=RunSection(

@@ -33,6 +33,7 @@ class StepContext:
     storage: Storage
     models: Any  # dp_resources.models.resource.ModelResource
     log: logging.Logger | Any
+    fingerprint: str = ""  # dp_assets/freshness.py: recorded with every artifact
 
     @property
     def name(self) -> str:

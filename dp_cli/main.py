@@ -38,7 +38,8 @@ def main() -> None:
 @click.option("--storage", default=None, help="folder or s3://bucket/prefix [default: .dp/storage]")
 @click.option("--batch-size", type=int, default=None, help="videos per Dagster run [profile's]")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")
-def process(paths, profile, storage, batch_size, as_json) -> None:
+@click.option("--force", is_flag=True, help="recompute every component, even up-to-date ones")
+def process(paths, profile, storage, batch_size, as_json, force) -> None:
     """Run the profile's asset graph on video files and folders."""
     from dp_assets.components import load_profile
     from dp_assets.definitions import Settings
@@ -52,7 +53,7 @@ def process(paths, profile, storage, batch_size, as_json) -> None:
         settings = Settings.of(storage or os.environ.get("DP_STORAGE"), profile)
         instance = open_instance()
         results, store = process_videos(
-            instance, list(paths), settings, active_profile, batch_size, echo
+            instance, list(paths), settings, active_profile, batch_size, echo, force=force
         )
     except DpError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -8,14 +8,18 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
+from dp_assets.components import catalog
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
+from dp_assets.factory import fingerprint_of
+from dp_assets.freshness import reusable
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
 from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
+from dp_core.manifest import Manifest
 from dp_core.profile import Profile
 from dp_core.storage_keys import manifest_key
 from dp_resources.storage.backends import Storage, open_storage
@@ -35,6 +39,7 @@ class VideoResult:
     message: str | None = None
     manifest_key: str | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"ok": 0, "empty": 0, "error": 0})
+    reused: int = 0  # components up to date from earlier runs, not recomputed
 
     def as_json(self) -> dict:
         return {
@@ -48,6 +53,7 @@ class VideoResult:
             "message": self.message,
             "manifest_key": self.manifest_key,
             "components": self.counts,
+            "reused": self.reused,
         }
 
 
@@ -137,6 +143,7 @@ def process_videos(
     profile: Profile,
     batch_size: int | None,
     echo,
+    force: bool = False,
 ) -> tuple[list[VideoResult], Storage]:
     """Run every video under `paths`; returns one result per input file."""
     for orphan in fail_orphaned_runs(instance):
@@ -169,51 +176,105 @@ def process_videos(
     register_uploads(instance, [record for record, _ in records.values()])
     size = batch_size or profile.batching.videos_per_run
     batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
-    components = profile.component_order()
-    for number, keys in enumerate(batches, start=1):
-        run_id = str(uuid.uuid4())
-        echo(f"run {number}/{len(batches)} · {len(keys)} video(s) · run_id {run_id}")
-        tags = {
-            PROFILE_TAG: settings.profile,
-            RANGE_START: keys[0],
-            RANGE_END: keys[-1],
-            **process_tags(),
-        }
-        with VideoLocks(Path(instance.root_directory), keys, run_id) as locks:
+    specs = catalog()
+    fingerprints = {name: fingerprint_of(specs[name], profile) for name in profile.components}
+    for number, batch in enumerate(batches, start=1):
+        echo(f"batch {number}/{len(batches)} · {len(batch)} video(s)")
+        with VideoLocks(Path(instance.root_directory), batch, f"batch {number}") as locks:
             locks.acquire(echo)  # one writer per video: wait for another run writing one
-            progress = ProgressPrinter(instance, run_id, components, echo)
-            progress.start()
-            try:
-                job.execute_in_process(
-                    instance=instance,
-                    run_id=run_id,
-                    tags=tags,
-                    run_config=QUIET_LOGGERS,
-                    raise_on_error=False,
+            kept = (
+                {}
+                if force
+                else {key: reusable(instance, key, profile, specs, fingerprints) for key in batch}
+            )
+            for keys, compute in _groups(batch, profile.component_order(), kept):
+                reused = {key: kept.get(key, {}) for key in keys}
+                if not compute:
+                    _up_to_date(instance, storage, profile, keys, reused, records, echo)
+                    continue
+                _run(
+                    instance, job, storage, profile, settings, keys, compute, reused, records, echo
                 )
-            finally:
-                progress.finish()
-        try:
-            manifests = finalize_run(instance, run_id, storage, profile)
-        except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next
-            for key in keys:
-                result = records[key][1]
-                result.run_id, result.error_code, result.message = (
-                    run_id,
-                    exc.code.value,
-                    exc.message,
-                )
-            continue
-        for manifest in manifests:
-            _, result = records[manifest.video.partition_key]
-            _apply_manifest(result, manifest, run_id)
     return results, storage
+
+
+def _groups(
+    batch: list[str], order: list[str], kept: dict[str, dict]
+) -> list[tuple[list[str], list[str]]]:
+    """Consecutive videos of the batch that need the same components computed (a Dagster
+    run covers a contiguous partition range)."""
+    groups: list[tuple[list[str], list[str]]] = []
+    for key in batch:
+        compute = [name for name in order if name not in kept.get(key, {})]
+        if groups and groups[-1][1] == compute:
+            groups[-1][0].append(key)
+        else:
+            groups.append(([key], compute))
+    return groups
+
+
+def _run(instance, job, storage, profile, settings, keys, compute, reused, records, echo):
+    """One Dagster run of the `compute` components over `keys`; the rest is reused."""
+    run_id = str(uuid.uuid4())
+    skipped = len(profile.components) - len(compute)
+    echo(
+        f"run · {len(keys)} video(s) · {len(compute)} component(s) to compute"
+        + (f", {skipped} up to date" if skipped else "")
+        + f" · run_id {run_id}"
+    )
+    tags = {PROFILE_TAG: settings.profile, RANGE_START: keys[0], RANGE_END: keys[-1]}
+    progress = ProgressPrinter(instance, run_id, compute, echo)
+    progress.start()
+    try:
+        job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            tags={**tags, **process_tags()},
+            run_config=QUIET_LOGGERS,
+            raise_on_error=False,
+            asset_selection=[AssetKey(name) for name in compute],
+        )
+    finally:
+        progress.finish()
+    try:
+        manifests = finalize_run(instance, run_id, storage, profile, reused)
+    except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next
+        for key in keys:
+            result = records[key][1]
+            result.run_id, result.error_code, result.message = run_id, exc.code.value, exc.message
+        return
+    for manifest in manifests:
+        _, result = records[manifest.video.partition_key]
+        _apply_manifest(result, manifest, run_id)
+
+
+def _up_to_date(instance, storage, profile, keys, reused, records, echo):
+    """Every component of these videos is up to date: nothing runs; each video's result is
+    the manifest of the newest run that made its artifacts (written now if that run died
+    before writing it)."""
+    for key in keys:
+        made_by = {m.run_id for m in reused[key].values()}
+        newest = max(made_by, key=lambda r: instance.get_run_record_by_id(r).create_timestamp)
+        echo(f"{key}: up to date (every component reused; newest from run {newest})")
+        target = manifest_key(key, newest)
+        if storage.exists(target):
+            manifest = Manifest.model_validate_json(storage.get_bytes(target))
+        else:
+            [manifest] = [
+                m
+                for m in finalize_run(instance, newest, storage, profile, {key: reused[key]})
+                if m.video.partition_key == key
+            ]
+        _, result = records[key]
+        _apply_manifest(result, manifest, newest)
+        result.reused = len(reused[key])
 
 
 def _apply_manifest(result: VideoResult, manifest, run_id: str) -> None:
     result.run_id = run_id
     result.status = manifest.run.status
     result.manifest_key = manifest_key(result.partition_key, run_id)
+    result.reused = sum(1 for c in manifest.components if c.reused_from_run)
     for component in manifest.components:
         if component.status == "success":
             result.counts["ok"] += 1

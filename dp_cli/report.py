@@ -8,7 +8,7 @@ from rich.table import Table
 
 def print_summary(results, storage_base: str) -> None:
     table = Table(title=f"dp process · storage {storage_base}")
-    for column in ("video", "status", "ok/empty/error", "manifest key / error"):
+    for column in ("video", "status", "ok/empty/error", "reused", "manifest key / error"):
         table.add_column(column, overflow="fold")
     for r in results:
         counts = f"{r.counts['ok']}/{r.counts['empty']}/{r.counts['error']}"
@@ -18,5 +18,5 @@ def print_summary(results, storage_base: str) -> None:
             status = f"[red]error[/red] {r.error_code or ''}"
             detail = f"{r.message or ''}" + (f"\n{r.manifest_key}" if r.manifest_key else "")
         name = f"{r.platform}/{r.video_id}" if r.video_id else r.source
-        table.add_row(name, status, counts, detail)
+        table.add_row(name, status, counts, str(r.reused), detail)
     Console().print(table)

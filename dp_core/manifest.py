@@ -35,6 +35,7 @@ class ComponentRecord(BaseModel):
     duration_ms: float | None = None
     artifact_key: str | None = None
     sha256: str | None = None  # of the artifact's bytes, as written
+    reused_from_run: str | None = None  # up to date: not recomputed, made by that run
     model_signature: str = ""
 
 
