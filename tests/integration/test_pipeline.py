@@ -19,7 +19,7 @@ from tests.fixtures.media import ClipSpec, make_clip
 pytestmark = pytest.mark.integration
 
 
-def run(instance, paths, storage_base, batch_size=None):
+def run(instance, paths, storage_base, batch_size=None, force=False):
     settings = Settings(storage_base=str(storage_base))
     lines = []
     results, storage = process_videos(
@@ -29,6 +29,7 @@ def run(instance, paths, storage_base, batch_size=None):
         load_profile("cpu_baseline"),
         batch_size,
         lines.append,
+        force=force,
     )
     return results, storage, lines
 
@@ -174,12 +175,12 @@ def test_thirty_clips_run_in_batches_not_thirty_runs(tmp_path, dagster_instance)
     ) == [6, 8, 8, 8]
 
 
-def test_rerun_writes_new_keys_and_reads_upstream_from_latest_run(tmp_path, dagster_instance):
+def test_a_forced_rerun_writes_new_keys_and_keeps_the_old_ones(tmp_path, dagster_instance):
     clip = make_clip(tmp_path / "v.mp4", ClipSpec(duration_s=0.5, audio=False))
     first, storage, _ = run(dagster_instance, [clip], tmp_path / "store")
     old_manifest = storage.get_bytes(first[0].manifest_key)
-    second, _, _ = run(dagster_instance, [clip], tmp_path / "store")
-    assert first[0].run_id != second[0].run_id
+    second, _, _ = run(dagster_instance, [clip], tmp_path / "store", force=True)
+    assert first[0].run_id != second[0].run_id and second[0].reused == 0
     assert storage.get_bytes(first[0].manifest_key) == old_manifest
     assert storage.exists(second[0].manifest_key)
 

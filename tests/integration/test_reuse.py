@@ -2,6 +2,8 @@
 computes nothing, a settings change recomputes exactly that component and its dependants,
 `force` recomputes everything. Real Dagster instance, real folder storage, in process."""
 
+import shutil
+
 import pytest
 import yaml
 
@@ -9,6 +11,7 @@ from dp_assets.components import catalog, load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.manifest import Manifest
+from dp_resources.model_tooling.stand_ins import build_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -102,3 +105,32 @@ def test_a_params_change_recomputes_only_that_component_and_force_everything(pro
     assert computed == [{"color_dynamics"}] * 2
     _, _, computed = process(COMPONENTS, force=True)
     assert computed == [set(COMPONENTS)] * 2
+
+
+def test_a_model_change_recomputes_only_the_component_that_runs_it(
+    tmp_path, dagster_instance, monkeypatch
+):
+    monkeypatch.setenv("DP_MODEL_DIR", str(tmp_path / "models"))
+    build_stand_in("clap", tmp_path / "models" / "clap", seed=0)
+    components = {"segmenter": {}, "tempo_extractor": {}, "clap_extractor": {}}
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump({"name": "models", "components": components}))
+    clip = make_clip(tmp_path / "v.mp4", ClipSpec(duration_s=2.0))
+
+    def run():
+        [result], store = process_videos(
+            dagster_instance,
+            [str(clip)],
+            Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
+            load_profile(str(path)),
+            None,
+            lambda _: None,
+        )
+        manifest = Manifest.model_validate_json(store.get_bytes(result.manifest_key))
+        return result, {c.name for c in manifest.components if c.reused_from_run}
+
+    run()
+    assert run()[0].reused == len(components)  # unchanged: all up to date
+    shutil.rmtree(tmp_path / "models" / "clap")
+    build_stand_in("clap", tmp_path / "models" / "clap", seed=1)  # other weights
+    assert run()[1] == {"segmenter", "tempo_extractor"}  # clap_extractor recomputed

@@ -45,15 +45,11 @@ def test_two_dp_process_on_a_fresh_home_both_finish(tmp_path):
     for process, output in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, output
         assert "Traceback" not in output and "IntegrityError" not in output
-    # the same video was written by one run at a time: the second waited for the first
+    # one writer per video: the second waited for the first, then found it up to date
     with DagsterInstance.from_config(str(tmp_path / ".dp" / "dagster_home")) as instance:
         runs = instance.get_runs()
-        assert len(runs) == 2 and all(r.status == DagsterRunStatus.SUCCESS for r in runs)
-        spans = sorted(
-            (instance.get_run_stats(r.run_id).start_time, instance.get_run_stats(r.run_id).end_time)
-            for r in runs
-        )
-        assert spans[0][1] <= spans[1][0]  # never both writing local__v
+        assert len(runs) == 1 and runs[0].status == DagsterRunStatus.SUCCESS
+    assert sum("up to date" in output for output in outputs) == 1
 
 
 def materialized(home, run_id):
