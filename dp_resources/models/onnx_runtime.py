@@ -86,3 +86,16 @@ class OnnxModel:
                     f"{self.model_used.name}: output {output_name} holds NaN or infinity",
                 )
         return result
+
+
+def planned_onnx_model(planned, providers: tuple[str, ...], intra_op_threads: int) -> OnnxModel:
+    """The `OnnxModel` of a registry `PlannedModel` (path, name, version, precision): what
+    loads is what the manifest's resolved mapping names."""
+    return OnnxModel(
+        planned.path,
+        name=planned.name,
+        version=planned.version,
+        providers=providers,
+        precision=planned.precision,
+        intra_op_threads=intra_op_threads,
+    )

@@ -33,7 +33,7 @@ from dp_features.visual.object_detection import (
     letterbox_frames,
     to_frame,
 )
-from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.onnx_runtime import planned_onnx_model
 from dp_resources.models.registry import (
     MODEL_INFO_FILE,
     family,
@@ -141,14 +141,7 @@ def load_object_detector(
             ErrorCode.MODEL_NOT_FOUND,
             f"NanoDet model in {folder} has no {MODEL_INFO_FILE}: {HOW_TO_GET}",
         )
-    model = OnnxModel(
-        planned.path,
-        name=planned.name,
-        version=planned.version,
-        providers=providers,
-        precision=planned.precision,
-        intra_op_threads=intra_op_threads,
-    )
+    model = planned_onnx_model(planned, providers, intra_op_threads)
     if info.get("sha256", {}).get(ONNX_FILE) != model.model_used.weights_digest:
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,

@@ -38,7 +38,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.audio_events import N_CLASSES, YamnetQuantization
-from dp_resources.models.onnx_runtime import OnnxModel
+from dp_resources.models.onnx_runtime import OnnxModel, planned_onnx_model
 from dp_resources.models.registry import PlannedModel, model_cache_dir
 from dp_resources.storage.atomic_files import publish_bytes
 
@@ -129,20 +129,7 @@ def load_silero_vad(
 ) -> OnnxModel:
     """Silero VAD (fp32, 8/16 kHz). One thread by default: it runs one 32 ms frame per call,
     where more threads only add synchronisation."""
-    return _onnx_model(silero_models()[0], providers, intra_op_threads)
-
-
-def _onnx_model(
-    planned: PlannedModel, providers: tuple[str, ...], intra_op_threads: int
-) -> OnnxModel:
-    return OnnxModel(
-        planned.path,
-        name=planned.name,
-        version=planned.version,
-        providers=providers,
-        precision=planned.precision,
-        intra_op_threads=intra_op_threads,
-    )
+    return planned_onnx_model(silero_models()[0], providers, intra_op_threads)
 
 
 def yamnet_onnx_path() -> Path:
@@ -270,4 +257,4 @@ def load_yamnet(
     providers: tuple[str, ...] = ("CPUExecutionProvider",), intra_op_threads: int = 0
 ) -> OnnxModel:
     """YAMNet w8a8 (int8) with a dynamic batch and an `embedding` output."""
-    return _onnx_model(yamnet_models()[0], providers, intra_op_threads)
+    return planned_onnx_model(yamnet_models()[0], providers, intra_op_threads)
