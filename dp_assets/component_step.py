@@ -21,8 +21,8 @@ from dp_assets.step_api import (
     Upstream,
     VideoInput,
 )
-from dp_assets.uploads import UploadRecord, load_upload
-from dp_core.artifact import Artifact, ArtifactMeta, seal
+from dp_assets.uploads import UPLOAD_INPUT, UploadRecord, load_upload
+from dp_core.artifact import Artifact, ArtifactMeta, ArtifactRef, seal
 from dp_core.errors import DpError, ErrorCode, error_code_of
 from dp_core.retry import call_with_retries
 from dp_core.storage_keys import artifact_key
@@ -187,6 +187,10 @@ def _finish(
         for name, artifact in {**video.upstream, **video.optional}.items()
         if artifact.ref is not None
     }
+    if not step.spec.inputs:  # the segmenter's input is the uploaded file itself
+        inputs[UPLOAD_INPUT] = ArtifactRef(
+            key=f"upload/{upload.partition_key}", sha256=upload.source_digest, run_id=""
+        )
     meta = ArtifactMeta(
         component=step.name,
         component_version=step.spec.version,

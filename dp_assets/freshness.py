@@ -8,7 +8,8 @@ the asset's Dagster `code_version`, and every artifact records it.
 
 An artifact is reused when it is the partition's latest materialization, its status is
 `ok` or `empty`, its fingerprint is the current one, and every input it was computed from
-(by sha256) is the artifact reused for that input now. Anything else is recomputed, and so
+(by sha256) is the artifact reused for that input now; for the segmenter, the input is the
+source file itself (path, size and mtime or ETag: a replaced file is segmented again). Anything else is recomputed, and so
 is everything downstream of it: a crash resumes where it stopped, a model or params change
 recomputes exactly that component and its dependants, an unchanged re-run computes nothing.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from dp_assets.uploads import UPLOAD_INPUT, load_upload
 from dp_core.component_spec import ComponentSpec
 from dp_core.hashing import sha256_json
 from dp_core.profile import Profile
@@ -97,6 +99,10 @@ def reusable(
         if latest.fingerprint != fingerprints[name]:
             continue
         spec = specs[name]
+        if not spec.inputs:  # the segmenter: made from this very file?
+            if latest.input_sha256.get(UPLOAD_INPUT) == load_upload(instance, key).source_digest:
+                kept[name] = latest
+            continue
         upstream = [*spec.inputs, *(n for n in spec.optional_inputs if n in profile.components)]
         if all(n in kept and latest.input_sha256.get(n) == kept[n].sha256 for n in upstream):
             kept[name] = latest

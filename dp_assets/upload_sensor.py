@@ -41,6 +41,7 @@ from dp_assets.uploads import (
     VIDEO_SUFFIXES,
     UploadRecord,
     sidecar_record_fields,
+    source_digest,
     upload_event,
 )
 from dp_core.errors import DpError, ErrorCode
@@ -134,7 +135,8 @@ def sidecar_key(video: str) -> str:
 def remote_upload(storage: Storage, key: str) -> UploadRecord:
     """Identity and sidecar of one upload in the bucket (as `prepare_upload` for a file).
     A broken sidecar is recorded, not raised; an unknown platform is raised."""
-    size = storage.head(key).size
+    info = storage.head(key)
+    size = info.size
     name = PurePosixPath(key).name
     try:
         raw = storage.get_bytes(sidecar_key(key))
@@ -149,6 +151,7 @@ def remote_upload(storage: Storage, key: str) -> UploadRecord:
         source_uri=f"{storage.base.rstrip('/')}/{key}",
         source_name=name,
         size_bytes=size,
+        source_digest=source_digest(f"{storage.base.rstrip('/')}/{key}", size, info.version),
         **fields,
     )
 

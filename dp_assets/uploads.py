@@ -18,6 +18,7 @@ from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, AssetSpe
 
 from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_json
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, read_sidecar, sidecar_path
 from dp_resources.storage.backends import Storage
@@ -36,6 +37,9 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 
+UPLOAD_INPUT = "upload"  # the segmenter's lineage entry for the source file
+
+
 @dataclass(frozen=True)
 class UploadRecord:
     partition_key: str
@@ -48,6 +52,9 @@ class UploadRecord:
     sidecar_error_code: str | None = None
     sidecar_error: str | None = None
     sidecar_problems: tuple[str, ...] = ()  # one per refused field, naming it
+    # which file this is: changes when the file at source_uri is replaced (a re-run then
+    # segments it again instead of reusing the old file's artifacts)
+    source_digest: str = ""
 
     @property
     def source_path(self) -> Path:
@@ -90,8 +97,15 @@ def prepare_upload(path: Path) -> UploadRecord:
         source_uri=f"file://{path}",
         source_name=path.name,
         size_bytes=path.stat().st_size,
+        source_digest=source_digest(f"file://{path}", path.stat().st_size, path.stat().st_mtime_ns),
         **fields,
     )
+
+
+def source_digest(uri: str, size: int, version: object) -> str:
+    """Identity of a source file's content without reading it: where, how big, and its
+    modification time (folder) or ETag (S3)."""
+    return sha256_json({"uri": uri, "size": size, "version": str(version)})[:32]
 
 
 def sidecar_record_fields(raw: bytes | None, source: str) -> tuple[dict, Sidecar]:

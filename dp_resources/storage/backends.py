@@ -25,6 +25,7 @@ from dp_resources.storage.atomic_files import TEMP_PREFIX, publish_bytes, publis
 class ObjectInfo:
     key: str
     size: int
+    version: str = ""  # changes when the object is replaced: mtime (folder), ETag (S3)
 
 
 class Storage(ABC):
@@ -110,7 +111,8 @@ class LocalStorage(Storage):
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.base}")
-        return ObjectInfo(key=key, size=path.stat().st_size)
+        stat = path.stat()
+        return ObjectInfo(key=key, size=stat.st_size, version=str(stat.st_mtime_ns))
 
     def list(self, prefix: str) -> Iterator[str]:
         folder = self._path(prefix)

@@ -136,7 +136,8 @@ class S3Storage(Storage):
         except FileNotFoundError:
             self._check_bucket()
             raise
-        return ObjectInfo(key=key, size=int(response["ContentLength"]))
+        version = f"{response.get('ETag', '')}@{response.get('LastModified', '')}"
+        return ObjectInfo(key=key, size=int(response["ContentLength"]), version=version)
 
     def list(self, prefix: str) -> Iterator[str]:
         # Listed eagerly: errors surface at the call, and the result must be sorted anyway.

@@ -10,6 +10,7 @@ import yaml
 from dp_assets.components import catalog, load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
+from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_resources.model_tooling.stand_ins import build_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
@@ -134,3 +135,32 @@ def test_a_model_change_recomputes_only_the_component_that_runs_it(
     shutil.rmtree(tmp_path / "models" / "clap")
     build_stand_in("clap", tmp_path / "models" / "clap", seed=1)  # other weights
     assert run()[1] == {"segmenter", "tempo_extractor"}  # clap_extractor recomputed
+
+
+def test_a_replaced_source_file_is_segmented_again(tmp_path, dagster_instance):
+    """Same name, same video id, other content: nothing of the old file is reused."""
+    components = {"segmenter": {}, "cut_detection": {}, "tempo_extractor": {}}
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump({"name": "replaced", "components": components}))
+    clip = tmp_path / "v.mp4"
+
+    def run():
+        [result], store = process_videos(
+            dagster_instance,
+            [str(clip)],
+            Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
+            load_profile(str(path)),
+            None,
+            lambda _: None,
+        )
+        return result, store
+
+    make_clip(clip, ClipSpec(duration_s=1.0))
+    run()
+    assert run()[0].reused == len(components)
+    make_clip(clip, ClipSpec(duration_s=2.0))  # the file is replaced
+    result, store = run()
+    manifest = Manifest.model_validate_json(store.get_bytes(result.manifest_key))
+    assert result.reused == 0 and not any(c.reused_from_run for c in manifest.components)
+    segmenter = decode_artifact(store.get_bytes(manifest.component("segmenter").artifact_key))
+    assert float(segmenter.arrays["duration_s"]) == pytest.approx(2.0, abs=0.05)
