@@ -29,7 +29,7 @@ class HealthServer:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0].rstrip("/")
                 if path == "/health/live":
-                    self._send(200, {"status": "alive", "pid": os.getpid()})
+                    self._send(200, {"status": "alive"})
                 elif path == "/health":
                     report = checks()
                     self._send(200 if report.ok else 503, report.as_json())

@@ -122,7 +122,12 @@ def ui(port, host, storage, profile) -> None:
 @main.command()
 @click.option("--queues", "-q", default="cpu", show_default=True, help="comma-separated: cpu,gpu")
 @click.option("--name", default=None, help="worker name [QUEUES@hostname]")
-@click.option("--health-host", default="0.0.0.0", show_default=True)
+@click.option(
+    "--health-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="bind address of /health (0.0.0.0 to expose it beyond this host)",
+)
 @click.option("--health-port", default=8081, show_default=True, type=int)
 @click.option("--require-triton", is_flag=True, help="/health also checks DP_TRITON_URL")
 @click.option("--concurrency", type=int, default=None, help="processes [CPU count]")

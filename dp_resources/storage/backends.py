@@ -66,6 +66,11 @@ class Storage(ABC):
             return False
         return True
 
+    def check_reachable(self) -> None:
+        """One read-only request proving the storage answers (health probes); raises
+        STORAGE_ERROR (or CONFIG_INVALID for credentials) otherwise."""
+        self.exists("_health")
+
     def describe(self) -> dict:
         """What a manifest may record about this storage: never an absolute local path."""
         return {"kind": "local"}

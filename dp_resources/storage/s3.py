@@ -101,6 +101,11 @@ class S3Storage(Storage):
         except (BotoCoreError, S3UploadFailedError) as exc:
             raise DpError(ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: {exc}") from exc
 
+    def check_reachable(self) -> None:
+        """A HEAD on the bucket: one read-only request (credentials, bucket, endpoint)."""
+        with self._errors("head_bucket"):
+            self._client.head_bucket(Bucket=self.bucket)
+
     def _check_bucket(self) -> None:
         # A 404 on HEAD cannot tell a missing key from a missing bucket; ask once per instance
         # so that a typo in the bucket name is an error, not "the object does not exist".

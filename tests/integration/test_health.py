@@ -44,7 +44,7 @@ def test_checks_pass_with_services_up(redis_server, s3_storage):
     assert check_redis(redis_server.url()).ok
     result = check_storage(s3_storage)
     assert result.ok, result.detail
-    assert list(s3_storage.list("_health")) == []  # the probe cleans up after itself
+    assert list(s3_storage.list("_health")) == []  # read-only: the probe wrote nothing
 
 
 def test_checks_name_what_is_down(tmp_path, s3_storage, unreachable_storage, s3_server):
@@ -88,11 +88,16 @@ def test_endpoints_answer_200_then_503_naming_the_failing_part(tmp_path, s3_stor
         assert code == 200, body
         assert body["status"] == "ok" and body["failing"] == []
         assert [c["part"] for c in body["checks"]] == ["redis", "storage"]
+        # no host, port or path is revealed to whoever reaches the port
+        shown = json.dumps(body) + json.dumps(get(f"{base}/health/live")[1])
+        for secret in ("127.0.0.1", str(redis.port), s3_storage.base, "pid"):
+            assert secret not in shown, secret
 
         redis.stop()
         code, body = get(f"{base}/health")
         assert code == 503
         assert body["failing"] == ["redis"]
+        assert "127.0.0.1" not in json.dumps(body)
         assert get(f"{base}/health/live")[0] == 200  # alive, only not ready
 
         with_triton = HealthTargets(redis.url(), s3_storage, f"127.0.0.1:{free_port()}")
