@@ -10,13 +10,14 @@ from pathlib import Path
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
-from dp_assets.components import catalog
+from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
 from dp_assets.factory import fingerprint_of
 from dp_assets.freshness import reusable
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
+from dp_cli.preflight import preflight
 from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import Manifest
@@ -151,7 +152,8 @@ def process_videos(
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
-    storage.exists("result_store")  # fail fast (STORAGE_ERROR) when storage is unreachable
+    # storage and the profile's Triton models answer, or nothing starts (dp_cli/preflight.py)
+    preflight(profile, model_families(), storage)
     _check_celery_broker()
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}

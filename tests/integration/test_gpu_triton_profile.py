@@ -6,6 +6,8 @@ There is no GPU here, so the end-to-end run uses gpu_triton with every `device` 
 by the same server with DEPENDENCY_MISSING, and Triton down is MODEL_UNAVAILABLE: the
 video stops (every component is required), nothing runs anywhere else."""
 
+import time
+
 import pytest
 import yaml
 
@@ -13,6 +15,7 @@ from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
+from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import Manifest
 from dp_core.profile import PROFILES_DIR
 from tests.fixtures.media import ClipSpec, make_clip
@@ -105,10 +108,15 @@ def test_cuda_asked_of_a_cpu_server_is_refused(tmp_path, dagster_instance, trito
     assert result.status == "error"  # required: the video stops
 
 
-def test_triton_down_is_model_unavailable(tmp_path, dagster_instance, monkeypatch):
+def test_triton_down_stops_the_run_before_it_starts(tmp_path, dagster_instance, monkeypatch):
+    """Preflight (issue 15): Triton down is MODEL_UNAVAILABLE naming the server, within the
+    connect deadline, before any partition, run or step."""
     monkeypatch.setenv("DP_TRITON_URL", "127.0.0.1:9")  # nothing listens on the discard port
-    result, manifest, _ = run(dagster_instance, tmp_path, gpu_triton_on(tmp_path, "cpu", 0))
-    clip = manifest.component("core_clip")
-    assert clip.status == "error" and clip.error_code.value == "MODEL_UNAVAILABLE"
-    assert "127.0.0.1:9" in clip.error_message
-    assert result.status == "error"
+    started = time.monotonic()
+    with pytest.raises(DpError) as info:
+        run(dagster_instance, tmp_path, gpu_triton_on(tmp_path, "cpu", 0))
+    assert time.monotonic() - started < 30
+    assert info.value.code is ErrorCode.MODEL_UNAVAILABLE
+    assert "127.0.0.1:9" in info.value.message
+    assert dagster_instance.get_runs() == []
+    assert dagster_instance.get_dynamic_partitions("videos") == []
