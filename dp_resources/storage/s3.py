@@ -7,6 +7,8 @@ single PUT, or a multipart upload that only becomes visible when it completes.
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +19,15 @@ from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.storage_keys import validate_key
@@ -27,10 +37,18 @@ from dp_resources.storage.backends import ObjectInfo, Storage
 # retries STORAGE_ERROR itself), not after botocore's default 60 s timeouts x 5 attempts.
 _CLIENT_CONFIG = Config(
     connect_timeout=3,  # seconds
-    read_timeout=30,  # seconds of silence on an open connection
-    retries={"max_attempts": 3, "mode": "standard"},  # total attempts, first one included
+    read_timeout=10,  # seconds of silence on an open connection
+    retries={"max_attempts": 2, "mode": "standard"},  # total attempts, first one included
     s3={"addressing_style": "path"},  # MinIO/SeaweedFS have no virtual-host bucket DNS
 )
+# A server that did not answer (hung, unreachable) is not asked again for this long, by any
+# storage of this process: every later call fails at once with STORAGE_ERROR instead of
+# waiting out its own timeouts, so one hung server ends a whole `dp process` in seconds,
+# not (timeouts x attempts x retries x videos x steps).
+SILENT_SERVER_BACKOFF_S = 30.0
+_NO_ANSWER = (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError, ConnectionClosedError)
+_silent_until: dict[str, float] = {}  # endpoint -> monotonic time until which it is not asked
+_silent_lock = threading.Lock()
 # Files above 8 MiB go up in 8 MiB parts (boto3's defaults, spelled out).
 _TRANSFER_CONFIG = TransferConfig(multipart_threshold=8 << 20, multipart_chunksize=8 << 20)
 # A missing object: GET answers NoSuchKey, HEAD has no body so only its status code is left.
@@ -89,8 +107,23 @@ class S3Storage(Storage):
     def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
         """Translate boto3 failures: missing object → FileNotFoundError, else STORAGE_ERROR."""
         where = f"bucket {self.bucket!r} at {self.endpoint_url or 'AWS S3'}"
+        server = self.endpoint_url or "aws"
+        with _silent_lock:
+            waited = _silent_until.get(server, 0.0) - time.monotonic()
+        if waited > 0:
+            raise DpError(
+                ErrorCode.STORAGE_ERROR,
+                f"{action} not attempted on {where}: the server did not answer a moment ago "
+                f"(not asked again for {waited:.0f} s)",
+            )
         try:
             yield
+        except _NO_ANSWER as exc:
+            with _silent_lock:
+                _silent_until[server] = time.monotonic() + SILENT_SERVER_BACKOFF_S
+            raise DpError(
+                ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: no answer ({exc})"
+            ) from exc
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             if key is not None and code in _MISSING_KEY_CODES:
