@@ -7,6 +7,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dagster import AssetKey, DagsterEventType, DagsterInstance
 
@@ -128,12 +129,15 @@ def _check_celery_broker() -> None:
     from dp_assets.execution import celery_worker_config
     from dp_resources.services.health import check_redis
 
-    result = check_redis(celery_worker_config()["broker"])
+    broker = celery_worker_config()["broker"]
+    result = check_redis(broker)
     if not result.ok:
+        # the user's own terminal: name the address (health endpoints never do), no password
+        address = urlsplit(broker).hostname, urlsplit(broker).port
         raise DpError(
             ErrorCode.DEPENDENCY_ERROR,
-            f"the Celery broker is unreachable ({result.detail}); start Redis or unset "
-            "DP_EXECUTOR to run in-process",
+            f"the Celery broker is unreachable at {address[0]}:{address[1]} ({result.detail}); "
+            "start Redis or unset DP_EXECUTOR to run in-process",
         )
 
 
