@@ -125,5 +125,4 @@ class Batched:
 
 
 PerVideo = Callable[[VideoInput], ComponentOutput]
-StepBody = Callable[[StepContext], PerVideo | Batched]
 Upstream = Mapping[str, Mapping[str, Artifact]]

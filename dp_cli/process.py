@@ -13,7 +13,6 @@ from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
-from dp_assets.factory import fingerprint_of
 from dp_assets.freshness import reusable
 from dp_assets.partitions import VIDEOS
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
@@ -183,7 +182,11 @@ def process_videos(
     size = batch_size or profile.batching.videos_per_run
     batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
     specs = catalog()
-    fingerprints = {name: fingerprint_of(specs[name], profile) for name in profile.components}
+    # each asset's code_version is its component's fingerprint (dp_assets/factory.py)
+    fingerprints = {
+        name: defs.get_assets_def(AssetKey(name)).code_versions_by_key[AssetKey(name)]
+        for name in profile.components
+    }
     for number, batch in enumerate(batches, start=1):
         echo(f"batch {number}/{len(batches)} · {len(batch)} video(s)")
         with VideoLocks(Path(instance.root_directory), batch, f"batch {number}") as locks:

@@ -119,10 +119,6 @@ def latest_artifact_ref(instance, asset_key: AssetKey, partition_key: str) -> Ar
     return _ref(records[0].asset_materialization.metadata, records[0].run_id)
 
 
-def latest_artifact_key(instance, asset_key: AssetKey, partition_key: str) -> str:
-    return latest_artifact_ref(instance, asset_key, partition_key).key
-
-
 def _unreadable(asset_key: AssetKey, partition_key: str, ref: ArtifactRef, why: str) -> Artifact:
     """A stand-in input for an artifact that cannot be trusted: the reading step fails that
     video with INPUT_CORRUPT naming the key (component_step), permanently."""

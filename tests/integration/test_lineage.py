@@ -23,7 +23,7 @@ from dp_core.manifest import Manifest
 from dp_core.storage_keys import artifact_key
 from dp_resources.models.resource import ModelResource
 from dp_resources.storage.resource import StorageResource
-from io_managers.npz_io_manager import NpzIOManager, _materialized_in_run, latest_artifact_key
+from io_managers.npz_io_manager import NpzIOManager, _materialized_in_run, latest_artifact_ref
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -156,7 +156,7 @@ def test_a_step_reads_its_own_runs_inputs_not_the_latest(tmp_path, graph, dagste
     register_uploads(dagster_instance, [prepare_upload(short_clip)])
     second = run(["local__v"], ["segmenter"])
     segmenter = AssetKey("segmenter")
-    latest = latest_artifact_key(dagster_instance, segmenter, "local__v")
+    latest = latest_artifact_ref(dagster_instance, segmenter, "local__v").key
     assert latest == artifact_key("local__v", second.run_id, "segmenter")
     own = _materialized_in_run(dagster_instance, first.run_id, segmenter)
     assert own["local__v"].key == artifact_key("local__v", first.run_id, "segmenter")

@@ -77,8 +77,6 @@ def model_dir(tmp_path_factory):
 @pytest.mark.parametrize(("component", "params"), CASES)
 def test_resolved_mapping_is_what_the_component_loads(component, params, model_dir, monkeypatch):
     monkeypatch.setenv("DP_MODEL_DIR", str(model_dir))
-    if params.get("engine") == "tesseract" and shutil.which("tesseract") is None:
-        pytest.skip("tesseract is not installed here")
     upstream = {"ocr": {}} if component == "text_features" else {}
     components = {"segmenter": {}, **upstream, component: {"params": params}}
     profile = parse_profile({"name": "p", "components": components})

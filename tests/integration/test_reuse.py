@@ -39,6 +39,21 @@ def dependants_of(name: str) -> set[str]:
     return found
 
 
+def process_with(instance, tmp_path, clips, components, force=False):
+    """`process_videos` of `clips` under a profile of `components`, in `tmp_path`."""
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump({"name": "reuse", "components": components}))
+    return process_videos(
+        instance,
+        [str(c) for c in clips],
+        Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
+        load_profile(str(path)),
+        None,
+        lambda _: None,
+        force=force,
+    )
+
+
 @pytest.fixture
 def process(tmp_path, dagster_instance):
     clips = [
@@ -47,17 +62,7 @@ def process(tmp_path, dagster_instance):
 
     def run(components, force=False):
         before = {r.run_id for r in dagster_instance.get_runs()}
-        path = tmp_path / "profile.yaml"
-        path.write_text(yaml.safe_dump({"name": "reuse", "components": components}))
-        results, store = process_videos(
-            dagster_instance,
-            [str(c) for c in clips],
-            Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
-            load_profile(str(path)),
-            None,
-            lambda _: None,
-            force=force,
-        )
+        results, store = process_with(dagster_instance, tmp_path, clips, components, force)
         assert all(r.status == "success" for r in results), [r.message for r in results]
         manifests = [Manifest.model_validate_json(store.get_bytes(r.manifest_key)) for r in results]
         new_runs = {r.run_id for r in dagster_instance.get_runs()} - before
@@ -114,19 +119,10 @@ def test_a_model_change_recomputes_only_the_component_that_runs_it(
     monkeypatch.setenv("DP_MODEL_DIR", str(tmp_path / "models"))
     build_stand_in("clap", tmp_path / "models" / "clap", seed=0)
     components = {"segmenter": {}, "tempo_extractor": {}, "clap_extractor": {}}
-    path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump({"name": "models", "components": components}))
     clip = make_clip(tmp_path / "v.mp4", ClipSpec(duration_s=2.0))
 
     def run():
-        [result], store = process_videos(
-            dagster_instance,
-            [str(clip)],
-            Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
-            load_profile(str(path)),
-            None,
-            lambda _: None,
-        )
+        [result], store = process_with(dagster_instance, tmp_path, [clip], components)
         manifest = Manifest.model_validate_json(store.get_bytes(result.manifest_key))
         return result, {c.name for c in manifest.components if c.reused_from_run}
 
@@ -140,19 +136,10 @@ def test_a_model_change_recomputes_only_the_component_that_runs_it(
 def test_a_replaced_source_file_is_segmented_again(tmp_path, dagster_instance):
     """Same name, same video id, other content: nothing of the old file is reused."""
     components = {"segmenter": {}, "cut_detection": {}, "tempo_extractor": {}}
-    path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump({"name": "replaced", "components": components}))
     clip = tmp_path / "v.mp4"
 
     def run():
-        [result], store = process_videos(
-            dagster_instance,
-            [str(clip)],
-            Settings(storage_base=str(tmp_path / "store"), profile=str(path)),
-            load_profile(str(path)),
-            None,
-            lambda _: None,
-        )
+        [result], store = process_with(dagster_instance, tmp_path, [clip], components)
         return result, store
 
     make_clip(clip, ClipSpec(duration_s=1.0))
