@@ -28,7 +28,7 @@ from dp_resources.models.registry import (
 )
 from dp_resources.storage.atomic_files import publish_copy, publish_dir, publish_text, staging_dir
 
-TENSORRT_PIN = "tensorrt-cu12==11.4.0.106"
+TENSORRT_PIN = "tensorrt-cu13==11.4.0.106"
 _WORKSPACE_BYTES = 4 << 30
 
 

@@ -32,11 +32,13 @@ def build_stand_in_folder(
     make_graphs: Callable[[np.random.Generator], dict[str, onnx.ModelProto]],
     notes: dict[str, str],
     stand_in_format: int,
+    size: str = "toy",
 ) -> Path:
     """Write a STAND-IN folder of `family` at `model_dir` (replacing an older stand-in in
     one step): the graphs `make_graphs(numpy generator seeded with seed)` by file name, and
     the marker with `notes` and their digests. `stand_in_format` goes into the version
-    (bump it when the graphs change). Refuses to overwrite a folder holding a real model."""
+    (bump it when the graphs change), `size` too unless it is "toy". Refuses to overwrite a
+    folder holding a real model."""
     model_dir = Path(model_dir)
     if not (model_dir / STAND_IN_MARKER).exists() and any(
         (model_dir / file).exists() for file in family.files
@@ -51,7 +53,7 @@ def build_stand_in_folder(
     marker = {
         "stand_in": True,
         "name": family.stand_in_name,
-        "version": f"stand-in-v{stand_in_format}-seed{seed}",
+        "version": f"stand-in-{'' if size == 'toy' else size + '-'}v{stand_in_format}-seed{seed}",
         "seed": seed,
         **notes,
         "sha256": {file: sha256_bytes(content) for file, content in data.items()},
@@ -76,17 +78,26 @@ def build_stand_in_folder(
 class StandIn:
     """One family's stand-in: its graph builders by file name (called in that order on one
     seeded generator), how its tokenizer differs from the real one, and its format (raise
-    it when the graphs or the tokenizer change: it is part of the version)."""
+    it when the graphs or the tokenizer change: it is part of the version). `size`: "toy"
+    (tests: a few MB) or "full" (the production architecture and size, for speed only)."""
 
     family: ModelFamily
     graphs: Mapping[str, Callable[[np.random.Generator], onnx.ModelProto]]
     tokenizer_note: str = ""
     stand_in_format: int = 1
+    size: str = "toy"
 
     @property
     def notes(self) -> dict[str, str]:
         tokenizer = {"tokenizer": self.tokenizer_note} if self.tokenizer_note else {}
-        return {**tokenizer, "note": "random weights for tests; outputs carry no meaning"}
+        if self.size == "toy":
+            return {**tokenizer, "note": "random weights for tests; outputs carry no meaning"}
+        return {
+            **tokenizer,
+            "size": self.size,
+            "note": "random weights at the production size, for speed measurements; "
+            "outputs carry no meaning",
+        }
 
     def make_graphs(self, rng: np.random.Generator) -> dict[str, onnx.ModelProto]:
         return {file: make(rng) for file, make in self.graphs.items()}
@@ -94,7 +105,13 @@ class StandIn:
     def build(self, model_dir: Path, seed: int = 0) -> Path:
         """The STAND-IN folder at `model_dir` (`build_stand_in_folder`); returns it."""
         return build_stand_in_folder(
-            model_dir, self.family, seed, self.make_graphs, self.notes, self.stand_in_format
+            model_dir,
+            self.family,
+            seed,
+            self.make_graphs,
+            self.notes,
+            self.stand_in_format,
+            self.size,
         )
 
 
