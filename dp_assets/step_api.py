@@ -124,5 +124,25 @@ class Batched:
     infer: InferBatch
 
 
+@dataclass
+class PreviewSource:
+    """What a spec's `preview` hook reads, in a step or later from storage (`dp report`):
+    the video's `ok` result arrays, its upstream artifacts, and the segmenter's frames."""
+
+    arrays: Mapping[str, Any]
+    upstream: Mapping[str, Artifact]
+    storage: Storage | None
+
+    @cached_property
+    def frames(self) -> SegmentedVideo:
+        return SegmentedVideo.from_artifact(self.storage, self.upstream["segmenter"])
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.frames.metadata["duration_s"])
+
+
+# A spec's `preview`: PNG or JPEG bytes of a picture of the result, or None for none.
+PreviewHook = Callable[[PreviewSource], bytes | None]
 PerVideo = Callable[[VideoInput], ComponentOutput]
 Upstream = Mapping[str, Mapping[str, Artifact]]

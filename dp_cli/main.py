@@ -39,8 +39,20 @@ def main() -> None:
 @click.option("--batch-size", type=int, default=None, help="videos per Dagster run [profile's]")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")
 @click.option("--force", is_flag=True, help="recompute every component, even up-to-date ones")
-def process(paths, profile, storage, batch_size, as_json, force) -> None:
-    """Run the profile's asset graph on video files and folders."""
+@click.option("--report", is_flag=True, help="also write each video's HTML report (dp report)")
+def process(paths, profile, storage, batch_size, as_json, force, report) -> None:
+    """Run the profile's asset graph on video files and folders.
+
+    Log lines of native libraries (MediaPipe, TF Lite) go to logs/native.log in the Dagster
+    home (.dp/dagster_home unless DAGSTER_HOME is set), not to the terminal."""
+    from dp_cli.home import ensure_dagster_home
+    from dp_cli.native_logs import NATIVE_LOG, native_stderr_to
+
+    with native_stderr_to(ensure_dagster_home() / NATIVE_LOG):
+        _process(paths, profile, storage, batch_size, as_json, force, report)
+
+
+def _process(paths, profile, storage, batch_size, as_json, force, report) -> None:
     from dp_assets.components import load_profile
     from dp_assets.definitions import Settings
     from dp_cli.home import open_instance
@@ -70,7 +82,41 @@ def process(paths, profile, storage, batch_size, as_json, force) -> None:
         click.echo(json.dumps(document, indent=2))
     else:
         print_summary(results, store.base)
+    if report:
+        _write_reports(results, store, echo)
     sys.exit(0 if results and all(r.status == "success" for r in results) else 1)
+
+
+def _write_reports(results, store, echo) -> None:
+    from dp_cli.report_html import write_report
+
+    for result in results:
+        if not result.manifest_key:
+            continue
+        try:
+            echo(f"report: {write_report(store, result.manifest_key)}")
+        except (DpError, OSError) as exc:  # the run's results stand; only its page is missing
+            echo(f"report of {result.source} not written: {exc}")
+
+
+@main.command()
+@click.argument("target")
+@click.option("--storage", default=None, help="storage base [default: .dp/storage]")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="HTML file to write")
+def report(target, storage, out) -> None:
+    """Write one video's HTML report (previews, status, models, artifacts), readable
+    offline. TARGET: a video file (its latest run), a manifest.json file or its key.
+    Default output: .dp/reports/<partition key>.html."""
+    from pathlib import Path
+
+    from dp_cli.report_html import locate_manifest, write_report
+
+    try:
+        store, key = locate_manifest(target, storage)
+        click.echo(str(write_report(store, key, Path(out) if out else None)))
+    except (DpError, FileNotFoundError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 @main.command()

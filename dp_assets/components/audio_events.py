@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import no_audio
+from dp_assets.previews import audio_events_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.audio_events import audio_events as tag_audio_events
@@ -56,4 +57,5 @@ SPEC = ComponentSpec(
     arrays=("top_labels", "class_scores"),
     model_family="yamnet",
     features=AUDIO_EVENTS_FEATURES,
+    preview=audio_events_preview,
 )

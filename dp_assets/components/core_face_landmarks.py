@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import Field
 
 from dp_assets.components._shared import analysis_meta, no_video, result_fields
+from dp_assets.previews import detections_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec, Params
 from dp_features.dataset.feature_row import FACE_LANDMARKS_FEATURES
@@ -68,4 +69,5 @@ SPEC = ComponentSpec(
     arrays=("frame_times_s", "face_count", "boxes", "box_frame"),
     model_family="mediapipe",
     features=FACE_LANDMARKS_FEATURES,
+    preview=detections_preview,
 )

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from dp_assets.components._frame_models import batched_frame_model
 from dp_assets.components._shared import result_fields
+from dp_assets.previews import detections_preview
 from dp_assets.step_api import Batched, LoadOnce, StepContext
 from dp_core.component_spec import ComponentSpec, Params
 from dp_features.dataset.feature_row import OBJECT_DETECTIONS_FEATURES
@@ -70,4 +71,5 @@ SPEC = ComponentSpec(
     arrays=("frame_times_s", "boxes", "box_frame", "class_names", "scores"),
     model_family="nanodet",
     features=OBJECT_DETECTIONS_FEATURES,
+    preview=detections_preview,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import no_audio
+from dp_assets.previews import speech_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.speech_activity import speech_activity as detect_speech
@@ -47,4 +48,5 @@ SPEC = ComponentSpec(
     arrays=("speech_segments_s", "speech_ratio"),
     model_family="silero",
     features=SPEECH_FEATURES,
+    preview=speech_preview,
 )
