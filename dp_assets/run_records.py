@@ -7,7 +7,7 @@ sensor for runs the daemon launched); a manifest that exists already is never re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -104,9 +104,13 @@ def _journal(
             state = ARTIFACT_TO_COMPONENT_STATUS[metadata.get("status", "error")]
             add(key, ts, component, state, metadata.get("error_code") or None)
         elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_key in components:
+            # a failure the run process reported for a lost step carries its code
+            failure = event.event_specific_data.user_failure_data
+            code = failure.metadata.get("error_code") if failure else None
+            code = str(code.value) if code and str(code.value) in ErrorCode.__members__ else None
             for key in keys:
                 if (key, event.step_key) not in materialized:
-                    add(key, ts, event.step_key, "error", ErrorCode.INTERNAL.value)
+                    add(key, ts, event.step_key, "error", code or ErrorCode.INTERNAL.value)
     return _Progress(events=events, materialized=materialized)
 
 
@@ -127,7 +131,9 @@ def _component_record(
             name=name,
             required=required,
             status="error" if failed else "skipped",
-            error_code=ErrorCode.INTERNAL if failed else ErrorCode.DEPENDENCY_ERROR,
+            error_code=ErrorCode(last[-1].error_code or "INTERNAL")
+            if failed
+            else ErrorCode.DEPENDENCY_ERROR,
             error_message="the step failed" if failed else "not run: the run stopped first",
         )
     return ComponentRecord(
@@ -152,14 +158,17 @@ def finalize_run(
     storage: Storage,
     profile: Profile,
     reused: Mapping[str, Mapping[str, Materialized]] | None = None,
+    keys: Sequence[str] | None = None,
 ) -> list[Manifest]:
     """Write manifest + state journal for every video of a finished run; return the manifests.
     `reused`: per video, the up-to-date artifacts of earlier runs this run did not recompute
-    (dp_assets/freshness.py); the manifest lists them with the run that made them."""
+    (dp_assets/freshness.py); the manifest lists them with the run that made them.
+    `keys`: the run's videos when the caller knows them (else read from its partition tags,
+    which for a range means reading the whole partition list)."""
     reused = reused or {}
     run_record = instance.get_run_record_by_id(run_id)
     run = run_record.dagster_run
-    keys = run_partition_keys(instance, run.tags)
+    keys = list(keys) if keys is not None else run_partition_keys(instance, run.tags)
     progress = _journal(instance, run_id, keys, profile)
     # from the model files, once per run
     model_mapping = manifest_model_mapping(profile, model_families())

@@ -57,8 +57,13 @@ class ComponentSpec:
     - `arrays`: headline arrays an `ok` artifact always holds (SPEC), checked on write.
     - `version`: the component's code version (artifact meta, Dagster code_version).
     - `model_family`: the model family it loads (dp_resources/models/registry.py), if any.
-    - `features`: its feature-table columns; `preview`: an optional picture of a result.
+    - `features`: its feature-table columns; `preview`: an optional picture of an `ok`
+      result, `(dp_assets.step_api.PreviewSource) -> PNG/JPEG bytes | None`, shown in the
+      UI's partition metadata and in `dp report` (it must never fail a step).
     - `step`: how a step computes (a `dp_assets.step_kinds` object).
+    - `parallel_videos`: its per-video body may run for several videos of a step at once
+      in threads (no shared mutable state; its work releases the GIL: NumPy, OpenCV,
+      PyAV, onnxruntime); up to the profile's `batching.video_threads`.
     """
 
     name: str
@@ -78,6 +83,7 @@ class ComponentSpec:
     features: FeatureSet | None = None
     preview: Callable[..., Any] | None = None
     kinds: frozenset[str] = field(default_factory=frozenset)
+    parallel_videos: bool = False
 
     @property
     def reads_analysis_frames(self) -> bool:

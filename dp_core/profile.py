@@ -81,6 +81,9 @@ class ComponentSettings(_Strict):
 
 class Batching(_Strict):
     videos_per_run: int = Field(8, ge=1, le=1000)
+    # videos of one step computed at once, by components whose spec says they may be
+    # (`ComponentSpec.parallel_videos`): the in-process executor runs one step at a time
+    video_threads: int = Field(2, ge=1, le=64)
 
 
 class Profile(_Strict):

@@ -59,6 +59,7 @@ def palette_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="color_dynamics",
+    parallel_videos=True,
     group="visual",
     description="Colour palette per shot (most frequent quantised colours and their "
     "shares), brightness, saturation and warmth per frame, and how fast brightness changes.",

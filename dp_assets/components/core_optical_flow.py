@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import analysis_meta, no_video
+from dp_assets.previews import motion_preview
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.dataset.feature_row import OPTICAL_FLOW_FEATURES
@@ -31,6 +32,7 @@ def flow_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="core_optical_flow",
+    parallel_videos=True,
     group="visual",
     description="Per frame pair of the dense stream: flow magnitude stats, direction "
     "histogram and global (camera) motion in original-resolution pixels per second.",
@@ -39,4 +41,5 @@ SPEC = ComponentSpec(
     streams=("dense",),
     arrays=("pair_times_s", "magnitude_mean_px_s"),
     features=OPTICAL_FLOW_FEATURES,
+    preview=motion_preview,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import no_audio
+from dp_assets.previews import loudness_preview
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.loudness import LoudnessMeter
@@ -37,6 +38,7 @@ def measure_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="loudness_extractor",
+    parallel_videos=True,
     group="audio",
     description="Integrated loudness (LUFS), loudness range, true peak and the short-term "
     "curve per ITU-R BS.1770-4 / EBU R128, on the original channels and sample rate.",
@@ -51,4 +53,5 @@ SPEC = ComponentSpec(
         "short_term_times_s",
     ),
     features=LOUDNESS_FEATURES,
+    preview=loudness_preview,
 )

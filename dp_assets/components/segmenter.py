@@ -64,6 +64,7 @@ def segment_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="segmenter",
+    parallel_videos=True,
     group="segmenter",
     description="One PyAV decode pass: analysis frames, a dense low-res stream, 16 kHz mono "
     "and original audio, metadata.json and per-component frame budgets under frames_dir.",

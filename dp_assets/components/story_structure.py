@@ -57,6 +57,7 @@ def structure_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="story_structure",
+    parallel_videos=True,
     group="visual",
     description="Hook strength, energy arc, climax position and segment boundaries from "
     "cuts, motion and, where this run has them, loudness, speech and on-screen text.",

@@ -35,6 +35,7 @@ def estimate_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="tempo_extractor",
+    parallel_videos=True,
     group="audio",
     description="Tempo (BPM), beat times, onset strength and beat confidence, from the "
     "16 kHz mono track.",

@@ -48,6 +48,7 @@ def measure_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="uniqueness",
+    parallel_videos=True,
     group="visual",
     description="Near-duplicate frame ratio, repeated shots and visual diversity across "
     "shots, from CLIP embeddings and shot bounds; `signals_used` names what went in.",

@@ -34,6 +34,7 @@ def pace_step(step: StepContext) -> PerVideo:
 
 SPEC = ComponentSpec(
     name="video_pacing",
+    parallel_videos=True,
     group="visual",
     description="Cuts per minute, shot-length distribution and the motion-energy curve.",
     step=pace_step,

@@ -39,10 +39,12 @@ def dependants_of(name: str) -> set[str]:
     return found
 
 
-def process_with(instance, tmp_path, clips, components, force=False):
-    """`process_videos` of `clips` under a profile of `components`, in `tmp_path`."""
+def process_with(instance, tmp_path, clips, components, force=False, extra=None):
+    """`process_videos` of `clips` under a profile of `components` (+ `extra` top-level
+    profile sections), in `tmp_path`."""
     path = tmp_path / "profile.yaml"
-    path.write_text(yaml.safe_dump({"name": "reuse", "components": components}))
+    profile = {"name": "reuse", "components": components, **(extra or {})}
+    path.write_text(yaml.safe_dump(profile))
     return process_videos(
         instance,
         [str(c) for c in clips],

@@ -1,0 +1,53 @@
+"""A run over a range of videos reads the partition list a bounded number of times, however
+many steps ask Dagster for the range's keys (dp_assets/partitions.py), and the keys it
+resolves are those of a fresh read, also after videos are registered since."""
+
+import pytest
+from dagster import (
+    DagsterInstance,
+    DagsterInvalidInvocationError,
+    PartitionKeyRange,
+    partition_loading_context,
+)
+
+from dp_assets.partitions import VIDEOS, videos_partitions
+from tests.fixtures.media import ClipSpec, make_clip
+from tests.integration.test_reuse import process_with
+
+pytestmark = pytest.mark.integration
+
+
+def _range(instance, start, end):
+    with partition_loading_context(dynamic_partitions_store=instance):
+        return videos_partitions.get_partition_keys_in_range(PartitionKeyRange(start, end))
+
+
+def test_ranges_are_the_keys_between_their_ends_in_registration_order():
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(VIDEOS, ["local__c", "local__a", "local__b"])
+    assert _range(instance, "local__c", "local__b") == ["local__c", "local__a", "local__b"]
+    instance.add_dynamic_partitions(VIDEOS, ["local__e", "local__d"])  # registered since
+    assert _range(instance, "local__b", "local__d") == ["local__b", "local__e", "local__d"]
+    assert _range(instance, "local__a", "local__a") == ["local__a"]
+    with pytest.raises(DagsterInvalidInvocationError):
+        _range(instance, "local__a", "local__zz")
+
+
+def test_a_batch_run_reads_the_partition_list_a_few_times(tmp_path, dagster_instance):
+    dagster_instance.add_dynamic_partitions(VIDEOS, [f"local__filler{i:05d}" for i in range(2000)])
+    clips = [make_clip(tmp_path / "in" / f"v{i}.mp4", ClipSpec(duration_s=1.0)) for i in range(3)]
+    reads, original = [], DagsterInstance.get_dynamic_partitions
+
+    def counting(instance, *args, **kwargs):
+        reads.append(1)
+        return original(instance, *args, **kwargs)
+
+    DagsterInstance.get_dynamic_partitions = counting
+    try:
+        components = {"segmenter": {}, "cut_detection": {}, "core_optical_flow": {}}
+        results, _ = process_with(dagster_instance, tmp_path, clips, components)
+    finally:
+        DagsterInstance.get_dynamic_partitions = original
+    assert [r.status for r in results] == ["success"] * 3, [r.message for r in results]
+    # one run of 3 videos x 3 steps: Dagster alone asked ~90 times before (a read each)
+    assert len(reads) <= 4, len(reads)
