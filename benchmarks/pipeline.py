@@ -116,7 +116,9 @@ def dagster_case(videos: list[str], profile_name: str, work: Path, registered: i
     profile = load_profile(profile_name)
     with PartitionReads() as reads:
         cpu, started = cpu_seconds(), time.perf_counter()
-        results, storage = process_videos(instance, videos, settings, profile, None, lambda _: None)
+        results, storage = process_videos(
+            instance, videos, settings, profile, len(videos), lambda _: None
+        )  # every video in one run
         wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     failed = [r.message for r in results if r.status != "success"]
     if failed:
