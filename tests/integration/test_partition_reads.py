@@ -29,25 +29,41 @@ def test_ranges_are_the_keys_between_their_ends_in_registration_order():
     instance.add_dynamic_partitions(VIDEOS, ["local__e", "local__d"])  # registered since
     assert _range(instance, "local__b", "local__d") == ["local__b", "local__e", "local__d"]
     assert _range(instance, "local__a", "local__a") == ["local__a"]
+    assert _range(instance, "local__a", "local__a") == ["local__a"]  # known to exist now
     with pytest.raises(DagsterInvalidInvocationError):
         _range(instance, "local__a", "local__zz")
+    with pytest.raises(DagsterInvalidInvocationError):
+        _range(instance, "local__zz", "local__zz")
 
 
 def test_a_batch_run_reads_the_partition_list_a_few_times(tmp_path, dagster_instance):
     dagster_instance.add_dynamic_partitions(VIDEOS, [f"local__filler{i:05d}" for i in range(2000)])
     clips = [make_clip(tmp_path / "in" / f"v{i}.mp4", ClipSpec(duration_s=1.0)) for i in range(3)]
-    reads, original = [], DagsterInstance.get_dynamic_partitions
+    components = {"segmenter": {}, "cut_detection": {}, "core_optical_flow": {}}
+    calls = {"get_dynamic_partitions": 0, "has_dynamic_partition": 0}
+    originals = {name: getattr(DagsterInstance, name) for name in calls}
 
-    def counting(instance, *args, **kwargs):
-        reads.append(1)
-        return original(instance, *args, **kwargs)
+    def counting(name):
+        def call(instance, *args, **kwargs):
+            calls[name] += 1
+            return originals[name](instance, *args, **kwargs)
 
-    DagsterInstance.get_dynamic_partitions = counting
+        return call
+
+    for name in calls:
+        setattr(DagsterInstance, name, counting(name))
     try:
-        components = {"segmenter": {}, "cut_detection": {}, "core_optical_flow": {}}
         results, _ = process_with(dagster_instance, tmp_path, clips, components)
+        ranged = dict(calls)
+        single = tmp_path / "single"
+        single.mkdir()
+        one = [make_clip(tmp_path / "in" / "alone.mp4", ClipSpec(duration_s=1.0))]
+        results += process_with(dagster_instance, single, one, components)[0]
     finally:
-        DagsterInstance.get_dynamic_partitions = original
-    assert [r.status for r in results] == ["success"] * 3, [r.message for r in results]
-    # one run of 3 videos x 3 steps: Dagster alone asked ~90 times before (a read each)
-    assert len(reads) <= 4, len(reads)
+        for name, original in originals.items():
+            setattr(DagsterInstance, name, original)
+    assert [r.status for r in results] == ["success"] * 4, [r.message for r in results]
+    # one run of 3 videos x 3 steps: Dagster alone read the list ~90 times before
+    assert ranged["get_dynamic_partitions"] <= 4, ranged
+    # a run of one video: Dagster asked whether its key exists ~80 times before
+    assert calls["has_dynamic_partition"] - ranged["has_dynamic_partition"] <= 6, calls
