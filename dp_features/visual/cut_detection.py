@@ -12,6 +12,10 @@ and a fade found at a hard-cut candidate must span more than 3 frames.
 How (each step is cheap numpy/OpenCV over whole chunks; Python loops only visit the rare
 candidate positions):
 
+* Letterbox / pillar-box bars (edge rows or columns black over the whole first chunk) are
+  cropped away first (`picture_box`): being the same in every shot, they would make two
+  different pictures look half-alike to the flash and motion checks.
+
 * Every frame is shrunk to a 32 px wide thumbnail. Its luma is standardised (zero mean,
   unit std, with a small regulariser so a flat frame stays near zero): the *structure*
   vector `z`. The distance `d(a, b) = rms(z_a - z_b) / sqrt(2)` is 0 for the same picture
@@ -41,6 +45,10 @@ candidate positions):
 
 Reported times: a hard cut is at the first frame of the new shot; a gradual transition at
 the middle of its span.
+
+With `weak_*` thresholds set, changes that pass only those are kept as weak candidates
+(`_Event.strict` False): never reported by this detector, they are for a combined
+detector to judge with a model (cut_fusion.py).
 """
 
 from __future__ import annotations
@@ -66,6 +74,11 @@ class CutDetectionConfig:
     hard_min_score: float = 0.35
     hard_ratio: float = 2.5  # score / local activity
     hard_margin: float = 0.2  # score - local activity
+    # Weak hard-cut candidates (for a combined detector to judge; never reported by ours
+    # alone): changes that pass these lower thresholds but not the three above. None: off.
+    weak_min_score: float | None = None
+    weak_ratio: float | None = None
+    weak_margin: float | None = None
     activity_window_s: float = 1.0
     flash_max_s: float = 0.3  # a picture that comes back within this was a flash
     flash_same: float = 0.5  # "comes back": distance below this fraction of the cut score
@@ -81,6 +94,8 @@ class CutDetectionConfig:
     max_fade_s: float = 2.0  # longest fade out (or in) next to a flat run
     max_flat_hold_s: float = 1.0  # longer flat runs are shots of their own
     same_content: float = 0.35  # pictures closer than this on both sides: no transition
+    bar_mean: float = 12.0  # grey levels: edge rows/columns this dark on average ...
+    bar_max: float = 48.0  # ... and never brighter than this are letterbox/pillarbox bars
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,12 @@ class _Event:
     start_s: float
     end_s: float
     confidence: float
+    # Which test found it ("cut": a frame-to-frame jump, "blend": a dissolve, "fade": flat
+    # frames) and the global index of its first new frame (cuts) or middle frame: a
+    # combined detector (cut_fusion.py) asks another model about exactly these frames.
+    source: str = "cut"
+    frame: int = -1
+    strict: bool = True  # False: a weak hard-cut candidate (config.weak_*), not reported
 
 
 @dataclass
@@ -190,6 +211,28 @@ def frame_features(
     z = (luma - mean) / np.sqrt(var + config.z_eps**2)
     std = np.sqrt(var[:, 0])
     return _Features(np.asarray(times_s, np.float64), z, pix, fine, std, np.zeros(n, np.float32))
+
+
+def picture_box(frames: np.ndarray, config: CutDetectionConfig) -> tuple[slice, slice]:
+    """Rows and columns of the picture inside letterbox / pillarbox bars (edge rows or
+    columns that stay black over the whole chunk), decided once on the first chunk.
+
+    Bars matter: they are the same in every shot, so with them a cut between two different
+    pictures looks half-similar to the flash and motion checks, which then reject it. No
+    crop when it would leave less than half of a side (a dark opening, not bars).
+    """
+    luma = frames.max(axis=3)
+    boxes = []
+    for axis in (1, 2):  # rows, then columns
+        other = (0, 2) if axis == 1 else (0, 1)
+        mean = luma.mean(axis=other)
+        peak = luma.max(axis=other)
+        bar = (mean <= config.bar_mean) & (peak <= config.bar_max)
+        size = len(bar)
+        lo = int(np.argmin(bar)) if not bar.all() else size
+        hi = size - int(np.argmin(bar[::-1])) if not bar.all() else 0
+        boxes.append(slice(lo, hi) if hi - lo >= size / 2 else slice(0, size))
+    return boxes[0], boxes[1]
 
 
 def _dist(za: np.ndarray, zb: np.ndarray) -> np.ndarray:
@@ -263,8 +306,19 @@ class CutDetector:
         self._overlong_last = -10
         self._dis: cv2.DISOpticalFlow | None = None  # made on first use (camera-motion check)
         self._flat_run: dict | None = None  # open flat run (fade bookkeeping)
+        self._crop: tuple[slice, slice] | None = None  # the picture inside black bars
 
     # ---- public API -------------------------------------------------------------------
+
+    @property
+    def events(self) -> list[_Event]:
+        """Transitions found so far, unmerged, in the order they were found."""
+        return self._events
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames fed so far (the next chunk's first frame has this global index)."""
+        return self._base + self.buffered_frames
 
     @property
     def buffered_frames(self) -> int:
@@ -278,7 +332,9 @@ class CutDetector:
             return
         if np.any(np.diff(times_s) < 0) or times_s[0] < self._last_time:
             raise DpError(ErrorCode.INPUT_CORRUPT, "frame times must not go backwards")
-        feats = frame_features(frames, times_s, self.config)
+        if self._crop is None:
+            self._crop = picture_box(frames, self.config)
+        feats = frame_features(frames[:, self._crop[0], self._crop[1]], times_s, self.config)
         prev_z = self._buf.z[-1:] if self._buf is not None else feats.z[:1]
         feats.step[:] = _dist(np.concatenate([prev_z, feats.z[:-1]]), feats.z)
         self._buf = feats if self._buf is None else _Features.concat(self._buf, feats)
@@ -295,7 +351,7 @@ class CutDetector:
         self._close_group()
         if duration_s is None:
             duration_s = self._default_duration()
-        return _result(self._events, float(duration_s))
+        return _result([e for e in self._events if e.strict], float(duration_s))
 
     # ---- analysis ---------------------------------------------------------------------
 
@@ -344,7 +400,11 @@ class CutDetector:
         flat = buf.std < c.flat_std
         step = buf.step
         first = max(lo, 1)
-        cand = np.nonzero(step[first:hi] >= c.hard_min_score)[0] + first
+        weak = c.weak_min_score is not None
+        min_score = min(c.hard_min_score, c.weak_min_score) if weak else c.hard_min_score
+        ratio = min(c.hard_ratio, c.weak_ratio or c.hard_ratio)
+        margin = min(c.hard_margin, c.weak_margin or c.hard_margin)
+        cand = np.nonzero(step[first:hi] >= min_score)[0] + first
         for k in cand:
             if self._base + k == 0 or flat[k - 1] or flat[k]:
                 continue  # cuts into or out of flat frames are handled as fades
@@ -357,12 +417,18 @@ class CutDetector:
             w0, w1 = self._window(k, c.activity_window_s, c.activity_window_s)
             idx = np.r_[w0 : max(w0, k - 1), min(w1, k + 2) : w1]
             activity = float(np.percentile(step[idx], 75)) if len(idx) else 0.0
-            if s < c.hard_ratio * activity or s - activity < c.hard_margin:
+            if s < ratio * activity or s - activity < margin:
                 continue
             if self._is_flash(k, s):
                 continue
             conf = float(np.clip((s - activity) / 0.8, 0.0, 1.0))
-            self._events.append(self._hard_or_fade(k, conf))
+            event = self._hard_or_fade(k, conf)
+            event.strict = (
+                s >= c.hard_min_score
+                and s >= c.hard_ratio * activity
+                and s - activity >= c.hard_margin
+            )
+            self._events.append(event)
 
     def _hard_or_fade(self, k: int, conf: float) -> _Event:
         """A change between frames k-1 and k; a fade if the picture went nearly flat there.
@@ -379,8 +445,10 @@ class CutDetector:
             j1 = k + _fade_length(std[k:w1], t[k:w1], c)
             if j1 - j0 > 3:
                 mid = 0.5 * float(t[k - 1] + t[k])
-                return _Event("gradual", mid, float(t[j0]), float(t[j1]), conf)
-        return _Event("hard", float(t[k]), float(t[k]), float(t[k]), conf)
+                return _Event(
+                    "gradual", mid, float(t[j0]), float(t[j1]), conf, "fade", self._base + k
+                )
+        return _Event("hard", float(t[k]), float(t[k]), float(t[k]), conf, "cut", self._base + k)
 
     def _is_flash(self, k: int, score: float) -> bool:
         """True when the picture before the change reappears within `flash_max_s`."""
@@ -494,7 +562,8 @@ class CutDetector:
                 1.0,
             )
         )
-        self._events.append(_Event("gradual", mid, start, end, conf))
+        middle = self._base + a + int(np.searchsorted(t[a : b + 1], mid))
+        self._events.append(_Event("gradual", mid, start, end, conf, "blend", middle))
 
     def _transition_window(self, group: list) -> tuple[int, int]:
         """Buffer indices of a window that holds the whole candidate transition.
@@ -585,7 +654,7 @@ class CutDetector:
             start, end = run["fade_start_s"], end_s
             kind = "gradual" if end - start > 3.0 * dt else "hard"
             mid = 0.5 * (first_flat_s + last_flat_s) if kind == "gradual" else float(t[k])
-            self._events.append(_Event(kind, mid, start, end, conf))
+            self._events.append(_Event(kind, mid, start, end, conf, "fade", self._base + k))
             return
         # A long flat hold is a shot of its own: one transition into it, one out of it.
         for start, end, cut in (
@@ -593,9 +662,12 @@ class CutDetector:
             (last_flat_s, end_s, float(t[k])),
         ):
             if end - start > 3.0 * dt:
-                self._events.append(_Event("gradual", 0.5 * (start + end), start, end, conf))
+                mid = 0.5 * (start + end)
+                self._events.append(
+                    _Event("gradual", mid, start, end, conf, "fade", self._base + k)
+                )
             else:
-                self._events.append(_Event("hard", cut, cut, cut, conf))
+                self._events.append(_Event("hard", cut, cut, cut, conf, "fade", self._base + k))
 
 
 def _fade_length(std: np.ndarray, t: np.ndarray, c: CutDetectionConfig) -> int:
@@ -655,6 +727,8 @@ def _merge_events(events: list[_Event]) -> list[_Event]:
                     min(p.start_s, e.start_s),
                     max(p.end_s, e.end_s),
                     max(p.confidence, e.confidence),
+                    keep.source,
+                    keep.frame,
                 )
                 continue
             if e.start_s < p.end_s:

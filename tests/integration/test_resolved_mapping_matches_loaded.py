@@ -16,6 +16,7 @@ from dp_resources.models.families.midas import load_midas
 from dp_resources.models.families.nanodet import load_object_detector
 from dp_resources.models.families.packaged import load_silero_vad, load_yamnet
 from dp_resources.models.families.text import load_ocr_reader, load_text_embedder
+from dp_resources.models.families.transnetv2 import load_transnetv2
 from dp_resources.models.providers import onnx_providers, runtime_options
 from dp_resources.models.registry import (
     FAMILIES,
@@ -48,9 +49,14 @@ LOADERS = {
     "audio_events": lambda p, c: load_yamnet(onnx_providers(p.components[c].device)),
     "ocr": _ocr,
     "text_features": lambda p, c: load_text_embedder(),
+    "cut_detection": lambda p, c: load_transnetv2(
+        model_dir=runtime_options(p, c, COMPONENT_FAMILY[c])["model_dir"]
+    ),
 }
 
-CASES = [pytest.param(component, {}, id=component) for component in LOADERS] + [
+# cut_detection runs TransNetV2 only with `detector: combined` (else no model, no entry)
+PARAMS = {"cut_detection": {"detector": "combined"}}
+CASES = [pytest.param(c, PARAMS.get(c, {}), id=c) for c in LOADERS] + [
     pytest.param("ocr", {"engine": "tesseract"}, id="ocr-tesseract"),
     pytest.param("ocr", {"engine": "rapidocr", "use_cls": True}, id="ocr-with-classifier"),
 ]
@@ -71,6 +77,8 @@ def model_dir(tmp_path_factory):
         shutil.copytree(prepared, folder / "nanodet")
     else:
         prepare_nanodet(folder / "nanodet")
+    # TransNetV2 (cut_detection): prepared by scripts/setup.sh in the model cache
+    (folder / "transnetv2").symlink_to(model_cache_dir() / "transnetv2")
     return folder
 
 

@@ -17,6 +17,7 @@ from dp_resources.model_tooling.nanodet import prepare_nanodet
 from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
 from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
 from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
+from dp_resources.models.registry import model_folder
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -41,6 +42,7 @@ def clip_of_shots(path, seeds: list[int]):
 def stand_ins(tmp_path, monkeypatch):
     models = tmp_path / "models"
     shutil.copytree(prepare_nanodet(), models / "nanodet")  # the real detector, prepared once
+    (models / "transnetv2").symlink_to(model_folder("transnetv2"))  # cpu_baseline's cut step
     monkeypatch.setenv("DP_MODEL_DIR", str(models))
     for build, name in ((build_clap_stand_in, "clap"), (build_clip_stand_in, "clip")):
         build(models / name)

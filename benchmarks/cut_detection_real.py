@@ -1,0 +1,193 @@
+"""Cut detection on real footage we labelled (tests/accuracy/visual/real_cut_set.py): F1 of
+ours, TransNetV2 alone, ours + TransNetV2 (combined), PySceneDetect's ContentDetector and
+AdaptiveDetector on the same files, for the tuning part and the held-out part; and the
+speed of the cut step (ours, combined) on the segmenter's dense stream (the labelled
+clips, and the wheel's whole 212 s test video with the dense stream's JPEG round trip).
+
+Matching: a hard cut is found within +-2 frames, a dissolve or fade anywhere in its span
++-2 frames, one-to-one; every other detection is a false positive. Run from the repository
+root after `scripts/setup.sh` (samples, opencv-doc, `dp models prepare transnetv2`):
+
+    .venv/bin/python benchmarks/cut_detection_real.py [--part tuning|held_out|both]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dp_cli.samples import fetch_samples
+from dp_features.visual.cut_detection import detect_cuts
+from dp_features.visual.cut_fusion import CombinedCutDetector
+from dp_features.visual.transnet_windows import transnet_thumbnails
+from dp_resources.models.families.transnetv2 import TransNetV2, load_transnetv2
+from dp_resources.models.registry import model_folder
+from tests.accuracy.visual.real_cut_set import (
+    HELD_OUT,
+    TUNING,
+    Clip,
+    Score,
+    Sources,
+    load_clips,
+    score_clip,
+    source_paths,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+DETECTORS = ("ours", "transnetv2", "combined", "scenedetect_content", "scenedetect_adaptive")
+
+
+def ours(clip: Clip, model: TransNetV2) -> np.ndarray:
+    return detect_cuts(clip.frames, clip.times_s, clip.duration_s).cut_times_s
+
+
+def combined(clip: Clip, model: TransNetV2) -> np.ndarray:
+    detector = CombinedCutDetector(model)
+    for start in range(0, len(clip.frames), 256):  # chunks, as the segmenter hands them over
+        detector.update(clip.frames[start : start + 256], clip.times_s[start : start + 256])
+    return detector.finish(clip.duration_s).cut_times_s
+
+
+def transnetv2_alone(clip: Clip, model: TransNetV2, threshold: float = 0.5) -> np.ndarray:
+    """The published use: every frame, windows of 100 / stride 50, single-frame
+    probability > 0.5; one transition per run of frames above it (its middle frame)."""
+    single, _ = model.frame_probabilities(transnet_thumbnails(clip.frames))
+    above = np.r_[False, single > threshold, False].astype(np.int8)
+    starts = np.nonzero(np.diff(above) == 1)[0]
+    ends = np.nonzero(np.diff(above) == -1)[0] - 1
+    middle = (starts + ends + 1) // 2
+    return clip.times_s[middle]
+
+
+def _scenedetect(clip: Clip, detector) -> np.ndarray:
+    from scenedetect import detect
+
+    scenes = detect(str(clip.path), detector)
+    return np.array([start.seconds for start, _ in scenes[1:]], np.float64)
+
+
+def scenedetect_content(clip: Clip, model: TransNetV2) -> np.ndarray:
+    from scenedetect import ContentDetector
+
+    return _scenedetect(clip, ContentDetector())
+
+
+def scenedetect_adaptive(clip: Clip, model: TransNetV2) -> np.ndarray:
+    from scenedetect import AdaptiveDetector
+
+    return _scenedetect(clip, AdaptiveDetector())
+
+
+RUNNERS: dict[str, Callable[[Clip, TransNetV2], np.ndarray]] = {
+    "ours": ours,
+    "transnetv2": transnetv2_alone,
+    "combined": combined,
+    "scenedetect_content": scenedetect_content,
+    "scenedetect_adaptive": scenedetect_adaptive,
+}
+
+
+def evaluate(
+    clips: list[Clip], model: TransNetV2, detectors=DETECTORS, verbose: bool = False
+) -> dict[str, Score]:
+    totals = {name: Score() for name in detectors}
+    for clip in clips:
+        for name in detectors:
+            score = score_clip(clip, RUNNERS[name](clip, model))
+            totals[name].add(score)
+            if verbose:
+                print(
+                    f"  {clip.name:14s} {name:22s} tp {score.true_positives} "
+                    f"fp {score.false_positives} fn {score.false_negatives} "
+                    f"split {score.split_transitions} quiet {score.quiet_false_cuts}"
+                )
+    return totals
+
+
+def table(title: str, totals: dict[str, Score]) -> str:
+    lines = [
+        f"{title}",
+        "| detector | F1 | TP | FP | FN | split fades/dissolves | false cuts on flash/motion |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in totals.items():
+        lines.append(
+            f"| {name} | {s.f1:.3f} | {s.true_positives} | {s.false_positives} | "
+            f"{s.false_negatives} | {s.split_transitions} | {s.quiet_false_cuts} |"
+        )
+    return "\n".join(lines)
+
+
+def speed(clips: list[Clip], model: TransNetV2, repeats: int = 3) -> str:
+    """Seconds of video per second of cut step (combined and ours), best of `repeats`."""
+    video_s = sum(c.duration_s for c in clips)
+    rows = []
+    for name in ("combined", "ours"):
+        best = np.inf
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for clip in clips:
+                RUNNERS[name](clip, model)
+            best = min(best, time.perf_counter() - started)
+        rows.append(f"{name}: {video_s / best:.1f}x real time ({video_s:.1f} s of video)")
+    return "; ".join(rows)
+
+
+def speed_on_the_trailer(model: TransNetV2) -> str:
+    """The cut step on the whole wheel test video (212 s, 5301 frames at 25 fps) as the
+    segmenter's dense stream, including its JPEG round trip (the segmenter stores dense
+    frames as JPEG, quality 90, and the step decodes them again)."""
+    import cv2
+
+    from dp_features.visual.cut_detection import CutDetector
+    from dp_resources.media.dense_frames import dense_frames
+
+    frames, times, duration = dense_frames(model_folder("transnetv2") / "test_video.mp4")
+    encoded = [
+        cv2.imencode(".jpg", f[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for f in frames
+    ]
+    rows = []
+    for name in ("ours", "combined"):
+        started = time.perf_counter()
+        decoded = np.stack([cv2.imdecode(j, cv2.IMREAD_COLOR)[..., ::-1] for j in encoded])
+        detector = CombinedCutDetector(model) if name == "combined" else CutDetector()
+        for start in range(0, len(decoded), 256):
+            detector.update(decoded[start : start + 256], times[start : start + 256])
+        cuts = len(detector.finish(duration).cut_times_s)
+        seconds = time.perf_counter() - started
+        windows = f", {detector.model_windows} model windows" if name == "combined" else ""
+        rows.append(f"{name}: {duration / seconds:.1f}x real time ({cuts} cuts{windows})")
+    return f"speed (trailer, {duration:.0f} s, {len(frames)} frames): " + "; ".join(rows)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--part", choices=("tuning", "held_out", "both"), default="both")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    samples = {p.stem: p for p in fetch_samples(REPO / "samples")}
+    sources = Sources(source_paths(samples, model_folder("transnetv2")))
+    model = load_transnetv2(intra_op_threads=2)
+    parts = {"tuning": TUNING, "held_out": HELD_OUT}
+    chosen = parts if args.part == "both" else {args.part: parts[args.part]}
+    with tempfile.TemporaryDirectory() as tmp:
+        for part, items in chosen.items():
+            clips = load_clips(items, sources, Path(tmp))
+            totals = evaluate(clips, model, verbose=args.verbose)
+            frames = sum(len(c.frames) for c in clips)
+            print(table(f"{part}: {len(clips)} clips, {frames} frames", totals))
+            print(f"speed ({part}): {speed(clips, model)}")
+    print(speed_on_the_trailer(model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
