@@ -33,14 +33,8 @@ from dp_features.visual.object_detection import (
     letterbox_frames,
     to_frame,
 )
-from dp_resources.models.onnx_runtime import planned_onnx_model
-from dp_resources.models.registry import (
-    MODEL_INFO_FILE,
-    family,
-    model_folder,
-    planned_models,
-    read_json_object,
-)
+from dp_resources.models.prepared import load_prepared_onnx
+from dp_resources.models.registry import family, model_folder
 from dp_resources.models.runtime import ModelRuntime
 from dp_resources.models.triton_towers import TritonSettings, open_triton_model
 
@@ -133,28 +127,14 @@ def load_object_detector(
     if triton is not None:
         served = open_triton_model(triton, FAMILY.triton_name(_TOWER), FAMILY.label)
         return ObjectDetector(served, batch_size, score_threshold, iou_threshold)
-    folder = model_folder(FAMILY.name, model_dir)
-    [planned] = planned_models(FAMILY.name, folder)
-    info = read_json_object(folder / MODEL_INFO_FILE, HOW_TO_GET)
-    if info is None:
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"NanoDet model in {folder} has no {MODEL_INFO_FILE}: {HOW_TO_GET}",
-        )
-    model = planned_onnx_model(planned, providers, intra_op_threads)
-    if info.get("sha256", {}).get(ONNX_FILE) != model.model_used.weights_digest:
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"{folder / ONNX_FILE} does not match the digest in its {MODEL_INFO_FILE} "
-            f"(modified or half-written): {HOW_TO_GET}",
-        )
-    expected = {INPUT_NAME}, {*SCORE_OUTPUTS, *BOX_OUTPUTS}
-    if set(model.input_names) != expected[0] or not expected[1] <= set(model.output_names):
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"{folder / ONNX_FILE} has inputs {model.input_names} and outputs "
-            f"{model.output_names}, not NanoDet's: {HOW_TO_GET}",
-        )
+    model = load_prepared_onnx(
+        FAMILY,
+        model_dir,
+        providers,
+        intra_op_threads,
+        [INPUT_NAME],
+        [*SCORE_OUTPUTS, *BOX_OUTPUTS],
+    )
     return ObjectDetector(
         model,
         batch_size=batch_size,

@@ -24,16 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from dp_core.artifact import ModelUsed
-from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.transnet_windows import window_probabilities
-from dp_resources.models.onnx_runtime import planned_onnx_model
-from dp_resources.models.registry import (
-    MODEL_INFO_FILE,
-    family,
-    model_folder,
-    planned_models,
-    read_json_object,
-)
+from dp_resources.models.prepared import load_prepared_onnx
+from dp_resources.models.registry import family
 from dp_resources.models.runtime import ModelRuntime
 
 FAMILY = family("transnetv2")  # files and I/O names: dp_resources/models/registry.py
@@ -76,25 +69,7 @@ def load_transnetv2(
 ) -> TransNetV2:
     """TransNetV2 from its prepared folder (default `<model root>/transnetv2`);
     MODEL_NOT_FOUND (naming `dp models prepare transnetv2`) when it is missing or altered."""
-    folder = model_folder(FAMILY.name, model_dir)
-    [planned] = planned_models(FAMILY.name, folder)
-    info = read_json_object(folder / MODEL_INFO_FILE, HOW_TO_GET)
-    if info is None:
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"TransNetV2 model in {folder} has no {MODEL_INFO_FILE}: {HOW_TO_GET}",
-        )
-    model = planned_onnx_model(planned, providers, intra_op_threads)
-    if info.get("sha256", {}).get(ONNX_FILE) != model.model_used.weights_digest:
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"{folder / ONNX_FILE} does not match the digest in its {MODEL_INFO_FILE} "
-            f"(modified or half-written): {HOW_TO_GET}",
-        )
-    if model.input_names != [INPUT_NAME] or set(model.output_names) != set(_TOWER.outputs):
-        raise DpError(
-            ErrorCode.MODEL_NOT_FOUND,
-            f"{folder / ONNX_FILE} has inputs {model.input_names} and outputs "
-            f"{model.output_names}, not TransNetV2's: {HOW_TO_GET}",
-        )
+    model = load_prepared_onnx(
+        FAMILY, model_dir, providers, intra_op_threads, [INPUT_NAME], _TOWER.outputs
+    )
     return TransNetV2(model)
