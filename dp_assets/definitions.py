@@ -9,6 +9,7 @@ service addresses are passed as `EnvVar`s, resolved by Dagster where a step runs
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     EnvVar,
+    JobDefinition,
     RunStatusSensorContext,
     define_asset_job,
     definitions,
@@ -97,7 +99,10 @@ def build_definitions(settings: Settings) -> Definitions:
         selection=profile.component_order(),
         tags={PROFILE_TAG: settings.profile},
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
-        executor_def=executor_from_env(),  # DP_EXECUTOR: in_process (default) or celery
+        # DP_EXECUTOR: in_process (default) or celery; a required failure stops the run
+        executor_def=executor_from_env(
+            required=frozenset(n for n, c in profile.components.items() if c.required)
+        ),
     )
 
     def finalize_finished_run(context: RunStatusSensorContext, storage: StorageResource) -> None:
@@ -136,6 +141,18 @@ def build_definitions(settings: Settings) -> Definitions:
             "npz_io_manager": NpzIOManager(storage=storage),
         },
     )
+
+
+def process_job(storage_base: str, profile: str) -> JobDefinition:
+    """The process job of `Settings(storage_base, profile)`: what `dp process` hands to the
+    Celery workers as a reconstructable job (`build_reconstructable_job`), so a worker runs
+    exactly the settings `dp process` was given, whatever its own DP_STORAGE/DP_PROFILE."""
+    return _process_job(storage_base, profile)
+
+
+@functools.lru_cache(maxsize=4)  # a worker rebuilds it for every step it runs
+def _process_job(storage_base: str, profile: str) -> JobDefinition:
+    return build_definitions(Settings(storage_base, profile)).resolve_job_def(PROCESS_JOB)
 
 
 @definitions

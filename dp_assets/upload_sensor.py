@@ -8,20 +8,28 @@ sidecar), so they are contiguous in registration order and one partition-range r
 exactly them. A sidecar (`<name>.json` beside the video) is read at launch, so one that
 lands within the wait window is taken into account.
 
-The cursor (stored by Dagster with each tick, so it survives daemon restarts) holds every
-upload key already seen that is still in the bucket, the pending keys and when the batch
-started waiting. Keys are compared, never modification times: a multipart upload that
-becomes visible late is still found, and nothing is registered twice. Deleted uploads drop
-out of the cursor; an overwritten key is not seen again (upload a new name to reprocess).
+Work per tick is bounded, whatever the bucket holds (issue 15: a first tick over 10k
+uploads took ~33 min and stored a 1.3 MB cursor each tick). A tick lists at most
+`list_per_tick` keys, from where the last one stopped (S3 `StartAfter`; the folder backend
+walks in the same order), wrapping to the start once it reaches the end, so every key is
+looked at once per sweep and an upload whose name sorts before older ones is still found.
+It launches at most `max_runs_per_tick` runs; fuller batches wait for the next tick. The
+cursor (stored by Dagster with each tick, surviving daemon restarts) holds only the listing
+position, the pending keys (at most `PENDING_CAP_BATCHES` batches: listing pauses while
+that many wait) and the keys the previous tick launched. Which uploads were already taken
+is kept in the instance's key-value store (one row per upload, looked up per page): a
+key is marked there at the start of the tick after the one that launched it, i.e. once
+that tick's runs and cursor are committed, so a tick that fails loses nothing. Keys are
+compared, never modification times: a multipart upload that becomes visible late is still
+found, and nothing is registered twice. An overwritten key is not seen again (upload a new
+name to reprocess).
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -51,7 +59,10 @@ from dp_resources.storage.backends import Storage
 from dp_resources.storage.resource import StorageResource
 
 UPLOAD_SENSOR = "register_uploads"
-CURSOR_VERSION = 1
+CURSOR_VERSION = 2
+SEEN_KEY_PREFIX = "dp/uploads/seen/"  # + the upload's URI: instance key-value store rows
+SEEN_LOOKUP_CHUNK = 500  # keys per key-value store query
+PENDING_CAP_BATCHES = 4  # x max_runs_per_tick batches pending at most: listing pauses
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,8 @@ class UploadSensorSettings:
     batch_max_videos: int = 8  # videos per run at most
     batch_wait_s: float = 60.0  # seconds the first pending video waits for company
     interval_s: int = 30  # seconds between sensor ticks
+    max_runs_per_tick: int = 10  # runs requested per tick at most (the rest: next ticks)
+    list_per_tick: int = 5000  # keys listed per tick at most (a sweep goes on next tick)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> UploadSensorSettings:
@@ -70,6 +83,10 @@ class UploadSensorSettings:
                 batch_max_videos=int(env.get("DP_BATCH_MAX_VIDEOS") or cls.batch_max_videos),
                 batch_wait_s=float(env.get("DP_BATCH_WAIT_S") or cls.batch_wait_s),
                 interval_s=int(env.get("DP_UPLOADS_SENSOR_INTERVAL_S") or cls.interval_s),
+                max_runs_per_tick=int(
+                    env.get("DP_UPLOADS_MAX_RUNS_PER_TICK") or cls.max_runs_per_tick
+                ),
+                list_per_tick=int(env.get("DP_UPLOADS_LIST_PER_TICK") or cls.list_per_tick),
             )
         except ValueError as exc:
             raise DpError(ErrorCode.CONFIG_INVALID, f"uploads sensor settings: {exc}") from exc
@@ -81,24 +98,33 @@ class UploadSensorSettings:
             )
         if settings.interval_s < 1:
             raise DpError(ErrorCode.CONFIG_INVALID, "DP_UPLOADS_SENSOR_INTERVAL_S must be >= 1")
+        if settings.max_runs_per_tick < 1 or settings.list_per_tick < 1:
+            raise DpError(
+                ErrorCode.CONFIG_INVALID,
+                "DP_UPLOADS_MAX_RUNS_PER_TICK and DP_UPLOADS_LIST_PER_TICK must be >= 1",
+            )
         return settings
+
+    @property
+    def pending_cap(self) -> int:
+        return PENDING_CAP_BATCHES * self.max_runs_per_tick * self.batch_max_videos
 
 
 @dataclass
 class UploadCursor:
-    seen: set[str] = field(default_factory=set)  # upload keys found so far (pending included)
+    listed_after: str = ""  # the next tick lists keys after this one ("": a new sweep)
     pending: list[str] = field(default_factory=list)  # found, not launched yet (found order)
     pending_since: float | None = None  # epoch seconds the oldest pending key was found
+    launched: list[str] = field(default_factory=list)  # launched by the tick that wrote this
 
     def encode(self) -> str:
-        # Sorted keys share long prefixes: zlib keeps the cursor small for large buckets.
-        packed = zlib.compress("\n".join(sorted(self.seen)).encode(), 9)
         return json.dumps(
             {
                 "v": CURSOR_VERSION,
-                "seen": base64.b64encode(packed).decode(),
+                "listed_after": self.listed_after,
                 "pending": self.pending,
                 "pending_since": self.pending_since,
+                "launched": self.launched,
             }
         )
 
@@ -110,17 +136,17 @@ class UploadCursor:
             data = json.loads(text)
             if data.get("v") != CURSOR_VERSION:
                 raise ValueError(f"cursor version {data.get('v')!r}")
-            seen = zlib.decompress(base64.b64decode(data["seen"])).decode()
             return cls(
-                seen=set(filter(None, seen.split("\n"))),
+                listed_after=str(data["listed_after"]),
                 pending=list(data["pending"]),
                 pending_since=data["pending_since"],
+                launched=list(data["launched"]),
             )
-        except (ValueError, KeyError, TypeError, zlib.error) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise DpError(
                 ErrorCode.CONFIG_INVALID,
                 f"uploads sensor cursor unreadable ({exc}); reset it in the Dagster UI "
-                "(every upload still in the bucket is then registered again)",
+                "(uploads already taken are remembered by the instance, not the cursor)",
             ) from exc
 
 
@@ -157,27 +183,64 @@ def remote_upload(storage: Storage, key: str) -> UploadRecord:
 
 
 def plan_upload_batches(
-    cursor: UploadCursor, listed: list[str], now: float, settings: UploadSensorSettings
+    cursor: UploadCursor, new: list[str], now: float, settings: UploadSensorSettings
 ) -> tuple[UploadCursor, list[list[str]]]:
-    """Pure part of a tick: the next cursor and the batches (object keys) to launch now."""
-    present = set(listed)
-    new = [k for k in listed if is_video_key(k) and k not in cursor.seen]
-    pending = [k for k in cursor.pending if k in present] + new
+    """Pure part of a tick: with the `new` video keys found, the batches (object keys) to
+    launch now (at most `max_runs_per_tick`) and the next cursor (listing position kept)."""
+    pending = cursor.pending + [k for k in new if k not in cursor.pending]
     since = cursor.pending_since if cursor.pending_since is not None and pending else None
     if pending and since is None:
         since = now
     batches: list[list[str]] = []
     size = settings.batch_max_videos
-    while len(pending) >= size:
+    while len(pending) >= size and len(batches) < settings.max_runs_per_tick:
         batches.append(pending[:size])
         pending = pending[size:]
         since = now if pending else None
-    if pending and since is not None and now - since >= settings.batch_wait_s:
-        batches.append(pending)
-        pending, since = [], None
-    # Keys that left the bucket are forgotten (bounded cursor); pending ones are kept.
-    seen = (cursor.seen & present) | set(new)
-    return UploadCursor(seen=seen, pending=pending, pending_since=since), batches
+    waited = since is not None and now - since >= settings.batch_wait_s
+    if pending and waited and len(batches) < settings.max_runs_per_tick:
+        batches.append(pending[:size])
+        pending = pending[size:]
+        since = None if not pending else since
+    launched = [key for batch in batches for key in batch]
+    return UploadCursor(cursor.listed_after, pending, since, launched), batches
+
+
+def seen_key(storage: Storage, key: str) -> str:
+    return f"{SEEN_KEY_PREFIX}{storage.base.rstrip('/')}/{key}"
+
+
+def record_launched(instance, storage: Storage, keys: list[str]) -> None:
+    """Mark uploads as taken (their runs were requested by a committed tick)."""
+    if keys:
+        now = str(time.time())
+        instance.run_storage.set_cursor_values({seen_key(storage, k): now for k in keys})
+
+
+def unseen(instance, storage: Storage, keys: list[str]) -> list[str]:
+    """The keys no earlier tick launched, in their order (one query per chunk)."""
+    taken: set[str] = set()
+    for start in range(0, len(keys), SEEN_LOOKUP_CHUNK):
+        chunk = {seen_key(storage, k): k for k in keys[start : start + SEEN_LOOKUP_CHUNK]}
+        taken.update(chunk[k] for k in instance.run_storage.get_cursor_values(set(chunk)))
+    return [k for k in keys if k not in taken]
+
+
+def find_new_uploads(
+    instance, storage: Storage, cursor: UploadCursor, settings: UploadSensorSettings
+) -> tuple[str, list[str]]:
+    """One page of the sweep: (the next listing position, new video keys in it). Listing
+    pauses while the pending batches are at their cap."""
+    room = settings.pending_cap - len(cursor.pending)
+    if room <= 0:
+        return cursor.listed_after, []
+    page = storage.list_page(settings.prefix, cursor.listed_after, settings.list_per_tick)
+    after = page[-1] if len(page) == settings.list_per_tick else ""  # "": sweep again
+    waiting = set(cursor.pending) | set(cursor.launched)
+    new = unseen(instance, storage, [k for k in page if is_video_key(k) and k not in waiting])
+    if len(new) > room:  # the pending batches are full: the sweep resumes after the last taken
+        new, after = new[:room], new[room - 1]
+    return after, new
 
 
 def build_upload_sensor(
@@ -202,8 +265,11 @@ def build_upload_sensor(
     def register_uploads(context: SensorEvaluationContext, storage: StorageResource):
         store = storage.get_storage()
         cursor = UploadCursor.decode(context.cursor)
-        listed = list(store.list(settings.prefix))
-        next_cursor, batches = plan_upload_batches(cursor, listed, time.time(), settings)
+        # the previous tick is committed (runs requested, cursor stored): mark its uploads
+        record_launched(context.instance, store, cursor.launched)
+        cursor.launched = []
+        cursor.listed_after, new = find_new_uploads(context.instance, store, cursor, settings)
+        next_cursor, batches = plan_upload_batches(cursor, new, time.time(), settings)
         if not batches:
             waiting = len(next_cursor.pending)
             return SensorResult(
@@ -224,8 +290,8 @@ def launch_batches(
     run_tags: Mapping[str, str],
 ) -> SensorResult:
     """Register each batch's videos (new partitions in batch order) and request its runs."""
-    known = set(context.instance.get_dynamic_partitions(VIDEOS))
     new_partitions: list[str] = []
+    known: set[str] = set()  # registered earlier in this tick
     events, run_requests = [], []
     for batch in batches:
         records: dict[str, UploadRecord] = {}
@@ -245,8 +311,11 @@ def launch_batches(
                 )
                 continue
             records[record.partition_key] = record
-        fresh = [k for k in records if k not in known]
-        again = [k for k in records if k in known]  # a video registered before: its own run
+        registered = {
+            k for k in records if k in known or context.instance.has_dynamic_partition(VIDEOS, k)
+        }
+        fresh = [k for k in records if k not in registered]
+        again = [k for k in records if k in registered]  # registered before: its own run
         new_partitions.extend(fresh)
         known.update(fresh)
         events.extend(upload_event(records[k]) for k in records)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import uuid
@@ -9,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job
+from dagster._core.definitions.job_base import InMemoryJob
+from dagster._core.execution.api import execute_run
 
 from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
@@ -22,7 +25,7 @@ from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import Manifest
 from dp_core.profile import Profile
-from dp_core.storage_keys import manifest_key
+from dp_core.storage_keys import manifest_key, result_prefix
 from dp_resources.storage.backends import Storage, open_storage
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -95,9 +98,19 @@ class ProgressPrinter(threading.Thread):
         connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         self.cursor = connection.cursor
         for record in connection.records:
-            event = record.event_log_entry.dagster_event
+            entry = record.event_log_entry
+            event = entry.dagster_event
             if event is None:
+                # per-video retries (dp_assets/component_step.py): code, attempt, video
+                if entry.level >= logging.WARNING and " — retry " in entry.user_message:
+                    self.echo(f"    ↻ {entry.user_message.strip()}")
                 continue
+            if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
+                retry = event.event_specific_data
+                self.echo(
+                    f"  ↻ {event.step_key}: step retry in {retry.seconds_to_wait or 0:.0f} s "
+                    f"({retry.error.message.strip() if retry.error else 'failed'})"
+                )
             if (
                 event.event_type == DagsterEventType.STEP_START
                 and event.step_key in self.components
@@ -115,9 +128,17 @@ class ProgressPrinter(threading.Thread):
                     f"    {component:<24} {materialization.partition:<40} {md.get('status')}{code} {took}"
                 )
             elif event.event_type == DagsterEventType.STEP_FAILURE:
-                self.echo(
-                    f"  ✗ {event.step_key} failed: {event.event_specific_data.error.message.strip()}"
-                )
+                self.echo(f"  ✗ {event.step_key} failed: {_failure_text(event)}")
+
+
+def _failure_text(event) -> str:
+    """A step failure as a person reads it: `[CODE] why` when the run process reported it
+    (a lost worker, a silent broker: dp_assets/execution.py), else the error's message."""
+    failure = event.event_specific_data
+    data = failure.user_failure_data
+    if data is not None and data.description and "error_code" in data.metadata:
+        return f"[{data.metadata['error_code'].value}] {data.description}"
+    return failure.error.message.strip() if failure.error else "failed"
 
 
 def _check_celery_broker() -> None:
@@ -232,29 +253,56 @@ def _run(instance, job, storage, profile, settings, keys, compute, reused, recor
         + f" · run_id {run_id}"
     )
     tags = {PROFILE_TAG: settings.profile, RANGE_START: keys[0], RANGE_END: keys[-1]}
+    # The job's own executor runs it (execute_in_process would force in-process): with
+    # DP_EXECUTOR=celery the steps go to the workers, which rebuild the same job from these
+    # settings (dp_assets.definitions.process_job), not from their own environment.
+    celery = os.environ.get("DP_EXECUTOR") == "celery"
+    executable = (
+        build_reconstructable_job(
+            "dp_assets.definitions",
+            "process_job",
+            reconstructable_args=(settings.storage_base, settings.profile),
+        )
+        if celery
+        else InMemoryJob(job)
+    )
     progress = ProgressPrinter(instance, run_id, compute, echo)
     progress.start()
     try:
-        job.execute_in_process(
-            instance=instance,
+        dagster_run = instance.create_run_for_job(
+            job_def=job,
             run_id=run_id,
-            tags={**tags, **process_tags()},
             run_config=QUIET_LOGGERS,
-            raise_on_error=False,
-            asset_selection=[AssetKey(name) for name in compute],
+            tags={**job.tags, **tags, **process_tags()},
+            asset_selection=frozenset(AssetKey(name) for name in compute),
+            job_code_origin=executable.get_python_origin() if celery else None,
         )
+        execute_run(executable, dagster_run, instance)
     finally:
         progress.finish()
     try:
         manifests = finalize_run(instance, run_id, storage, profile, reused)
     except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next
+        # the error names the one video whose records failed; the others say so, not it
+        named = [key for key in keys if _video_folder(key, run_id) in exc.message]
         for key in keys:
             result = records[key][1]
-            result.run_id, result.error_code, result.message = run_id, exc.code.value, exc.message
+            result.run_id, result.error_code = run_id, exc.code.value
+            result.message = (
+                f"manifest and state not written: {exc.message}"
+                if key in named or not named
+                else f"manifest and state not written: the storage failed first on {named[0]} "
+                f"of the same run ({exc.code.value})"
+            )
         return
     for manifest in manifests:
         _, result = records[manifest.video.partition_key]
         _apply_manifest(result, manifest, run_id)
+
+
+def _video_folder(partition_key: str, run_id: str) -> str:
+    """`<platform>/<video>/<run>`: what every storage key of this video's run holds."""
+    return result_prefix(partition_key, run_id).split("/", 1)[1]
 
 
 def _up_to_date(instance, storage, profile, keys, reused, records, echo):

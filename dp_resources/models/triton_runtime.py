@@ -18,6 +18,9 @@ server URL and the model:
 | model (or the asked version) not in the repository    | MODEL_NOT_FOUND   | no        |
 | config without `weights_digest` (not our export)      | MODEL_NOT_FOUND   | no        |
 | no answer within `timeout_s` (deadline exceeded)      | MODEL_TIMEOUT     | yes       |
+|   (then this process does not ask the server again   |                   |           |
+|   for SILENT_SERVER_BACKOFF_S, or only that model if  |                   |           |
+|   the server still answers `live`: calls fail at once)|                   |           |
 | the model failed on the server, or answered with a    | MODEL_BAD_OUTPUT  | no        |
 |   missing output, wrong dtype or shape, NaN/infinity  |                   |           |
 | inputs that do not match the model's config           | INTERNAL          | no (a bug)|
@@ -35,7 +38,9 @@ serve several worker threads, whose requests Triton's dynamic batcher merges.
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -48,6 +53,11 @@ from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
 
 Protocol = Literal["grpc", "http"]
+SILENT_SERVER_BACKOFF_S = 30.0
+# (server URL, model name or None for the whole server) -> monotonic time until which it is
+# not asked again
+_silent_until: dict[tuple[str, str | None], float] = {}
+_silent_lock = threading.Lock()
 
 # `parameters` keys of a served model's config (all strings, as Triton's config API returns
 # them), written by the exporter (dp_resources/model_tooling/triton_repository.py).
@@ -279,16 +289,58 @@ class TritonModel:
         return self._call(lambda c: getattr(c, method)(*args, **options), "start-up check")
 
     def _call(self, call: Callable[[Any], Any], action: str) -> Any:
+        with _silent_lock:
+            until = max(
+                _silent_until.get((self.url, None), 0.0),
+                _silent_until.get((self.url, self.model_name), 0.0),
+            )
+        waited = until - time.monotonic()
+        if waited > 0:
+            raise DpError(
+                ErrorCode.MODEL_TIMEOUT,
+                f"{self._where}: {action} not attempted: no answer within "
+                f"{self.timeout_s:g} s a moment ago (not asked again for {waited:.0f} s)",
+            )
         try:
             return call(self._client())
         except InferenceServerException as exc:
-            raise self._error(exc.status(), exc.message(), action) from exc
+            raise self._silenced(self._error(exc.status(), exc.message(), action)) from exc
         except TimeoutError as exc:
             self._drop_client()
-            raise self._error("timeout", str(exc), action) from exc
+            raise self._silenced(self._error("timeout", str(exc), action)) from exc
         except OSError as exc:  # refused, reset, broken pipe, unreachable
             self._drop_client()
-            raise self._error("connection", str(exc) or type(exc).__name__, action) from exc
+            error = self._error("connection", str(exc) or type(exc).__name__, action)
+            raise self._silenced(error) from exc
+
+    def _silenced(self, error: DpError) -> DpError:
+        """After a MODEL_TIMEOUT this process stops asking for SILENT_SERVER_BACKOFF_S, so
+        retries and the other videos and steps fail at once instead of each waiting out
+        its own deadline (a whole run ends within ~one timeout, not N of them): the whole
+        server when it no longer answers a liveness probe (hung), else only this model
+        (slow)."""
+        if error.code is ErrorCode.MODEL_TIMEOUT:
+            scope = (self.url, self.model_name if self._server_answers() else None)
+            with _silent_lock:
+                _silent_until[scope] = time.monotonic() + SILENT_SERVER_BACKOFF_S
+        return error
+
+    def _server_answers(self) -> bool:
+        """Whether the server answers `live` within `connect_timeout_s` (a fresh client:
+        the timed-out one may still be waiting)."""
+        deadline = self.connect_timeout_s
+        try:
+            if self.protocol == "grpc":
+                client = grpcclient.InferenceServerClient(self.url)
+                with contextlib.closing(client):
+                    return bool(client.is_server_live(client_timeout=deadline))
+            client = httpclient.InferenceServerClient(
+                self.url, connection_timeout=deadline, network_timeout=deadline
+            )
+            with contextlib.closing(client):
+                return bool(client.is_server_live())
+        except Exception:  # any failure to answer is "no"
+            return False
 
     def _drop_client(self) -> None:
         """Forget this thread's client after a network failure: an HTTP connection that

@@ -26,7 +26,7 @@ class TritonSettings:
 
     url: str = "127.0.0.1:8001"
     protocol: str = "grpc"
-    timeout_s: float = 60.0
+    timeout_s: float = 20.0  # per request: a hung server ends a run within a minute (PRODUCTION.md)
     device: str = "cuda"  # the device the profile asks for: the server must serve on it
 
     @classmethod

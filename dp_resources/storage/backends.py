@@ -56,6 +56,12 @@ class Storage(ABC):
     def list(self, prefix: str) -> Iterator[str]:
         """Keys under `prefix` (a folder-like prefix, without trailing '/'), sorted."""
 
+    def list_page(self, prefix: str, start_after: str, limit: int) -> list[str]:
+        """At most `limit` keys under `prefix`, sorted, each greater than `start_after` (a
+        key as `list` returns it; "" for the first page): paging through a large listing.
+        Backends override it to avoid listing everything."""
+        return [key for key in self.list(prefix) if key > start_after][:limit]
+
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
@@ -129,6 +135,33 @@ class LocalStorage(Storage):
             if p.is_file() and not p.name.startswith(TEMP_PREFIX)
         )
         return iter(sorted(keys))
+
+    def list_page(self, prefix: str, start_after: str, limit: int) -> list[str]:
+        folder = self._path(prefix)
+        keys: list[str] = []
+        if folder.is_dir() and limit > 0:
+            self._walk_sorted(folder, prefix, start_after, limit, keys)
+        return keys
+
+    def _walk_sorted(self, folder: Path, key: str, after: str, limit: int, out: list) -> None:
+        """Keys under `folder` in full-key order, skipping whole subtrees <= `after`.
+        Entries sort by name, a folder's as `name/` (exactly the order of the full keys)."""
+        with os.scandir(folder) as scan:
+            entries = sorted(
+                (e.name + "/" if e.is_dir() else e.name, e)
+                for e in scan
+                if not e.name.startswith(TEMP_PREFIX)
+            )
+        for name, entry in entries:
+            if len(out) >= limit:
+                return
+            path = f"{key}/{name}"
+            if name.endswith("/"):
+                if path < after and not after.startswith(path):
+                    continue  # every key inside sorts before `after`
+                self._walk_sorted(Path(entry.path), path[:-1], after, limit, out)
+            elif path > after and entry.is_file():
+                out.append(path)
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -104,9 +104,15 @@ class S3Storage(Storage):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     @contextmanager
-    def _errors(self, action: str, key: str | None = None) -> Iterator[None]:
-        """Translate boto3 failures: missing object → FileNotFoundError, else STORAGE_ERROR."""
+    def _errors(
+        self, action: str, key: str | None = None, *, target: str | None = None
+    ) -> Iterator[None]:
+        """Translate boto3 failures: missing object (`key` given) → FileNotFoundError, else
+        STORAGE_ERROR naming the call and the object (`key` or `target`), so each video's
+        message names its own key."""
         where = f"bucket {self.bucket!r} at {self.endpoint_url or 'AWS S3'}"
+        target = target or key
+        action = f"{action} {target!r}" if target else action
         server = self.endpoint_url or "aws"
         with _silent_lock:
             waited = _silent_until.get(server, 0.0) - time.monotonic()
@@ -148,12 +154,12 @@ class S3Storage(Storage):
             self._bucket_checked = True
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        with self._errors("put_object", None):
+        with self._errors("put_object", target=key):
             self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
     def put_file(self, key: str, path: Path) -> None:
         full_key = self._key(key)
-        with self._errors("upload_file", None):
+        with self._errors("upload_file", target=key):
             self._client.upload_file(str(path), self.bucket, full_key, Config=_TRANSFER_CONFIG)
 
     def get_bytes(self, key: str) -> bytes:
@@ -189,6 +195,22 @@ class S3Storage(Storage):
             for page in pages:
                 keys.extend(obj["Key"][strip:] for obj in page.get("Contents", ()))
         return iter(sorted(keys))
+
+    def list_page(self, prefix: str, start_after: str, limit: int) -> list[str]:
+        """`list_objects_v2` from `StartAfter`, page by page, until `limit` keys."""
+        list_prefix = self._key(prefix) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        options = {"Bucket": self.bucket, "Prefix": list_prefix}
+        if start_after:
+            options["StartAfter"] = self._key(start_after)
+        keys: list[str] = []
+        with self._errors("list_objects_v2"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                **options, PaginationConfig={"MaxItems": limit, "PageSize": min(limit, 1000)}
+            )
+            for page in pages:
+                keys.extend(obj["Key"][strip:] for obj in page.get("Contents", ()))
+        return keys[:limit]
 
     def delete(self, key: str) -> None:
         """Delete an object; deleting a missing key is not an error (as on S3 itself)."""

@@ -44,9 +44,9 @@ def pg_instance(tmp_path, postgres_server, monkeypatch):
         yield home, instance
 
 
-def tick(instance, storage, cursor):
+def tick(instance, storage, cursor, settings=SETTINGS):
     """One evaluation as the daemon does it; apply its partitions and events; new cursor."""
-    sensor = build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, SETTINGS)
+    sensor = build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings)
     resource = StorageResource(
         base=storage.base,
         s3_endpoint_url=storage.endpoint_url,
@@ -99,25 +99,57 @@ def test_uploads_become_partitions_and_batched_runs(pg_instance, s3_storage):
     assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "tiktok__B1", "local__c"]
 
     s3_storage.put_bytes("uploads/late/d.mp4", b"d")  # one more arrives later
+    s3_storage.put_bytes("uploads/0-early-name.mp4", b"e")  # sorts before every other key
     s3_storage.delete("uploads/a.mp4")  # processed uploads may be expired by a lifecycle rule
-    _, cursor = tick(instance, s3_storage, cursor)
-    state = UploadCursor.decode(cursor)
-    assert state.pending == ["uploads/late/d.mp4"]
-    assert "uploads/a.mp4" not in state.seen and "uploads/b.mp4" in state.seen
+    result, cursor = tick(instance, s3_storage, cursor)
+    (run,) = result.run_requests  # both found, though one sorts before every older key
+    assert run_partition_keys(instance, run.tags) == ["local__0-early-name", "local__d"]
+    result, cursor = tick(instance, s3_storage, cursor)
+    assert result.run_requests == [] and UploadCursor.decode(cursor).pending == []
+    # the cursor holds no record of past uploads: those are rows in the instance
+    assert set(json.loads(cursor)) == {"v", "listed_after", "pending", "pending_since", "launched"}
+
+
+def test_a_tick_does_bounded_work_and_the_sweep_goes_on(pg_instance, s3_storage):
+    """Paging: 2 keys listed and 1 run per tick; every upload is launched exactly once."""
+    _, instance = pg_instance
+    settings = UploadSensorSettings(
+        prefix="uploads", batch_max_videos=2, batch_wait_s=0.0, max_runs_per_tick=1, list_per_tick=2
+    )
+    names = [f"uploads/{i}.mp4" for i in range(5)]
+    for name in names:
+        s3_storage.put_bytes(name, name.encode())
+    cursor, launched = None, []
+    for _ in range(6):
+        result, cursor = tick(instance, s3_storage, cursor, settings)
+        assert len(result.run_requests) <= 1
+        launched += [run_partition_keys(instance, run.tags) for run in result.run_requests]
+    assert launched == [["local__0", "local__1"], ["local__2", "local__3"], ["local__4"]]
+    assert instance.get_dynamic_partitions(VIDEOS) == [f"local__{i}" for i in range(5)]
 
 
 def test_batching_plan_by_count_and_wait():
+    # a tick passes only the keys it found new (the sweep and the instance know the rest)
     cursor, batches = plan_upload_batches(
         UploadCursor(), [f"uploads/{i}.mp4" for i in range(5)], now=100.0, settings=SETTINGS
     )
     assert batches == [["uploads/0.mp4", "uploads/1.mp4"], ["uploads/2.mp4", "uploads/3.mp4"]]
     assert cursor.pending == ["uploads/4.mp4"] and cursor.pending_since == 100.0
-    listed = [f"uploads/{i}.mp4" for i in range(5)]
-    same, batches = plan_upload_batches(cursor, listed, now=100.5, settings=SETTINGS)
-    assert batches == [] and same.pending_since == 100.0
-    done, batches = plan_upload_batches(cursor, listed, now=101.0, settings=SETTINGS)
+    assert cursor.launched == [f"uploads/{i}.mp4" for i in range(4)]
+    same, batches = plan_upload_batches(cursor, [], now=100.5, settings=SETTINGS)
+    assert batches == [] and same.pending_since == 100.0 and same.launched == []
+    done, batches = plan_upload_batches(cursor, [], now=101.0, settings=SETTINGS)
     assert batches == [["uploads/4.mp4"]] and done.pending == [] and done.pending_since is None
     assert UploadCursor.decode(done.encode()) == done
+
+
+def test_at_most_max_runs_per_tick_the_rest_waits():
+    settings = UploadSensorSettings(batch_max_videos=2, batch_wait_s=0.0, max_runs_per_tick=2)
+    keys = [f"uploads/{i}.mp4" for i in range(7)]
+    cursor, batches = plan_upload_batches(UploadCursor(), keys, now=5.0, settings=settings)
+    assert batches == [keys[0:2], keys[2:4]] and cursor.pending == keys[4:]
+    cursor, batches = plan_upload_batches(cursor, [], now=6.0, settings=settings)
+    assert batches == [keys[4:6], keys[6:]] and cursor.pending == []
 
 
 def test_settings_and_cursor_errors_are_actionable():

@@ -12,7 +12,7 @@ from dagster import DagsterRunStatus
 
 from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
-from dp_cli.process import process_videos
+from dp_cli.process import _video_folder, process_videos
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.storage import s3
 from tests.fixtures.media import ClipSpec, make_clip
@@ -46,11 +46,14 @@ def private_s3(tmp_path, monkeypatch):
         s3._silent_until.clear()
 
 
-def run(instance, tmp_path, base):
-    clip = make_clip(tmp_path / "v.mp4", ClipSpec(duration_s=3.0, texture=True))
+def run(instance, tmp_path, base, videos=1):
+    clips = [
+        make_clip(tmp_path / f"v{i}.mp4", ClipSpec(duration_s=3.0, texture=True))
+        for i in range(videos)
+    ]
     return process_videos(
         instance,
-        [str(clip)],
+        [str(clip) for clip in clips],
         Settings(storage_base=base, profile=PROFILE),
         load_profile(PROFILE),
         None,
@@ -87,10 +90,16 @@ def test_hung_mid_run_ends_the_run_within_a_minute(tmp_path, dagster_instance, p
 
     stopper = threading.Thread(target=stop_when_the_run_starts, daemon=True)
     stopper.start()
-    [result], _ = run(dagster_instance, tmp_path, base)
+    results, _ = run(dagster_instance, tmp_path, base, videos=2)
     ended = time.monotonic()
     assert stopped_at, "the run never started"
     assert ended - stopped_at[0] < 60
-    assert result.status == "error" and result.error_code == ErrorCode.STORAGE_ERROR.value
+    keys = [result.partition_key for result in results]
+    for result, other in zip(results, reversed(keys), strict=True):
+        assert result.status == "error" and result.error_code == ErrorCode.STORAGE_ERROR.value
+        # each video's message names its own key, another's only as "failed first on"
+        mine = _video_folder(result.partition_key, result.run_id) in result.message
+        assert mine or f"failed first on {other}" in result.message, result.message
+        assert other not in result.message or not mine, result.message
     [dagster_run] = dagster_instance.get_runs()
     assert dagster_run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.SUCCESS)
