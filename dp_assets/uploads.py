@@ -132,10 +132,11 @@ def sidecar_record_fields(raw: bytes | None, source: str) -> tuple[dict, Sidecar
 
 def register_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> None:
     """Add each video's partition (new keys in the given order) and report its upload."""
-    known = set(instance.get_dynamic_partitions(VIDEOS))
-    new_keys = [r.partition_key for r in records if r.partition_key not in known]
+    # one indexed lookup per video, not the whole partition list (100k+ keys)
+    keys = dict.fromkeys(r.partition_key for r in records)
+    new_keys = [key for key in keys if not instance.has_dynamic_partition(VIDEOS, key)]
     if new_keys:
-        instance.add_dynamic_partitions(VIDEOS, list(dict.fromkeys(new_keys)))
+        instance.add_dynamic_partitions(VIDEOS, new_keys)
     for record in records:
         instance.report_runless_asset_event(upload_event(record))
 

@@ -281,7 +281,7 @@ def _run(instance, job, storage, profile, settings, keys, compute, reused, recor
     finally:
         progress.finish()
     try:
-        manifests = finalize_run(instance, run_id, storage, profile, reused)
+        manifests = finalize_run(instance, run_id, storage, profile, reused, keys=keys)
     except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next
         # the error names the one video whose records failed; the others say so, not it
         named = [key for key in keys if _video_folder(key, run_id) in exc.message]

@@ -64,6 +64,6 @@ def test_a_batch_run_reads_the_partition_list_a_few_times(tmp_path, dagster_inst
             setattr(DagsterInstance, name, original)
     assert [r.status for r in results] == ["success"] * 4, [r.message for r in results]
     # one run of 3 videos x 3 steps: Dagster alone read the list ~90 times before
-    assert ranged["get_dynamic_partitions"] <= 4, ranged
+    assert ranged["get_dynamic_partitions"] <= 2, ranged  # planning the batch + one for Dagster
     # a run of one video: Dagster asked whether its key exists ~80 times before
     assert calls["has_dynamic_partition"] - ranged["has_dynamic_partition"] <= 6, calls
