@@ -101,7 +101,8 @@ def build_definitions(settings: Settings) -> Definitions:
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
         # DP_EXECUTOR: in_process (default) or celery; a required failure stops the run
         executor_def=executor_from_env(
-            required=frozenset(n for n, c in profile.components.items() if c.required)
+            required=frozenset(n for n, c in profile.components.items() if c.required),
+            step_threads=profile.batching.step_threads,
         ),
     )
 

@@ -57,6 +57,7 @@ from dagster_shared.serdes import deserialize_value
 from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
+from dp_assets.step_threads import threaded_plan_iterator
 from dp_core.errors import DpError, ErrorCode
 
 CPU_QUEUE = "cpu"  # the default queue: steps without a queue tag (e.g. asset checks)
@@ -155,18 +156,22 @@ class _StoppingPlan(ExecutionPlan):
 class _StoppingInProcessExecutor(InProcessExecutor):
     """Dagster's in-process executor over a `_StoppingPlan`."""
 
-    def __init__(self, required: frozenset[str], **kwargs):
+    def __init__(self, required: frozenset[str], step_threads: int = 1, **kwargs):
         super().__init__(**kwargs)
-        self.required = required
+        self.required, self.step_threads = required, step_threads
 
     def execute(self, plan_context, execution_plan) -> Iterator[DagsterEvent]:
         def iterate(job_context, execution_plan):
+            plan = _StoppingPlan.of(execution_plan, self.required)
             with InstanceConcurrencyContext(
                 job_context.instance, job_context.dagster_run
             ) as concurrency:
-                yield from inner_plan_execution_iterator(
-                    job_context, _StoppingPlan.of(execution_plan, self.required), concurrency
-                )
+                if self.step_threads > 1:  # independent steps at once (dp_assets/step_threads.py)
+                    yield from threaded_plan_iterator(
+                        job_context, plan, concurrency, self.step_threads
+                    )
+                else:
+                    yield from inner_plan_execution_iterator(job_context, plan, concurrency)
 
         yield DagsterEvent.engine_event(
             plan_context,
@@ -192,13 +197,17 @@ class _StoppingInProcessExecutor(InProcessExecutor):
         )
 
 
-def in_process_executor_stopping_on(required: frozenset[str]) -> ExecutorDefinition:
-    """Dagster's in-process executor (same config), stopping after a required failure."""
+def in_process_executor_stopping_on(
+    required: frozenset[str], step_threads: int = 1
+) -> ExecutorDefinition:
+    """Dagster's in-process executor (same config), stopping after a required failure, with
+    up to `step_threads` independent steps at once."""
 
     @executor(name="in_process", config_schema=IN_PROC_CONFIG)
     def stopping_in_process_executor(init_context):
         return _StoppingInProcessExecutor(
             required,
+            step_threads,
             retries=RetryMode.from_config(init_context.executor_config["retries"]),
         )
 
@@ -440,14 +449,17 @@ def _submit_ready(
 
 
 def executor_from_env(
-    env: Mapping[str, str] | None = None, required: frozenset[str] = frozenset()
+    env: Mapping[str, str] | None = None,
+    required: frozenset[str] = frozenset(),
+    step_threads: int = 1,
 ) -> ExecutorDefinition:
     """The process job's executor, chosen by `DP_EXECUTOR`; it stops the run once a step
-    in `required` (the profile's required components) failed."""
+    in `required` (the profile's required components) failed. In process, up to
+    `step_threads` independent steps run at once."""
     env = os.environ if env is None else env
     kind = env.get("DP_EXECUTOR", "in_process") or "in_process"
     if kind == "in_process":
-        return in_process_executor_stopping_on(required)
+        return in_process_executor_stopping_on(required, step_threads)
     if kind != "celery":
         raise DpError(
             ErrorCode.CONFIG_INVALID,

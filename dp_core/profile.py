@@ -84,6 +84,8 @@ class Batching(_Strict):
     # videos of one step computed at once, by components whose spec says they may be
     # (`ComponentSpec.parallel_videos`): the in-process executor runs one step at a time
     video_threads: int = Field(2, ge=1, le=64)
+    # independent steps of a run at once in the run's process (in-process executor only)
+    step_threads: int = Field(2, ge=1, le=64)
 
 
 class Profile(_Strict):
