@@ -27,10 +27,11 @@ from dagster import (
     run_status_sensor,
 )
 
-from dp_assets.components import catalog, load_profile
+from dp_assets.components import catalog, load_profile, model_families
 from dp_assets.dataset import DATASET_ASSETS, dataset_rebuild_schedule, rebuild_dataset
 from dp_assets.execution import executor_from_env
 from dp_assets.factory import component_asset
+from dp_assets.preflight import preflight
 from dp_assets.resources import ProfileResource
 from dp_assets.run_records import finalize_run
 from dp_assets.upload_sensor import build_upload_sensor
@@ -133,7 +134,12 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[dataset_rebuild_schedule],
         sensors=[
             *manifest_sensors,
-            build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: settings.profile}),
+            build_upload_sensor(
+                PROCESS_JOB,
+                {PROFILE_TAG: settings.profile},
+                # the services the runs need answer, or the uploads wait (dp_assets/preflight.py)
+                preflight=lambda store: preflight(profile, model_families(), store),
+            ),
         ],
         resources={
             "storage": storage,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -247,9 +247,12 @@ def build_upload_sensor(
     job_name: str,
     run_tags: Mapping[str, str],
     settings: UploadSensorSettings | None = None,
+    preflight: Callable[[Storage], None] | None = None,
 ):
     """The sensor over the `storage` resource that launches `job_name` (with `run_tags`)
-    per batch."""
+    per batch. `preflight(storage)` raises a `DpError` when the runs could not work (e.g.
+    the profile's Triton models are down): the tick then launches nothing, says why, and
+    keeps every upload pending for the next tick."""
     settings = settings or UploadSensorSettings.from_env()
 
     @sensor(
@@ -274,6 +277,19 @@ def build_upload_sensor(
             waiting = len(next_cursor.pending)
             return SensorResult(
                 skip_reason=SkipReason(f"{waiting} upload(s) waiting for a batch"),
+                cursor=next_cursor.encode(),
+            )
+        try:
+            if preflight is not None:
+                preflight(store)
+        except DpError as exc:
+            kept = [key for batch in batches for key in batch] + next_cursor.pending
+            next_cursor.pending, next_cursor.launched = kept, []
+            next_cursor.pending_since = next_cursor.pending_since or time.time()
+            return SensorResult(
+                skip_reason=SkipReason(
+                    f"[{exc.code.value}] {exc.message}: {len(kept)} upload(s) wait, no run launched"
+                ),
                 cursor=next_cursor.encode(),
             )
         return launch_batches(context, store, batches, next_cursor, job_name, run_tags)

@@ -18,9 +18,9 @@ from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
 from dp_assets.freshness import reusable
 from dp_assets.partitions import VIDEOS
+from dp_assets.preflight import preflight
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
-from dp_cli.preflight import preflight
 from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import Manifest
@@ -176,7 +176,7 @@ def process_videos(
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
-    # storage and the profile's Triton models answer, or nothing starts (dp_cli/preflight.py)
+    # storage and the profile's Triton models answer, or nothing starts (dp_assets/preflight.py)
     preflight(profile, model_families(), storage)
     _check_celery_broker()
     results: list[VideoResult] = []

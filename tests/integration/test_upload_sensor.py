@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import time
 
 import pytest
 from dagster import DagsterInstance, build_sensor_context
 
+from dp_assets.components import load_profile, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG
 from dp_assets.partitions import VIDEOS
+from dp_assets.preflight import preflight
 from dp_assets.run_records import RANGE_END, RANGE_START, run_partition_keys
 from dp_assets.upload_sensor import (
     UploadCursor,
@@ -44,9 +47,11 @@ def pg_instance(tmp_path, postgres_server, monkeypatch):
         yield home, instance
 
 
-def tick(instance, storage, cursor, settings=SETTINGS):
+def tick(instance, storage, cursor, settings=SETTINGS, preflight=None):
     """One evaluation as the daemon does it; apply its partitions and events; new cursor."""
-    sensor = build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings)
+    sensor = build_upload_sensor(
+        PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings, preflight=preflight
+    )
     resource = StorageResource(
         base=storage.base,
         s3_endpoint_url=storage.endpoint_url,
@@ -126,6 +131,33 @@ def test_a_tick_does_bounded_work_and_the_sweep_goes_on(pg_instance, s3_storage)
         launched += [run_partition_keys(instance, run.tags) for run in result.run_requests]
     assert launched == [["local__0", "local__1"], ["local__2", "local__3"], ["local__4"]]
     assert instance.get_dynamic_partitions(VIDEOS) == [f"local__{i}" for i in range(5)]
+
+
+def test_uploads_wait_while_the_services_the_runs_need_are_down(
+    pg_instance, s3_storage, monkeypatch
+):
+    """The real preflight of the gpu_triton profile against a Triton address nobody listens
+    on: the tick launches nothing and names the code; the uploads stay pending and are
+    launched by the first tick after the services answer."""
+    _, instance = pg_instance
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("DP_TRITON_URL", f"127.0.0.1:{closed}")
+    profile = load_profile("gpu_triton")
+
+    def triton_down(store):
+        preflight(profile, model_families(), store)
+
+    for name in ("a.mp4", "b.mp4"):
+        s3_storage.put_bytes(f"uploads/{name}", name.encode())
+    result, cursor = tick(instance, s3_storage, None, preflight=triton_down)
+    assert result.run_requests == [] and "MODEL_UNAVAILABLE" in result.skip_reason.skip_message
+    assert UploadCursor.decode(cursor).pending == ["uploads/a.mp4", "uploads/b.mp4"]
+    assert instance.get_dynamic_partitions(VIDEOS) == []  # nothing registered either
+    result, cursor = tick(instance, s3_storage, cursor)  # the services answer again
+    (run,) = result.run_requests
+    assert run_partition_keys(instance, run.tags) == ["local__a", "local__b"]
 
 
 def test_batching_plan_by_count_and_wait():
