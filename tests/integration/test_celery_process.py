@@ -4,14 +4,11 @@ step and the run (FAILURE) within seconds, with nothing half-written (issue 15).
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import signal
 import threading
 import time
 
-import numpy as np
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterRunStatus
@@ -23,6 +20,7 @@ from dp_core.errors import ErrorCode
 from dp_core.manifest import Manifest
 from tests.fixtures.celery_workers import start_worker, wait_ready
 from tests.fixtures.media import ClipSpec, make_clip
+from tests.fixtures.run_objects import assert_run_objects_decode
 
 pytestmark = pytest.mark.integration
 
@@ -185,21 +183,8 @@ def test_a_worker_process_killed_mid_step_ends_the_run_in_seconds(celery_env, ce
     }
     assert started == {"segmenter"}  # a required step lost: nothing else starts
     assert result.status == "error" and result.run_id == dagster_run.run_id
-    # nothing half-written: every object of the run decodes whole
-    keys = [
-        key
-        for top in ("result_store", "state", "frames_dir")
-        for key in storage.list(top)
-        if dagster_run.run_id in key
-    ]
-    assert keys  # at least the manifest and the state journal
-    for key in keys:
-        data = storage.get_bytes(key)
-        if key.endswith(".npz"):
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                [npz[name] for name in npz.files]
-        elif key.endswith(".json"):
-            json.loads(data)
+    # nothing half-written; at least the manifest and the state journal
+    assert assert_run_objects_decode(storage, dagster_run.run_id)
     manifest = Manifest.model_validate_json(storage.get_bytes(result.manifest_key))
     assert manifest.run.dagster_run_status == "FAILURE"
     assert manifest.component("segmenter").status == "error"

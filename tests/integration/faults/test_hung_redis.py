@@ -2,14 +2,11 @@
 answers) ends a whole `dp process` with DEPENDENCY_ERROR within a minute, naming the
 broker; the run ends FAILURE, nothing is left half-written (issue 15)."""
 
-import io
-import json
 import os
 import signal
 import threading
 import time
 
-import numpy as np
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
@@ -23,6 +20,7 @@ from dp_core.manifest import Manifest
 from tests.fixtures.celery_workers import start_worker, wait_ready
 from tests.fixtures.media import ClipSpec, make_clip
 from tests.fixtures.redis_server import start_redis
+from tests.fixtures.run_objects import assert_run_objects_decode
 
 pytestmark = pytest.mark.integration
 
@@ -122,14 +120,4 @@ def test_hung_mid_run_ends_dp_process_within_a_minute(tmp_path, broker_and_worke
     assert loudness.status == "skipped" and loudness.error_code is ErrorCode.DEPENDENCY_ERROR
     broker = f"[DEPENDENCY_ERROR] the Celery broker at 127.0.0.1:{redis.port} did not answer"
     assert any(f"✗ segmenter failed: {broker}" in line for line in lines), lines
-    # nothing half-written: every object of the run decodes whole
-    for top in ("result_store", "state", "frames_dir"):
-        for key in storage.list(top):
-            if dagster_run.run_id not in key:
-                continue
-            data = storage.get_bytes(key)
-            if key.endswith(".npz"):
-                with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                    [npz[name] for name in npz.files]
-            elif key.endswith(".json"):
-                json.loads(data)
+    assert_run_objects_decode(storage, dagster_run.run_id)  # nothing half-written

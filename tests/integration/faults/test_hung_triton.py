@@ -3,8 +3,6 @@ whole `dp process` with MODEL_TIMEOUT within a minute: the first request waits o
 deadline, then no model of the process asks that server again for 30 s, so retries, other
 videos and steps fail at once (issue 15). Nothing is left half-written."""
 
-import io
-import json
 import os
 import re
 import signal
@@ -12,7 +10,6 @@ import threading
 import time
 import urllib.request
 
-import numpy as np
 import pytest
 import yaml
 from dagster import DagsterRunStatus
@@ -24,6 +21,7 @@ from dp_core.errors import ErrorCode
 from dp_core.manifest import Manifest
 from dp_resources.models import triton_runtime
 from tests.fixtures.media import ClipSpec, make_clip
+from tests.fixtures.run_objects import assert_run_objects_decode
 from tests.fixtures.triton_server import start_triton_server
 from tests.fixtures.triton_stand_ins import stand_in_repository
 
@@ -124,17 +122,4 @@ def test_hung_mid_run_ends_dp_process_within_a_minute(
     manifest = Manifest.model_validate_json(storage.get_bytes(result.manifest_key))
     assert manifest.component("core_clip").status == "error"
     assert manifest.component("core_clip").error_code is ErrorCode.MODEL_TIMEOUT
-    # nothing half-written: every object of the run decodes whole
-    keys = [
-        key
-        for top in ("result_store", "state", "frames_dir")
-        for key in storage.list(top)
-        if dagster_run.run_id in key
-    ]
-    for key in keys:
-        data = storage.get_bytes(key)
-        if key.endswith(".npz"):
-            with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-                [npz[name] for name in npz.files]
-        elif key.endswith(".json"):
-            json.loads(data)
+    assert_run_objects_decode(storage, dagster_run.run_id)  # nothing half-written
