@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
 
 import pytest
 from dagster import DagsterInstance, build_sensor_context
@@ -78,7 +77,10 @@ def test_uploads_become_partitions_and_batched_runs(pg_instance, s3_storage):
     )
     s3_storage.put_bytes("uploads/notes.txt", b"not a video")
 
-    result, cursor = tick(instance, s3_storage, None)
+    # a wait window no busy machine can overrun between two ticks; passing it is simulated
+    # by ageing the cursor (a wall-clock race made this test flaky under load)
+    patient = UploadSensorSettings(prefix="uploads", batch_max_videos=2, batch_wait_s=600.0)
+    result, cursor = tick(instance, s3_storage, None, patient)
 
     (run,) = result.run_requests  # two videos at once; the third waits for company
     assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "tiktok__B1"]
@@ -91,25 +93,28 @@ def test_uploads_become_partitions_and_batched_runs(pg_instance, s3_storage):
 
     # A "daemon restart": new instance object, new sensor, the stored cursor.
     with DagsterInstance.from_config(str(home)) as restarted:
-        result, cursor = tick(restarted, s3_storage, cursor)
+        result, cursor = tick(restarted, s3_storage, cursor, patient)
         assert result.run_requests == []  # c.mp4 still inside its wait window
-        time.sleep(SETTINGS.batch_wait_s + 0.1)
-        result, cursor = tick(restarted, s3_storage, cursor)
+        aged = UploadCursor.decode(cursor)
+        aged.pending_since -= patient.batch_wait_s + 1.0
+        result, cursor = tick(restarted, s3_storage, aged.encode(), patient)
     (run,) = result.run_requests
     assert run_partition_keys(instance, run.tags) == ["local__c"]
     assert (run.tags[RANGE_START], run.tags[RANGE_END]) == ("local__c", "local__c")
 
-    result, cursor = tick(instance, s3_storage, cursor)  # nothing new: nothing registered twice
+    result, cursor = tick(
+        instance, s3_storage, cursor, patient
+    )  # nothing new: nothing registered twice
     assert result.run_requests == []
     assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "tiktok__B1", "local__c"]
 
     s3_storage.put_bytes("uploads/late/d.mp4", b"d")  # one more arrives later
     s3_storage.put_bytes("uploads/0-early-name.mp4", b"e")  # sorts before every other key
     s3_storage.delete("uploads/a.mp4")  # processed uploads may be expired by a lifecycle rule
-    result, cursor = tick(instance, s3_storage, cursor)
+    result, cursor = tick(instance, s3_storage, cursor, patient)
     (run,) = result.run_requests  # both found, though one sorts before every older key
     assert run_partition_keys(instance, run.tags) == ["local__0-early-name", "local__d"]
-    result, cursor = tick(instance, s3_storage, cursor)
+    result, cursor = tick(instance, s3_storage, cursor, patient)
     assert result.run_requests == [] and UploadCursor.decode(cursor).pending == []
     # the cursor holds no record of past uploads: those are rows in the instance
     assert set(json.loads(cursor)) == {"v", "listed_after", "pending", "pending_since", "launched"}
