@@ -27,7 +27,10 @@ import onnx
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.visual.object_detection import INPUT_SIZE
-from dp_resources.model_tooling.prepared_info import write_prepared_info
+from dp_resources.model_tooling.prepared_info import (
+    prepared_folder_is_valid,
+    write_prepared_info,
+)
 from dp_resources.model_tooling.tfjs_to_onnx import tfjs_graph_to_onnx
 from dp_resources.models.families.nanodet import (
     BOX_OUTPUTS,
@@ -41,10 +44,8 @@ from dp_resources.models.families.nanodet import (
 )
 from dp_resources.models.onnx_runtime import OnnxModel
 from dp_resources.models.registry import (
-    MODEL_INFO_FILE,
     model_cache_dir,
     model_folder,
-    read_json_object,
 )
 from dp_resources.storage.atomic_files import publish_copy, publish_dir, staging_dir
 
@@ -59,19 +60,7 @@ LICENSE_MEMBER = "package/LICENSE"
 
 
 def _folder_is_valid(folder: Path) -> bool:
-    """model.json names our model and the onnx file has the digest it records."""
-    try:
-        info = read_json_object(folder / MODEL_INFO_FILE)
-    except DpError:
-        return False
-    onnx_path = folder / ONNX_FILE
-    return (
-        info is not None
-        and info.get("name") == MODEL_NAME
-        and info.get("version") == MODEL_VERSION
-        and onnx_path.is_file()
-        and info.get("sha256", {}).get(ONNX_FILE) == sha256_file(onnx_path)
-    )
+    return prepared_folder_is_valid(folder, ONNX_FILE, MODEL_NAME, MODEL_VERSION)
 
 
 def prepare_nanodet(model_dir: Path | None = None) -> Path:

