@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from dp_core.component_spec import ComponentSpec
 from dp_core.errors import DpError, ErrorCode
@@ -90,6 +90,33 @@ class Batching(_Strict):
     step_threads: int = Field(1, ge=1, le=64)
 
 
+class DatasetSettings(_Strict):
+    """The popularity task (dp_features/dataset): targets at age `horizon_hours` after
+    publish, predicted at age `prediction_hours` (< horizon) from what is known then.
+    Not part of `config_hash`: changing the task never makes a video's artifacts stale."""
+
+    horizon_hours: float = Field(168.0, gt=0, description="target age H after publish")
+    prediction_hours: float = Field(24.0, ge=0, description="prediction time T (< H)")
+    horizon_tolerance_hours: float = Field(
+        48.0, gt=0, description="the snapshots a target is read from lie within this of H"
+    )
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="share of channels in test")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="of train: early stopping")
+    min_train_rows: int = Field(50, ge=1, description="fewer is a refusal")
+    min_test_rows: int = Field(20, ge=1, description="fewer is a refusal")
+    include_stand_in: bool = Field(False, description="keep features of stand-in models")
+    bootstrap_samples: int = Field(300, ge=10, le=10000, description="channel resamples")
+
+    @model_validator(mode="after")
+    def _prediction_before_horizon(self) -> DatasetSettings:
+        if self.prediction_hours >= self.horizon_hours:
+            raise ValueError(
+                f"dataset.prediction_hours ({self.prediction_hours}) must be below "
+                f"dataset.horizon_hours ({self.horizon_hours})"
+            )
+        return self
+
+
 class Profile(_Strict):
     name: str = Field(pattern=r"^[a-z0-9_]+$")
     description: str = ""
@@ -100,10 +127,11 @@ class Profile(_Strict):
     batching: Batching = Batching()
     components: dict[str, ComponentSettings]
     resolved_model_mapping: dict[str, str] = Field(default_factory=dict)
+    dataset: DatasetSettings = DatasetSettings()
 
     @property
     def config_hash(self) -> str:
-        return sha256_json(self.model_dump(mode="json"))[:16]
+        return sha256_json(self.model_dump(mode="json", exclude={"dataset"}))[:16]
 
     def component_order(self) -> list[str]:
         """The profile's components in catalogue (dependency-respecting) order: the order
