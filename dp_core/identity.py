@@ -2,8 +2,10 @@
 
 The same slug is a Dagster partition key component, an S3 key segment and a file name.
 A video_id that is already safe is kept as is (readable keys); any other id is reduced
-to safe characters and suffixed with a hash of the exact original, so two different ids
-never share a key and nothing like `../../etc/passwd` can escape a folder.
+to safe characters and suffixed with a hash of the exact original, so nothing like
+`../../etc/passwd` can escape a folder. Two different ids never share a slug: a kept id
+never has the hashed form (`...-<12 hex>`; a safe id of that shape is hashed too), so a
+kept slug equals only its own id and a hashed one carries the hash of its exact id.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ PARTITION_SEPARATOR = "__"
 _MAX_SLUG = 80
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_-]+")
+_UNDERSCORES = re.compile(r"_{2,}")
+_DIGEST_LENGTH = 12
+# the shape of a hashed slug: a kept (verbatim) id must never have it
+_HASHED_FORM = re.compile(rf"-[0-9a-f]{{{_DIGEST_LENGTH}}}$")
 
 
 @dataclass(frozen=True)
@@ -55,11 +61,17 @@ def video_key(platform: str | None, video_id: str) -> VideoKey:
 
 
 def video_slug(video_id: str) -> str:
-    """A safe name for `video_id`: [A-Za-z0-9_-], no leading '-', never '__'-ambiguous."""
-    if _SAFE_ID.match(video_id) and len(video_id) <= _MAX_SLUG and "__" not in video_id:
+    """A safe name for `video_id`: [A-Za-z0-9_-], no leading '-', never '__'-ambiguous, at
+    most 80 characters; different ids get different slugs (module docstring)."""
+    if (
+        _SAFE_ID.match(video_id)
+        and len(video_id) <= _MAX_SLUG
+        and "__" not in video_id
+        and not _HASHED_FORM.search(video_id)
+    ):
         return video_id
-    digest = sha256_bytes(video_id.encode("utf-8"))[:12]
-    base = _UNSAFE_RUN.sub("-", video_id).replace("__", "_").strip("-_")[: _MAX_SLUG - 14]
+    digest = sha256_bytes(video_id.encode("utf-8"))[:_DIGEST_LENGTH]
+    base = _UNDERSCORES.sub("_", _UNSAFE_RUN.sub("-", video_id)).strip("-_")[: _MAX_SLUG - 14]
     return f"{base}-{digest}" if base else f"id-{digest}"
 
 
