@@ -7,11 +7,16 @@ segmenter, and the models it runs (name, version, weights digest, precision, eng
 the asset's Dagster `code_version`, and every artifact records it.
 
 An artifact is reused when it is the partition's latest materialization, its status is
-`ok` or `empty`, its fingerprint is the current one, and every input it was computed from
-(by sha256) is the artifact reused for that input now; for the segmenter, the input is the
-source file itself (path, size and mtime or ETag: a replaced file is segmented again). Anything else is recomputed, and so
-is everything downstream of it: a crash resumes where it stopped, a model or params change
-recomputes exactly that component and its dependants, an unchanged re-run computes nothing.
+`ok` or `empty`, its fingerprint is the current one, every input it was computed from (by
+sha256) is the artifact reused for that input now — for the segmenter, the input is the
+source file's content digest — and, above all, when the storage this run writes to holds
+it with exactly those bytes (`ObjectVerifier`: present, sha256 as recorded; for the
+segmenter also every stream file and chunk under its frames_dir). The event log only says
+what was made; the storage decides what is there. Anything else is recomputed, with a
+warning naming the key, and so is everything downstream of it: a deleted or corrupt artifact
+heals on the next plain run, a switched storage is filled again, a crash resumes where it
+stopped, a model or params change recomputes exactly that component and its dependants, an
+unchanged re-run computes nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from dataclasses import dataclass
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
-from dp_assets.uploads import UPLOAD_INPUT, load_upload
+from dp_assets.uploads import UPLOAD_INPUT
+from dp_core.artifact import decode_artifact, verify_digest
 from dp_core.component_spec import ComponentSpec
 from dp_core.hashing import sha256_json
 from dp_core.profile import Profile
+from dp_resources.storage.frame_store import read_index
+from dp_resources.storage.verified_objects import ObjectVerifier
 
 # Profile-entry fields that change how a step runs but not what it computes.
 _NOT_OUTPUT_SETTINGS = {"required", "retries", "retry_backoff_s", "batch_size"}
@@ -89,8 +97,13 @@ def reusable(
     profile: Profile,
     specs: Mapping[str, ComponentSpec],
     fingerprints: Mapping[str, str],
+    verifier: ObjectVerifier,
+    source_digest: str,
+    warn=lambda message: None,
 ) -> dict[str, Materialized]:
-    """component -> the artifact of video `key` that is still up to date (see above)."""
+    """component -> the artifact of video `key` that is still up to date and verified in the
+    verifier's storage (see above). `source_digest`: the content digest of the file this run
+    planned; `warn` hears every artifact the event log names but the storage does not hold."""
     kept: dict[str, Materialized] = {}
     for name in profile.component_order():
         latest = Materialized.latest(instance, name, key)
@@ -99,11 +112,46 @@ def reusable(
         if latest.fingerprint != fingerprints[name]:
             continue
         spec = specs[name]
-        if not spec.inputs:  # the segmenter: made from this very file?
-            if latest.input_sha256.get(UPLOAD_INPUT) == load_upload(instance, key).source_digest:
-                kept[name] = latest
+        if not spec.inputs:  # the segmenter: made from this very content?
+            if latest.input_sha256.get(UPLOAD_INPUT) != source_digest:
+                continue
+        else:
+            upstream = [*spec.inputs, *(n for n in spec.optional_inputs if n in profile.components)]
+            if not all(
+                n in kept and latest.input_sha256.get(n) == kept[n].sha256 for n in upstream
+            ):
+                continue
+        problem = verifier.problem(latest.artifact_key, latest.sha256)
+        if problem is None and not spec.inputs:
+            problem = _frames_problem(verifier, latest.metadata)
+        if problem is not None:
+            warn(f"{name} of {key} is not reusable, recomputing: {problem}")
             continue
-        upstream = [*spec.inputs, *(n for n in spec.optional_inputs if n in profile.components)]
-        if all(n in kept and latest.input_sha256.get(n) == kept[n].sha256 for n in upstream):
-            kept[name] = latest
+        kept[name] = latest
     return kept
+
+
+def _frames_problem(verifier: ObjectVerifier, metadata: Mapping) -> str | None:
+    """Every file the segmenter wrote under its frames_dir, stream chunks included, is in
+    the storage as written. Its artifact's meta lists the files and their digests; each
+    stream index lists its chunks and theirs."""
+    key, sha256 = str(metadata.get("artifact_key", "")), str(metadata.get("sha256", ""))
+    data = verify_digest(verifier.storage.get_bytes(key), sha256, key)
+    extra = decode_artifact(data, source=key).meta.model_extra or {}
+    prefix, digests = extra.get("frames_prefix"), extra.get("frames_digests") or {}
+    if not prefix or not digests:
+        return f"{key}: the segmenter's artifact lists no stream files"
+    for name, digest in sorted(digests.items()):
+        problem = verifier.problem(f"{prefix}/{name}", digest)
+        if problem is not None:
+            return problem
+        if name.endswith("/index.json"):
+            stream = f"{prefix}/{name.removesuffix('/index.json')}"
+            index = read_index(verifier.storage, stream, digest)
+            for chunk, chunk_digest in zip(
+                index["chunks"], index.get("chunk_sha256") or [], strict=True
+            ):
+                problem = verifier.problem(chunk, chunk_digest)  # chunks are full keys
+                if problem is not None:
+                    return problem
+    return None

@@ -197,6 +197,7 @@ def finalize_run(
                 video_id=upload.video_id,
                 partition_key=key,
                 source_name=upload.source_name,
+                source_digest=upload.source_digest or None,
             ),
             components=components,
         )

@@ -18,10 +18,11 @@ from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, AssetSpe
 
 from dp_assets.partitions import VIDEOS, videos_partitions
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import sha256_json
+from dp_core.hashing import sha256_file, sha256_json
 from dp_core.identity import video_key
 from dp_core.sidecar import Sidecar, read_sidecar, sidecar_path
 from dp_resources.storage.backends import Storage
+from dp_resources.storage.verified_objects import VerifiedCache
 
 UPLOAD = AssetKey("upload")
 upload_spec = AssetSpec(
@@ -52,8 +53,9 @@ class UploadRecord:
     sidecar_error_code: str | None = None
     sidecar_error: str | None = None
     sidecar_problems: tuple[str, ...] = ()  # one per refused field, naming it
-    # which file this is: changes when the file at source_uri is replaced (a re-run then
-    # segments it again instead of reusing the old file's artifacts)
+    # which content this is: `sha256:<hex>` of a local file's bytes (S3 uploads: their
+    # ETag); a replaced file or the same id from another file is a new version of the
+    # video, segmented again, never mixed with the old one's artifacts
     source_digest: str = ""
 
     @property
@@ -79,9 +81,11 @@ def collect_videos(paths: list[str]) -> list[Path]:
     return found
 
 
-def prepare_upload(path: Path) -> UploadRecord:
-    """Identity and sidecar of one local file. A broken sidecar is recorded, not raised:
-    only the components that read it fail. An unknown platform is raised (nothing runs)."""
+def prepare_upload(path: Path, digests: VerifiedCache | None = None) -> UploadRecord:
+    """Identity, content digest and sidecar of one local file. A broken sidecar is recorded,
+    not raised: only the components that read it fail. An unknown platform is raised
+    (nothing runs). `digests` remembers file digests by path, size, mtime, ctime and inode,
+    so an unchanged file is hashed once."""
     path = path.expanduser().absolute()
     if not path.is_file():
         raise DpError(ErrorCode.INPUT_NOT_FOUND, f"{path.name}: file not found")
@@ -97,14 +101,26 @@ def prepare_upload(path: Path) -> UploadRecord:
         source_uri=f"file://{path}",
         source_name=path.name,
         size_bytes=path.stat().st_size,
-        source_digest=source_digest(f"file://{path}", path.stat().st_size, path.stat().st_mtime_ns),
+        source_digest=file_content_digest(path, digests),
         **fields,
     )
 
 
+def file_content_digest(path: Path, digests: VerifiedCache | None = None) -> str:
+    """`sha256:<hex>` of a local file's bytes (cached by its stat, see prepare_upload)."""
+    stat = path.stat()
+    version = f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+    known = digests.known("file", str(path), stat.st_size, version) if digests else None
+    if known is None:
+        known = sha256_file(path)
+        if digests is not None:
+            digests.remember("file", str(path), stat.st_size, version, known)
+    return f"sha256:{known}"
+
+
 def source_digest(uri: str, size: int, version: object) -> str:
-    """Identity of a source file's content without reading it: where, how big, and its
-    modification time (folder) or ETag (S3)."""
+    """Identity of an S3 upload's content without downloading it: where, how big, and its
+    ETag (S3's own digest of the bytes). The segmenter records the sha256 it reads."""
     return sha256_json({"uri": uri, "size": size, "version": str(version)})[:32]
 
 
@@ -132,11 +148,24 @@ def sidecar_record_fields(raw: bytes | None, source: str) -> tuple[dict, Sidecar
 
 def register_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> None:
     """Add each video's partition (new keys in the given order) and report its upload."""
+    register_partitions(instance, [r.partition_key for r in records])
+    report_uploads(instance, records)
+
+
+def register_partitions(instance: DagsterInstance, partition_keys: list[str]) -> None:
+    """Add the partitions not yet known, in the given order (a range run covers keys
+    contiguous in that order)."""
     # one indexed lookup per video, not the whole partition list (100k+ keys)
-    keys = dict.fromkeys(r.partition_key for r in records)
+    keys = dict.fromkeys(partition_keys)
     new_keys = [key for key in keys if not instance.has_dynamic_partition(VIDEOS, key)]
     if new_keys:
         instance.add_dynamic_partitions(VIDEOS, new_keys)
+
+
+def report_uploads(instance: DagsterInstance, records: list[UploadRecord]) -> None:
+    """Make each record the one its video's next run reads. Call it under the videos'
+    lease (dp_assets/leases.py): a record replaced by another writer mid-run would feed
+    that run another file."""
     for record in records:
         instance.report_runless_asset_event(upload_event(record))
 

@@ -17,16 +17,24 @@ from dagster._core.execution.api import execute_run
 from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
 from dp_assets.freshness import reusable
+from dp_assets.leases import lease_owner, open_leases
 from dp_assets.partitions import VIDEOS
 from dp_assets.preflight import preflight
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
-from dp_assets.uploads import UploadRecord, collect_videos, prepare_upload, register_uploads
-from dp_cli.run_guard import VideoLocks, fail_orphaned_runs, process_tags
+from dp_assets.uploads import (
+    UploadRecord,
+    collect_videos,
+    prepare_upload,
+    register_partitions,
+    report_uploads,
+)
+from dp_cli.run_guard import fail_orphaned_runs, process_tags
 from dp_core.errors import DpError, ErrorCode
 from dp_core.manifest import Manifest
 from dp_core.profile import Profile
 from dp_core.storage_keys import manifest_key, result_prefix
 from dp_resources.storage.backends import Storage, open_storage
+from dp_resources.storage.verified_objects import ObjectVerifier, VerifiedCache
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -181,11 +189,13 @@ def process_videos(
     _check_celery_broker()
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}
+    # digests hashed before (files, stored objects), by what their stat / HEAD says
+    cache = VerifiedCache(Path(instance.root_directory) / "verified_objects.sqlite")
     for path in collect_videos(paths):
         result = VideoResult(source=str(path))
         results.append(result)
         try:
-            record = prepare_upload(Path(path))
+            record = prepare_upload(Path(path), cache)
         except DpError as exc:
             result.error_code, result.message = exc.code.value, exc.message
             continue
@@ -199,7 +209,9 @@ def process_videos(
         records[record.partition_key] = (record, result)
     if not records:
         return results, storage
-    register_uploads(instance, [record for record, _ in records.values()])
+    # partitions only: the upload record a run reads is reported under the video's lease
+    register_partitions(instance, list(records))
+    verifier = ObjectVerifier(storage, cache)
     size = batch_size or profile.batching.videos_per_run
     batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
     specs = catalog()
@@ -210,12 +222,26 @@ def process_videos(
     }
     for number, batch in enumerate(batches, start=1):
         echo(f"batch {number}/{len(batches)} · {len(batch)} video(s)")
-        with VideoLocks(Path(instance.root_directory), batch, f"batch {number}") as locks:
-            locks.acquire(echo)  # one writer per video: wait for another run writing one
+        owner = lease_owner(f"dp process batch {number}")
+        with open_leases(instance, storage, batch, owner) as leases:
+            leases.acquire(echo)  # one writer per video: wait for another one writing it
+            report_uploads(instance, [records[key][0] for key in batch])
             kept = (
                 {}
                 if force
-                else {key: reusable(instance, key, profile, specs, fingerprints) for key in batch}
+                else {
+                    key: reusable(
+                        instance,
+                        key,
+                        profile,
+                        specs,
+                        fingerprints,
+                        verifier,
+                        records[key][0].source_digest,
+                        warn=lambda message: echo(f"  ! {message}"),
+                    )
+                    for key in batch
+                }
             )
             for keys, compute in _groups(batch, profile.component_order(), kept):
                 reused = {key: kept.get(key, {}) for key in keys}

@@ -65,6 +65,8 @@ class VideoSection(BaseModel):
     video_id: str
     partition_key: str
     source_name: str | None = None
+    # the content the run read: `sha256:<hex>` of a local file, an ETag digest for S3
+    source_digest: str | None = None
 
 
 class Manifest(BaseModel):

@@ -9,8 +9,10 @@ from dagster import MetadataValue
 
 from dp_assets.components import analysis_readers
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
-from dp_assets.uploads import local_source
+from dp_assets.uploads import UploadRecord, local_source
 from dp_core.component_spec import ComponentSpec
+from dp_core.errors import DpError, ErrorCode
+from dp_core.hashing import sha256_file
 from dp_core.storage_keys import frames_prefix
 from dp_features.dataset.feature_row import SEGMENTER_FEATURES
 from dp_resources.media.segmentation import segment_video
@@ -22,6 +24,8 @@ def segment_step(step: StepContext) -> PerVideo:
     def segment(video: VideoInput) -> ComponentOutput:
         prefix = frames_prefix(video.partition_key, step.run_id)
         with local_source(video.upload, step.storage) as source:
+            source_sha256 = sha256_file(source)
+            _check_planned_content(video.upload, source_sha256)
             result = segment_video(source, step.storage, prefix, step.profile, readers)
         meta = result.metadata
         display = {
@@ -33,6 +37,7 @@ def segment_step(step: StepContext) -> PerVideo:
             "frame_counts": MetadataValue.json(meta["frame_counts"]),
             "frames_dir": prefix,
             "source": video.upload.source_name,
+            "source_sha256": source_sha256,
         }
         if result.thumbnail_jpeg:
             encoded = base64.b64encode(result.thumbnail_jpeg).decode()
@@ -50,6 +55,7 @@ def segment_step(step: StepContext) -> PerVideo:
             warnings=[*result.warnings, *video.upload.sidecar_problems],
             meta={
                 "frames_prefix": prefix,
+                "source_sha256": source_sha256,
                 "frames_digests": result.digests,
                 "video_metadata": meta,
                 "analysis_fps": meta["analysis_fps"],
@@ -60,6 +66,18 @@ def segment_step(step: StepContext) -> PerVideo:
         )
 
     return segment
+
+
+def _check_planned_content(upload: UploadRecord, source_sha256: str) -> None:
+    """A local file must still hold the bytes it was registered (and planned) with: a file
+    replaced after registration is never decoded under the old record's name."""
+    planned = upload.source_digest
+    if planned.startswith("sha256:") and planned != f"sha256:{source_sha256}":
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT,
+            f"{upload.source_name} changed after it was registered: its sha256 is "
+            f"{source_sha256[:12]}…, the run planned {planned[7:19]}…; process it again",
+        )
 
 
 SPEC = ComponentSpec(

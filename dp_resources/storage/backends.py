@@ -25,7 +25,9 @@ from dp_resources.storage.atomic_files import TEMP_PREFIX, publish_bytes, publis
 class ObjectInfo:
     key: str
     size: int
-    version: str = ""  # changes when the object is replaced: mtime (folder), ETag (S3)
+    # changes whenever the object's bytes may have changed: ETag + LastModified (S3);
+    # mtime, ctime and inode (folder: ctime moves on every write and cannot be set back)
+    version: str = ""
 
 
 class Storage(ABC):
@@ -123,7 +125,8 @@ class LocalStorage(Storage):
         if not path.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.base}")
         stat = path.stat()
-        return ObjectInfo(key=key, size=stat.st_size, version=str(stat.st_mtime_ns))
+        version = f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+        return ObjectInfo(key=key, size=stat.st_size, version=version)
 
     def list(self, prefix: str) -> Iterator[str]:
         folder = self._path(prefix)
