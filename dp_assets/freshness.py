@@ -32,7 +32,7 @@ from dp_core.artifact import decode_artifact, verify_digest
 from dp_core.component_spec import ComponentSpec
 from dp_core.hashing import sha256_json
 from dp_core.profile import Profile
-from dp_resources.storage.frame_store import read_index
+from dp_resources.storage.audit import frames_problems
 from dp_resources.storage.verified_objects import ObjectVerifier
 
 # Profile-entry fields that change how a step runs but not what it computes.
@@ -132,26 +132,11 @@ def reusable(
 
 
 def _frames_problem(verifier: ObjectVerifier, metadata: Mapping) -> str | None:
-    """Every file the segmenter wrote under its frames_dir, stream chunks included, is in
-    the storage as written. Its artifact's meta lists the files and their digests; each
-    stream index lists its chunks and theirs."""
+    """The first file the segmenter wrote under its frames_dir (stream chunks included)
+    that the storage does not hold as written, if any."""
     key, sha256 = str(metadata.get("artifact_key", "")), str(metadata.get("sha256", ""))
     data = verify_digest(verifier.storage.get_bytes(key), sha256, key)
     extra = decode_artifact(data, source=key).meta.model_extra or {}
-    prefix, digests = extra.get("frames_prefix"), extra.get("frames_digests") or {}
-    if not prefix or not digests:
-        return f"{key}: the segmenter's artifact lists no stream files"
-    for name, digest in sorted(digests.items()):
-        problem = verifier.problem(f"{prefix}/{name}", digest)
-        if problem is not None:
-            return problem
-        if name.endswith("/index.json"):
-            stream = f"{prefix}/{name.removesuffix('/index.json')}"
-            index = read_index(verifier.storage, stream, digest)
-            for chunk, chunk_digest in zip(
-                index["chunks"], index.get("chunk_sha256") or [], strict=True
-            ):
-                problem = verifier.problem(chunk, chunk_digest)  # chunks are full keys
-                if problem is not None:
-                    return problem
-    return None
+    if not extra.get("frames_prefix"):
+        return f"{key}: the segmenter's artifact names no frames_dir"
+    return next(frames_problems(verifier, extra), None)
