@@ -1,11 +1,17 @@
 """Dataset and training assets: feature_table -> training_dataset -> popularity_model ->
-model_report, a job that rebuilds them and a daily schedule.
+model_report; the jobs `build_dataset` (the first two), `train_popularity_model` (the last
+two) and `rebuild_dataset` (all), and a daily schedule of the last.
 
-Not partitioned: each reads the whole result store through the storage resource. Outputs go
+feature_table depends on every component asset it reads (all partitions), so the UI's
+lineage draws those edges. Not partitioned: each reads the whole result store through the
+storage resource. The task (horizon H, prediction time T, split and row minimums) is the
+profile's `dataset:` section (config `profile`, else DP_PROFILE, else cpu_baseline).
+Outputs go
 to storage under `<output_prefix>/` (default `datasets/`):
     <prefix>/features-<hash>/feature_table.parquet, columns.json
     <prefix>/<dataset_hash>/training_dataset.parquet, dataset.json
-    <prefix>/<dataset_hash>/models/<target>.txt, reproducibility.json
+    <prefix>/<dataset_hash>/models/<target>[.metadata_only|.content_only].txt,
+    <prefix>/<dataset_hash>/reproducibility.json
     <prefix>/<dataset_hash>/report.html, report.json
 A downstream asset finds its input from the `storage_key` metadata of the upstream asset's
 latest materialization.
@@ -24,40 +30,50 @@ import lightgbm
 import numpy as np
 import pandas as pd
 from dagster import (
+    AllPartitionMapping,
+    AssetDep,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSelection,
     Config,
     DefaultScheduleStatus,
     MaterializeResult,
     MetadataValue,
-    ScheduleDefinition,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
     asset,
     define_asset_job,
+    schedule,
 )
 from pydantic import Field
 
-from dp_assets.components import feature_sets
+from dp_assets.components import feature_sets, load_profile
 from dp_core.artifact import decode_artifact
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import canonical_json
 from dp_core.manifest import Manifest
+from dp_core.profile import DatasetSettings
 from dp_features.dataset.assemble import (
     FEATURE_TABLE_META,
+    DatasetOptions,
     assemble_dataset,
     bytes_hash,
     parquet_bytes,
 )
+from dp_features.dataset.evaluation import evaluate_models
 from dp_features.dataset.feature_row import (
     ComponentInput,
     feature_columns,
     feature_row,
 )
-from dp_features.dataset.metrics import evaluate
 from dp_features.dataset.report import render_report_html, report_figures, report_json
 from dp_features.dataset.targets import (
     TARGETS,
     TEMPORAL_DESCRIPTIONS,
+    Targets,
+    Task,
     apply_enrichment,
     read_snapshots,
     target_rows,
@@ -71,6 +87,11 @@ logger = logging.getLogger(__name__)
 
 GROUP = "dataset"
 REBUILD_JOB = "rebuild_dataset"
+BUILD_JOB = "build_dataset"
+TRAIN_JOB = "train_popularity_model"
+SNAPSHOTS_ENV = "DP_SNAPSHOTS"
+# the models popularity_model trains per target: all features, and the two baselines
+MODEL_VARIANTS = {"model": "", "metadata_only": ".metadata_only", "content_only": ".content_only"}
 
 
 # ---- reading the result store ------------------------------------------------------------
@@ -116,6 +137,7 @@ def component_inputs(store: Storage, manifest: Manifest) -> tuple[dict, dict]:
             "component_version": artifact.meta.component_version,
             "model_signature": artifact.meta.model_signature,
             "config_hash": artifact.meta.config_hash,
+            "stand_in": any(m.stand_in for m in artifact.meta.models_used),
         }
     return inputs, signatures
 
@@ -147,14 +169,37 @@ def build_feature_table(store: Storage) -> pd.DataFrame:
     return frame
 
 
-def load_targets(snapshots_path: str, enrichment_recordings: str | None) -> pd.DataFrame:
-    """Target rows from snapshot files, enriched from recorded YouTube answers if given."""
+def load_targets(snapshots_path: str, enrichment_recordings: str | None, task: Task) -> Targets:
+    """Targets at H from snapshot files, enriched from recorded YouTube answers if given."""
     snapshots = read_snapshots(snapshots_path)
     if enrichment_recordings:
         client = YouTubeDataClient(mode="replay", recordings_dir=enrichment_recordings)
         videos, channels = client.enrichment_frames(sorted(snapshots["video_id"].unique()))
         snapshots = apply_enrichment(snapshots, videos, channels)
-    return target_rows(snapshots)
+    return target_rows(snapshots, task)
+
+
+def dataset_settings(profile: str, overrides: dict) -> DatasetSettings:
+    """The profile's `dataset:` section (profile, else DP_PROFILE, else cpu_baseline) with
+    the given fields replaced (None: keep)."""
+    name = profile or os.environ.get("DP_PROFILE") or "cpu_baseline"
+    settings = load_profile(name).dataset
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return DatasetSettings.model_validate({**settings.model_dump(), **given})
+    except ValueError as exc:
+        raise DpError(ErrorCode.CONFIG_INVALID, f"dataset settings: {exc}") from None
+
+
+def rounded(value, digits: int = 4):
+    """Metadata for the UI: floats rounded, NaN as None, containers walked."""
+    if isinstance(value, float):
+        return None if not np.isfinite(value) else round(value, digits)
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [rounded(v, digits) for v in value]
+    return value
 
 
 def read_parquet(store: Storage, key: str) -> pd.DataFrame:
@@ -172,15 +217,23 @@ def upstream_key(context: AssetExecutionContext, asset_name: str) -> str:
     return str(event.asset_materialization.metadata["storage_key"].value)
 
 
-def load_models(store: Storage, folder: str, features: list[str]) -> dict[str, TrainedModel]:
-    return {
-        target: TrainedModel(
-            target,
-            lightgbm.Booster(model_str=store.get_bytes(f"{folder}/models/{target}.txt").decode()),
-            features,
-        )
-        for target in TARGETS
+def load_models(store: Storage, folder: str, description: dict) -> dict[str, dict]:
+    """{target: {variant: TrainedModel}} as popularity_model wrote them."""
+    groups = description["feature_groups"]
+    columns = {
+        "model": description["feature_columns"],
+        "metadata_only": groups["metadata"],
+        "content_only": groups["content"],
     }
+    models: dict[str, dict] = {}
+    for target in TARGETS:
+        for variant, suffix in MODEL_VARIANTS.items():
+            key = f"{folder}/models/{target}{suffix}.txt"
+            if not store.exists(key):
+                continue  # a variant without columns was not trained
+            booster = lightgbm.Booster(model_str=store.get_bytes(key).decode())
+            models.setdefault(target, {})[variant] = TrainedModel(target, booster, columns[variant])
+    return models
 
 
 # ---- assets ------------------------------------------------------------------------------
@@ -192,14 +245,23 @@ class FeatureTableConfig(Config):
 
 class TrainingDatasetConfig(Config):
     snapshots_path: str = Field(
-        default="", description="parquet/CSV snapshot file or folder [env DP_SNAPSHOTS]"
+        default="",
+        description="parquet/CSV snapshot file or folder; empty: the DP_SNAPSHOTS variable "
+        "(README 'Snapshot files')",
     )
+    profile: str = Field(
+        default="", description="profile whose `dataset:` section applies [DP_PROFILE]"
+    )
+    horizon_hours: float | None = Field(default=None, description="target age H [profile]")
+    prediction_hours: float | None = Field(default=None, description="prediction time T")
     split_time: str | None = Field(
-        default=None, description="ISO time: test = targets at/after it [a quantile]"
+        default=None, description="ISO upload time: test = uploads at/after it [a quantile]"
     )
-    test_fraction: float = Field(default=0.2, description="share of channels in test")
-    use_prior_snapshots: bool = Field(
-        default=True, description="use the snapshots before the target as features"
+    test_fraction: float | None = Field(default=None, description="share of channels in test")
+    min_train_rows: int | None = Field(default=None, description="fewer train rows: refusal")
+    min_test_rows: int | None = Field(default=None, description="fewer test rows: refusal")
+    include_stand_in: bool | None = Field(
+        default=None, description="keep the features of stand-in models [no]"
     )
     enrichment_recordings: str | None = Field(
         default=None, description="folder of recorded YouTube Data API answers (replay)"
@@ -208,203 +270,303 @@ class TrainingDatasetConfig(Config):
 
 
 class PopularityModelConfig(Config):
-    num_boost_round: int = 300
+    num_boost_round: int = Field(default=1000, description="most rounds; early stopping picks")
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"pandas", "parquet"},
-    description="One fixed-length feature row per video from the latest finished run's "
-    "artifacts, with the artifact signatures and config_hash it came from.",
-)
-def feature_table(
-    context: AssetExecutionContext, config: FeatureTableConfig, storage: StorageResource
-) -> MaterializeResult:
-    store = storage.get_storage()
-    frame = build_feature_table(store)
-    if frame.empty:
-        raise DpError(
-            ErrorCode.INPUT_NOT_FOUND,
-            f"no finished run in {store.base}/result_store: process videos first (`dp process`)",
+def feature_table_deps(components: list[str]) -> list[AssetDep]:
+    """Every partition of each component asset the feature table reads."""
+    return [
+        AssetDep(AssetKey(name), partition_mapping=AllPartitionMapping()) for name in components
+    ]
+
+
+def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition]:
+    """The four dataset assets; feature_table depends on `components` (the profile's
+    component assets; default: every catalogue component with feature columns)."""
+    components = list(feature_sets()) if components is None else components
+
+    @asset(
+        name="feature_table",
+        group_name=GROUP,
+        deps=feature_table_deps(components),
+        kinds={"pandas", "parquet"},
+        description="One fixed-length feature row per video from the latest finished run's "
+        "artifacts, with the artifact signatures (stand-in models marked) and config_hash.",
+    )
+    def feature_table(
+        context: AssetExecutionContext, config: FeatureTableConfig, storage: StorageResource
+    ) -> MaterializeResult:
+        store = storage.get_storage()
+        frame = build_feature_table(store)
+        if frame.empty:
+            raise DpError(
+                ErrorCode.INPUT_NOT_FOUND,
+                f"no finished run in {store.base}/result_store: process videos first "
+                "(`dp process`), or build the synthetic sample (`dp dataset sample`)",
+            )
+        data = parquet_bytes(frame)
+        digest = bytes_hash(data)
+        folder = f"{config.output_prefix}/features-{digest}"
+        store.put_bytes(f"{folder}/feature_table.parquet", data)
+        store.put_bytes(
+            f"{folder}/columns.json", json.dumps(_column_descriptions(), indent=1).encode()
         )
-    data = parquet_bytes(frame)
-    digest = bytes_hash(data)
-    folder = f"{config.output_prefix}/features-{digest}"
-    store.put_bytes(f"{folder}/feature_table.parquet", data)
-    descriptions = {**_column_descriptions()}
-    store.put_bytes(f"{folder}/columns.json", json.dumps(descriptions, indent=1).encode())
-    missing = {
-        c.removesuffix("_missing"): int(frame[c].sum())
-        for c in frame.columns
-        if c.endswith("_missing")
-    }
-    return MaterializeResult(
-        metadata={
-            "storage_key": f"{folder}/feature_table.parquet",
-            "feature_table_hash": digest,
-            "rows": len(frame),
-            "feature_columns": len(feature_columns(feature_sets())),
-            "videos_missing_component": MetadataValue.json(missing),
+        missing = {
+            c.removesuffix("_missing"): int(frame[c].sum())
+            for c in frame.columns
+            if c.endswith("_missing")
         }
-    )
-
-
-@asset(
-    group_name=GROUP,
-    deps=[feature_table],
-    kinds={"pandas", "parquet"},
-    description="Feature table joined to views/likes targets from snapshot files, split by "
-    "time and channel, leakage-checked; deterministic bytes and hash.",
-)
-def training_dataset(
-    context: AssetExecutionContext, config: TrainingDatasetConfig, storage: StorageResource
-) -> MaterializeResult:
-    store = storage.get_storage()
-    snapshots_path = config.snapshots_path or os.environ.get("DP_SNAPSHOTS", "")
-    if not snapshots_path:
-        raise DpError(
-            ErrorCode.CONFIG_INVALID,
-            "training_dataset needs snapshot files: set config snapshots_path or DP_SNAPSHOTS",
+        return MaterializeResult(
+            metadata={
+                "storage_key": f"{folder}/feature_table.parquet",
+                "feature_table_hash": digest,
+                "rows": len(frame),
+                "feature_columns": len(feature_columns(feature_sets())),
+                "videos_missing_component": MetadataValue.json(missing),
+            }
         )
-    features = read_parquet(store, upstream_key(context, "feature_table"))
-    targets = load_targets(snapshots_path, config.enrichment_recordings)
-    dataset = assemble_dataset(
-        features, targets, config.split_time, config.test_fraction, config.use_prior_snapshots
+
+    @asset(
+        name="training_dataset",
+        group_name=GROUP,
+        deps=[feature_table],
+        kinds={"pandas", "parquet"},
+        description="Feature table joined to views/likes at age H (profile dataset:), "
+        "features known at T, split by upload time and channel with a gap of H, "
+        "leak-checked; deterministic bytes and hash.",
     )
-    data = parquet_bytes(dataset.frame)
-    digest = bytes_hash(data)
-    folder = f"{config.output_prefix}/{digest}"
-    description = {
-        "dataset_hash": digest,
-        "feature_columns": dataset.feature_columns,
-        "feature_times": dataset.feature_times,
-        "targets": list(TARGETS),
-        "split_time": dataset.split_time.isoformat(),
-        "train_rows": len(dataset.train),
-        "test_rows": len(dataset.test),
-        "dropped_by_split": dataset.dropped_by_split,
-        "videos_without_targets": dataset.unmatched_videos,
-        "column_descriptions": {**_column_descriptions(), **TEMPORAL_DESCRIPTIONS},
-        "leakage_checks": "passed",
-    }
-    store.put_bytes(f"{folder}/training_dataset.parquet", data)
-    store.put_bytes(f"{folder}/dataset.json", json.dumps(description, indent=1).encode())
-    return MaterializeResult(
-        metadata={
-            "storage_key": f"{folder}/training_dataset.parquet",
+    def training_dataset(
+        context: AssetExecutionContext, config: TrainingDatasetConfig, storage: StorageResource
+    ) -> MaterializeResult:
+        store = storage.get_storage()
+        snapshots_path = config.snapshots_path or os.environ.get(SNAPSHOTS_ENV, "")
+        if not snapshots_path:
+            raise DpError(
+                ErrorCode.CONFIG_INVALID,
+                "training_dataset needs snapshot files: set the run config "
+                "ops.training_dataset.config.snapshots_path, or the DP_SNAPSHOTS variable "
+                "(`dp ui --snapshots PATH` sets it for the UI and the schedule)",
+            )
+        settings = dataset_settings(
+            config.profile,
+            {
+                "horizon_hours": config.horizon_hours,
+                "prediction_hours": config.prediction_hours,
+                "test_fraction": config.test_fraction,
+                "min_train_rows": config.min_train_rows,
+                "min_test_rows": config.min_test_rows,
+                "include_stand_in": config.include_stand_in,
+            },
+        )
+        task = Task.from_settings(settings)
+        features = read_parquet(store, upstream_key(context, "feature_table"))
+        targets = load_targets(snapshots_path, config.enrichment_recordings, task)
+        dataset = assemble_dataset(
+            features, targets, task, DatasetOptions.from_settings(settings, config.split_time)
+        )
+        for warning in dataset.warnings:
+            context.log.warning(warning)
+        if dataset.correlations:
+            context.log.warning(
+                "features ranking videos nearly like a target (a warning, not a refusal; "
+                "read them before trusting the model): "
+                + ", ".join(f"{c.feature}~{c.target} {c.spearman}" for c in dataset.correlations)
+            )
+        data = parquet_bytes(dataset.frame)
+        digest = bytes_hash(data)
+        folder = f"{config.output_prefix}/{digest}"
+        rows = {split: len(dataset.part(split)) for split in ("train", "validation", "test")}
+        description = {
             "dataset_hash": digest,
-            "train_rows": len(dataset.train),
-            "test_rows": len(dataset.test),
+            "task": task.describe(),
+            "settings": settings.model_dump(),
+            "feature_columns": dataset.feature_columns,
+            "feature_groups": dataset.feature_groups,
+            "feature_times": dataset.feature_times,
+            "targets": list(TARGETS),
+            "test_cut": dataset.test_cut.isoformat(),
+            "validation_cut": dataset.validation_cut.isoformat(),
+            "rows": rows,
             "dropped_by_split": dataset.dropped_by_split,
-            "videos_without_targets": len(dataset.unmatched_videos),
-            "split_time": dataset.split_time.isoformat(),
+            "videos_without_target": dataset.dropped_targets,
+            "videos_without_snapshots": dataset.unmatched_videos,
+            "dropped_columns": dataset.dropped_columns,
+            "warnings": dataset.warnings,
+            "correlations": [c.__dict__ for c in dataset.correlations],
+            "column_descriptions": {**_column_descriptions(), **TEMPORAL_DESCRIPTIONS},
+            "leakage_checks": "passed",
         }
-    )
-
-
-@asset(
-    group_name=GROUP,
-    deps=[training_dataset],
-    kinds={"lightgbm"},
-    description="LightGBM per target on log1p(target), fixed seeds, with a reproducibility "
-    "manifest (dataset hash, features, params, seeds, library versions, git sha).",
-)
-def popularity_model(
-    context: AssetExecutionContext, config: PopularityModelConfig, storage: StorageResource
-) -> MaterializeResult:
-    store = storage.get_storage()
-    dataset_key = upstream_key(context, "training_dataset")
-    folder = dataset_key.rsplit("/", 1)[0]
-    description = json.loads(store.get_bytes(f"{folder}/dataset.json"))
-    frame = read_parquet(store, dataset_key)
-    train = frame[frame["split"] == "train"]
-    models = {
-        target: train_model(
-            train, description["feature_columns"], target, num_boost_round=config.num_boost_round
+        store.put_bytes(f"{folder}/training_dataset.parquet", data)
+        store.put_bytes(f"{folder}/dataset.json", json.dumps(description, indent=1).encode())
+        return MaterializeResult(
+            metadata={
+                "storage_key": f"{folder}/training_dataset.parquet",
+                "dataset_hash": digest,
+                "horizon_hours": rounded(task.describe()["horizon_hours"]),
+                "prediction_hours": rounded(task.describe()["prediction_hours"]),
+                "train_rows": rows["train"],
+                "validation_rows": rows["validation"],
+                "test_rows": rows["test"],
+                "dropped_by_split": dataset.dropped_by_split,
+                "videos_without_target": sum(len(v) for v in dataset.dropped_targets.values()),
+                "videos_without_snapshots": len(dataset.unmatched_videos),
+                "feature_columns": len(dataset.feature_columns),
+                "dropped_columns": MetadataValue.json(dataset.dropped_columns),
+                "warnings": MetadataValue.json(dataset.warnings),
+                "correlations": MetadataValue.json(
+                    [rounded(c.__dict__) for c in dataset.correlations]
+                ),
+                "test_cut": dataset.test_cut.isoformat(),
+            }
         )
-        for target in TARGETS
-    }
-    for target, model in models.items():
-        store.put_bytes(f"{folder}/models/{target}.txt", model.model_text.encode())
-    manifest = reproducibility_manifest(
-        description["dataset_hash"], models, num_boost_round=config.num_boost_round
-    )
-    store.put_bytes(f"{folder}/reproducibility.json", json.dumps(manifest, indent=1).encode())
-    return MaterializeResult(
-        metadata={
-            "storage_key": f"{folder}/reproducibility.json",
-            "dataset_hash": description["dataset_hash"],
-            "model_sha256": MetadataValue.json(manifest["model_sha256"]),
-            "git_sha": manifest["git_sha"],
-            "train_rows": len(train),
-        }
-    )
 
-
-@asset(
-    group_name=GROUP,
-    deps=[popularity_model],
-    kinds={"html"},
-    description="Spearman rho, MAE on log and R² on the held-out split against naive "
-    "baselines (channel mean, age only), feature importance and plots: HTML + JSON.",
-)
-def model_report(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
-    store = storage.get_storage()
-    folder = upstream_key(context, "popularity_model").rsplit("/", 1)[0]
-    description = json.loads(store.get_bytes(f"{folder}/dataset.json"))
-    frame = read_parquet(store, f"{folder}/training_dataset.parquet")
-    train = frame[frame["split"] == "train"].reset_index(drop=True)
-    test = frame[frame["split"] == "test"].reset_index(drop=True)
-    models = load_models(store, folder, description["feature_columns"])
-    metrics, importance, predictions = {}, {}, {}
-    for target, model in models.items():
-        predicted = model.predict_log(test)
-        metrics[target] = evaluate(train, test, target, predicted)
-        importance[target] = model.importance()
-        predictions[target] = {
-            "truth_log": list(np.log1p(test[target].to_numpy(np.float64))),
-            "predicted_log": list(predicted),
+    @asset(
+        name="popularity_model",
+        group_name=GROUP,
+        deps=[training_dataset],
+        kinds={"lightgbm"},
+        description="LightGBM per target on log1p(target at H), early-stopped on the "
+        "validation split, plus metadata-only and content-only baselines; a "
+        "reproducibility manifest (dataset hash, features, params, seeds, versions, git sha).",
+    )
+    def popularity_model(
+        context: AssetExecutionContext, config: PopularityModelConfig, storage: StorageResource
+    ) -> MaterializeResult:
+        store = storage.get_storage()
+        dataset_key = upstream_key(context, "training_dataset")
+        folder = dataset_key.rsplit("/", 1)[0]
+        description = json.loads(store.get_bytes(f"{folder}/dataset.json"))
+        frame = read_parquet(store, dataset_key)
+        train = frame[frame["split"] == "train"]
+        validation = frame[frame["split"] == "validation"]
+        groups = description["feature_groups"]
+        columns = {
+            "model": description["feature_columns"],
+            "metadata_only": groups["metadata"],
+            "content_only": groups["content"],
         }
-    facts = {
-        key: description[key]
-        for key in ("dataset_hash", "split_time", "train_rows", "test_rows", "dropped_by_split")
-    }
-    facts["feature_columns"] = len(description["feature_columns"])
-    figures = report_figures(metrics, importance, predictions, facts)
-    store.put_bytes(f"{folder}/report.html", render_report_html(figures).encode())
-    store.put_bytes(f"{folder}/report.json", report_json(figures).encode())
-    summary = {t: figures["metrics"][t]["model"] for t in figures["metrics"]}
-    return MaterializeResult(
-        metadata={
-            "storage_key": f"{folder}/report.html",
-            "report_json": f"{folder}/report.json",
-            "dataset_hash": description["dataset_hash"],
-            "metrics": MetadataValue.json(figures["metrics"]),
-            "summary": MetadataValue.md(
-                "\n".join(
-                    f"- **{t}**: Spearman {m['spearman']}, MAE(log) {m['mae_log']}, R² {m['r2']}"
-                    for t, m in summary.items()
+        models = {}
+        for target in TARGETS:
+            for variant, suffix in MODEL_VARIANTS.items():
+                if not columns[variant]:
+                    continue
+                model = train_model(
+                    train,
+                    columns[variant],
+                    target,
+                    num_boost_round=config.num_boost_round,
+                    validation=validation,
                 )
-            ),
-        }
+                store.put_bytes(f"{folder}/models/{target}{suffix}.txt", model.model_text.encode())
+                if variant == "model":
+                    models[target] = model
+        manifest = reproducibility_manifest(
+            description["dataset_hash"], models, num_boost_round=config.num_boost_round
+        )
+        store.put_bytes(f"{folder}/reproducibility.json", json.dumps(manifest, indent=1).encode())
+        return MaterializeResult(
+            metadata={
+                "storage_key": f"{folder}/reproducibility.json",
+                "dataset_hash": description["dataset_hash"],
+                "model_sha256": MetadataValue.json(manifest["model_sha256"]),
+                "best_rounds": MetadataValue.json(manifest["best_rounds"]),
+                "git_sha": manifest["git_sha"],
+                "train_rows": len(train),
+                "validation_rows": len(validation),
+            }
+        )
+
+    @asset(
+        name="model_report",
+        group_name=GROUP,
+        deps=[popularity_model],
+        kinds={"html"},
+        description="The task (H, T), Spearman, MAE, R², MAPE (SMP-Video) and bias on the "
+        "held-out split against persistence, global mean, metadata-only and content-only "
+        "baselines with channel-bootstrap ranges, and which baseline the model beats.",
     )
+    def model_report(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
+        store = storage.get_storage()
+        folder = upstream_key(context, "popularity_model").rsplit("/", 1)[0]
+        description = json.loads(store.get_bytes(f"{folder}/dataset.json"))
+        frame = read_parquet(store, f"{folder}/training_dataset.parquet")
+        development = frame[frame["split"] != "test"].reset_index(drop=True)
+        test = frame[frame["split"] == "test"].reset_index(drop=True)
+        models = load_models(store, folder, description)
+        evaluation = evaluate_models(
+            development, test, models, description["settings"]["bootstrap_samples"]
+        )
+        facts = {
+            "dataset_hash": description["dataset_hash"],
+            **description["task"],
+            "rows": description["rows"],
+            "test_cut (uploads at/after)": description["test_cut"],
+            "dropped_by_split": description["dropped_by_split"],
+            "videos_without_target": {
+                k: len(v) for k, v in description["videos_without_target"].items()
+            },
+            "feature_columns": len(description["feature_columns"]),
+            "dropped_columns": {k: len(v) for k, v in description["dropped_columns"].items()},
+        }
+        figures = report_figures(evaluation, facts, description)
+        store.put_bytes(f"{folder}/report.html", render_report_html(figures).encode())
+        store.put_bytes(f"{folder}/report.json", report_json(figures).encode())
+        return MaterializeResult(
+            metadata={
+                "storage_key": f"{folder}/report.html",
+                "report_json": f"{folder}/report.json",
+                "dataset_hash": description["dataset_hash"],
+                "metrics": MetadataValue.json(rounded(figures["metrics"])),
+                "verdict": MetadataValue.md("\n".join(f"- {line}" for line in figures["verdict"])),
+            }
+        )
+
+    return [feature_table, training_dataset, popularity_model, model_report]
 
 
-DATASET_ASSETS = [feature_table, training_dataset, popularity_model, model_report]
+DATASET_ASSETS = dataset_assets()
+feature_table, training_dataset, popularity_model, model_report = DATASET_ASSETS
+DATASET_KEYS = [a.key for a in DATASET_ASSETS]
 
+build_dataset = define_asset_job(
+    BUILD_JOB,
+    selection=AssetSelection.assets(*DATASET_KEYS[:2]),
+    description="Build the feature table and the leak-checked training dataset.",
+)
+train_popularity_model = define_asset_job(
+    TRAIN_JOB,
+    selection=AssetSelection.assets(*DATASET_KEYS[2:]),
+    description="Train the popularity models on the latest training dataset; write the report.",
+)
 rebuild_dataset = define_asset_job(
     REBUILD_JOB,
-    selection=AssetSelection.assets(*DATASET_ASSETS),
+    selection=AssetSelection.assets(*DATASET_KEYS),
     description="Rebuild the feature table, training dataset, models and report.",
 )
+DATASET_JOBS = [build_dataset, train_popularity_model, rebuild_dataset]
 
-dataset_rebuild_schedule = ScheduleDefinition(
+
+def schedule_run_config(snapshots: str) -> dict:
+    return {"ops": {"training_dataset": {"config": {"snapshots_path": snapshots}}}}
+
+
+@schedule(
     name="dataset_rebuild_schedule",
     job=rebuild_dataset,
-    cron_schedule="0 4 * * *",  # daily, after the night's uploads; snapshots from DP_SNAPSHOTS
+    cron_schedule="0 4 * * *",  # daily, after the night's uploads
     default_status=DefaultScheduleStatus.STOPPED,
-    description="Daily rebuild of the dataset, models and report (turn on in the UI).",
+    description="Daily rebuild of the dataset, models and report (turn on in the UI). The "
+    "snapshots come from DP_SNAPSHOTS (`dp ui --snapshots PATH`), written into each run's "
+    "config; without it the tick is skipped and says so.",
 )
+def dataset_rebuild_schedule(context: ScheduleEvaluationContext):
+    snapshots = os.environ.get(SNAPSHOTS_ENV, "")
+    if not snapshots:
+        return SkipReason(
+            "DP_SNAPSHOTS is not set: start the UI with `dp ui --snapshots PATH` (or export "
+            "DP_SNAPSHOTS) so the nightly rebuild knows the snapshot files"
+        )
+    return RunRequest(run_config=schedule_run_config(snapshots))
 
 
 def _column_descriptions() -> dict[str, str]:

@@ -28,7 +28,7 @@ from dagster import (
 )
 
 from dp_assets.components import catalog, load_profile, model_families
-from dp_assets.dataset import DATASET_ASSETS, dataset_rebuild_schedule, rebuild_dataset
+from dp_assets.dataset import DATASET_JOBS, dataset_assets, dataset_rebuild_schedule
 from dp_assets.execution import executor_from_env
 from dp_assets.factory import component_asset
 from dp_assets.preflight import preflight
@@ -128,9 +128,10 @@ def build_definitions(settings: Settings) -> Definitions:
         assets=[
             upload_spec,
             *(component_asset(specs[name], profile) for name in profile.component_order()),
-            *DATASET_ASSETS,
+            # the feature table depends on the profile's component assets: lineage edges
+            *dataset_assets(profile.component_order()),
         ],
-        jobs=[process_job, rebuild_dataset],
+        jobs=[process_job, *DATASET_JOBS],
         schedules=[dataset_rebuild_schedule],
         sensors=[
             *manifest_sensors,

@@ -150,7 +150,12 @@ def doctor(profile, storage, as_json) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--storage", default=None)
 @click.option("--profile", default=None)
-def ui(port, host, storage, profile) -> None:
+@click.option(
+    "--snapshots",
+    default=None,
+    help="snapshot files for the dataset jobs and schedule [DP_SNAPSHOTS]",
+)
+def ui(port, host, storage, profile, snapshots) -> None:
     """Open the Dagster UI (dagster dev) on the same home and storage as `dp process`."""
     from dp_cli.home import ensure_dagster_home
 
@@ -161,6 +166,8 @@ def ui(port, host, storage, profile) -> None:
         env["DP_STORAGE"] = storage
     if profile:
         env["DP_PROFILE"] = profile
+    if snapshots:  # read by training_dataset and the nightly dataset_rebuild_schedule
+        env["DP_SNAPSHOTS"] = os.path.abspath(snapshots)
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     args = [dagster, "dev", "-m", "dp_assets.definitions", "-h", host, "-p", str(port)]
     os.execve(dagster, args, env)

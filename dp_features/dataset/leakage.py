@@ -1,9 +1,21 @@
-"""Leakage checks for a train/test split. Each check returns findings naming the leak.
+"""Leak rules for a train/test split: time and lineage. Each finding names the leak and the
+fix; any finding refuses the dataset. Strong correlations are warnings only.
 
-- `features_after_target`: a feature whose information time is after the target time;
-- `videos_on_both_sides`: a video in train and in test;
-- `channels_on_both_sides`: a channel in train and in test;
-- `target_derived_columns`: a feature column named after, or ranking like, a target.
+Rules (findings):
+- `feature_after_prediction_time`: a feature whose time column is after the row's
+  prediction time T (a feature stamped exactly at T is known at T and passes);
+- `target_not_after_prediction_time`: a target observed at or before T (nothing to predict);
+- `target_from_enrichment`: a target read from an enrichment snapshot;
+- `video_on_both_sides`, `channel_on_both_sides`, `duplicate_on_both_sides`: a video, a
+  channel, or one content (re-upload) in train and in test;
+- `mixed_profiles`: rows computed under more than one profile (config_hash);
+- `target_named`: a feature column named after a target.
+Channel statistics exclude the video itself by time: the channel history is stamped with
+the latest target it averages, and the video's own target is observed after its T.
+
+Warnings (never a refusal on their own): features ranking videos like a target with
+|Spearman| >= STRONG_CORRELATION, listed with their values. An early-views prior is
+legitimately that strong.
 """
 
 from __future__ import annotations
@@ -17,8 +29,23 @@ from scipy.stats import spearmanr
 
 from dp_core.errors import DpError, ErrorCode
 
-# A feature ranking videos this closely like a target is taken as computed from it.
-DERIVED_RANK_CORRELATION = 0.995
+STRONG_CORRELATION = 0.95
+
+FIXES = {
+    "feature_after_prediction_time": "the snapshot or channel data carries times after "
+    "published_at + T: check published_at and snapshot_time (UTC), or raise "
+    "dataset.prediction_hours in the profile",
+    "target_not_after_prediction_time": "lower dataset.horizon_tolerance_hours below H - T",
+    "target_from_enrichment": "targets come from crawl snapshots only: mark API answers "
+    "source=enrichment",
+    "video_on_both_sides": "each video must have one feature row: remove the duplicate rows",
+    "channel_on_both_sides": "give every video its channel_id (the split groups by channel)",
+    "duplicate_on_both_sides": "re-uploads must share a group: keep their feature rows "
+    "identical or drop the copies",
+    "mixed_profiles": "rebuild with one profile: reprocess the other videos with it "
+    "(`dp process --profile ...`) or build from a storage holding only its runs",
+    "target_named": "rename or drop the column: features must not be targets",
+}
 
 
 @dataclass(frozen=True)
@@ -27,6 +54,17 @@ class LeakFinding:
     name: str  # the column, video or channel that leaks
     message: str
 
+    @property
+    def fix(self) -> str:
+        return FIXES[self.check]
+
+
+@dataclass(frozen=True)
+class Correlation:
+    feature: str
+    target: str
+    spearman: float
+
 
 def _examples(values: Iterable, limit: int = 5) -> str:
     items = sorted(str(v) for v in values)
@@ -34,27 +72,55 @@ def _examples(values: Iterable, limit: int = 5) -> str:
     return ", ".join(items[:limit]) + more
 
 
-def features_after_target(
-    frame: pd.DataFrame, feature_times: Mapping[str, str], target_time: str = "target_time"
+def features_after_prediction_time(
+    frame: pd.DataFrame, feature_times: Mapping[str, str]
 ) -> list[LeakFinding]:
-    """Feature columns whose time column (feature -> time column) is after the target time."""
+    """Features whose time column (feature -> time column) is after `prediction_time`."""
     findings = []
     for feature, time_column in feature_times.items():
         if feature not in frame or time_column not in frame:
             continue
-        late = frame[time_column].notna() & (frame[time_column] > frame[target_time])
+        late = frame[time_column].notna() & (frame[time_column] > frame["prediction_time"])
         late &= frame[feature].notna()
         if late.any():
-            videos = frame.loc[late, "video_key"]
             findings.append(
                 LeakFinding(
-                    "feature_after_target",
+                    "feature_after_prediction_time",
                     feature,
-                    f"feature {feature!r} is from after the target time ({time_column} > "
-                    f"{target_time}) for {int(late.sum())} video(s): {_examples(videos)}",
+                    f"feature {feature!r} is from after the prediction time ({time_column} > "
+                    f"prediction_time) for {int(late.sum())} video(s): "
+                    f"{_examples(frame.loc[late, 'video_key'])}",
                 )
             )
     return findings
+
+
+def targets_after_prediction_time(frame: pd.DataFrame) -> list[LeakFinding]:
+    early = frame["target_observed_at"] <= frame["prediction_time"]
+    if not early.any():
+        return []
+    return [
+        LeakFinding(
+            "target_not_after_prediction_time",
+            "target_observed_at",
+            f"{int(early.sum())} target(s) observed at or before the prediction time: "
+            f"{_examples(frame.loc[early, 'video_key'])}",
+        )
+    ]
+
+
+def targets_from_enrichment(frame: pd.DataFrame) -> list[LeakFinding]:
+    bad = frame["target_source"] != "crawl"
+    if not bad.any():
+        return []
+    return [
+        LeakFinding(
+            "target_from_enrichment",
+            "target_source",
+            f"{int(bad.sum())} target(s) not read from crawl snapshots: "
+            f"{_examples(frame.loc[bad, 'video_key'])}",
+        )
+    ]
 
 
 def videos_on_both_sides(train: pd.DataFrame, test: pd.DataFrame) -> list[LeakFinding]:
@@ -79,10 +145,41 @@ def channels_on_both_sides(train: pd.DataFrame, test: pd.DataFrame) -> list[Leak
     ]
 
 
-def target_derived_columns(
-    frame: pd.DataFrame, feature_columns: Iterable[str], targets: Iterable[str]
+def duplicates_on_both_sides(train: pd.DataFrame, test: pd.DataFrame) -> list[LeakFinding]:
+    if "content_key" not in train or "content_key" not in test:
+        return []
+    shared = set(train["content_key"].dropna()) & set(test["content_key"].dropna())
+    findings = []
+    for key in sorted(shared):
+        videos = [*train.loc[train["content_key"] == key, "video_key"]]
+        videos += [*test.loc[test["content_key"] == key, "video_key"]]
+        findings.append(
+            LeakFinding(
+                "duplicate_on_both_sides",
+                str(key),
+                f"the same content (a re-upload) is in train and test: {_examples(videos)}",
+            )
+        )
+    return findings
+
+
+def mixed_profiles(frame: pd.DataFrame) -> list[LeakFinding]:
+    counts = frame["config_hash"].astype("object").fillna("<none>").value_counts()
+    if len(counts) <= 1:
+        return []
+    listed = ", ".join(f"{h} ({n} videos)" for h, n in sorted(counts.items()))
+    return [
+        LeakFinding(
+            "mixed_profiles",
+            "config_hash",
+            f"rows come from {len(counts)} profiles (config_hash): {listed}",
+        )
+    ]
+
+
+def target_named_columns(
+    feature_columns: Iterable[str], targets: Iterable[str]
 ) -> list[LeakFinding]:
-    """Features named after a target, or whose ranking matches a target's (|rho| >= 0.995)."""
     targets = list(targets)
     findings = []
     for column in feature_columns:
@@ -90,30 +187,31 @@ def target_derived_columns(
         if named:
             findings.append(
                 LeakFinding(
-                    "target_derived",
-                    column,
-                    f"feature {column!r} is named after target {named[0]!r}",
+                    "target_named", column, f"feature {column!r} is named after target {named[0]!r}"
                 )
             )
-            continue
+    return findings
+
+
+def strong_correlations(
+    frame: pd.DataFrame,
+    feature_columns: Iterable[str],
+    targets: Iterable[str],
+    threshold: float = STRONG_CORRELATION,
+) -> list[Correlation]:
+    """Features ranking videos like a target (|Spearman| >= threshold): a warning to read."""
+    found = []
+    for column in feature_columns:
         values = frame[column].to_numpy(np.float64)
         for target in targets:
             truth = frame[target].to_numpy(np.float64)
             usable = np.isfinite(values) & np.isfinite(truth)
-            if usable.sum() < 10 or np.ptp(values[usable]) == 0:
+            if usable.sum() < 10 or np.ptp(values[usable]) == 0 or np.ptp(truth[usable]) == 0:
                 continue
-            rho = spearmanr(values[usable], truth[usable]).statistic
-            if abs(rho) >= DERIVED_RANK_CORRELATION:
-                findings.append(
-                    LeakFinding(
-                        "target_derived",
-                        column,
-                        f"feature {column!r} ranks videos like target {target!r} "
-                        f"(Spearman {rho:.4f}): it looks derived from the target",
-                    )
-                )
-                break
-    return findings
+            rho = float(spearmanr(values[usable], truth[usable]).statistic)
+            if abs(rho) >= threshold:
+                found.append(Correlation(column, target, round(rho, 4)))
+    return found
 
 
 def find_leaks(
@@ -123,21 +221,25 @@ def find_leaks(
     feature_times: Mapping[str, str],
     targets: Iterable[str],
 ) -> list[LeakFinding]:
-    """Every check over a split; frames need video_key, channel_id, target_time, targets."""
-    feature_columns = list(feature_columns)
+    """Every rule over a split; frames need video_key, channel_id, config_hash,
+    prediction_time, target_observed_at, target_source and the features' time columns."""
     both = pd.concat([train, test], ignore_index=True)
     return [
-        *features_after_target(both, feature_times),
+        *features_after_prediction_time(both, feature_times),
+        *targets_after_prediction_time(both),
+        *targets_from_enrichment(both),
         *videos_on_both_sides(train, test),
         *channels_on_both_sides(train, test),
-        *target_derived_columns(both, feature_columns, targets),
+        *duplicates_on_both_sides(train, test),
+        *mixed_profiles(both),
+        *target_named_columns(feature_columns, targets),
     ]
 
 
 def raise_on_leaks(findings: list[LeakFinding]) -> None:
-    """CONFIG_INVALID listing every finding: the dataset's inputs or split let targets leak."""
+    """CONFIG_INVALID listing every finding with its fix."""
     if findings:
-        lines = "\n".join(f"- [{f.check}] {f.message}" for f in findings)
+        lines = "\n".join(f"- [{f.check}] {f.message}\n  fix: {f.fix}" for f in findings)
         raise DpError(
             ErrorCode.CONFIG_INVALID, f"training dataset leaks ({len(findings)}):\n{lines}"
         )

@@ -1,4 +1,5 @@
 """The model report: one self-contained HTML file (figures inline as base64 PNG) + its JSON.
+It states the task (H, T), the verdict against each baseline, the metrics with ranges.
 
 `report_figures` gathers every number the report shows; `render_report_html` turns them
 into the page. The JSON is the same figures, so a script can read what a person sees.
@@ -16,17 +17,28 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: figures are rendered to PNG bytes
 import matplotlib.pyplot as plt
+import numpy as np
 
 TOP_FEATURES = 15
+CHART_METRICS = ("spearman", "mae_log", "mape_log")
 CHART_TITLES = {
     "spearman": "Spearman rho (higher is better)",
     "mae_log": "MAE on log (lower is better)",
-    "r2": "R² (higher is better)",
+    "mape_log": "MAPE, SMP-Video (lower is better)",
+}
+TABLE_METRICS = {
+    "spearman": "Spearman rho",
+    "mae_log": "MAE (log)",
+    "r2": "R²",
+    "mape_log": "MAPE (SMP-Video)",
+    "bias_log": "bias (log)",
 }
 SERIES_LABELS = {
     "model": "LightGBM",
-    "baseline_channel_mean": "channel mean",
-    "baseline_age_only": "age only",
+    "persistence": "persistence (prior at T)",
+    "global_mean": "global mean",
+    "metadata_only": "metadata only",
+    "content_only": "content only",
 }
 METRIC_TEXT = {
     "spearman": "Spearman rho — does the model rank videos in the right order? "
@@ -35,40 +47,44 @@ METRIC_TEXT = {
     "(lower is better)",
     "r2": "R² — share of the variance of log1p(target) explained; 0 is no better than "
     "the mean (higher is better)",
+    "mape_log": "MAPE as SMP-Video scores it — mean |prediction − true| / true on the log "
+    "scale; it shrinks as the target's level grows, so read it next to MAE and bias",
+    "bias_log": "bias — mean(prediction − true) on log; exp(bias) is the factor by which "
+    "predicted counts are too high (> 1) or too low (< 1)",
 }
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if value is None or not math.isfinite(value) else round(float(value), 6)
+def _clean(value):
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, 6)
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
 
 
-def report_figures(
-    metrics: dict[str, dict[str, dict[str, float]]],
-    importance: dict[str, dict[str, float]],
-    predictions: dict[str, dict[str, list[float]]],
-    dataset: dict,
-) -> dict:
-    """Everything the report shows, JSON-ready (NaN -> null).
-
-    `metrics[target][series][metric]`, `importance[target][feature] = gain` (largest first),
-    `predictions[target] = {"truth_log": [...], "predicted_log": [...]}`, `dataset` free-form
-    facts (hash, row counts, split time...).
-    """
+def report_figures(evaluation: dict, dataset: dict, description: dict) -> dict:
+    """Everything the report shows, JSON-ready (NaN -> null): `evaluation` from
+    evaluation.evaluate_models, `dataset` the facts table, `description` dataset.json."""
     return {
         "dataset": dataset,
-        "metrics": {
-            t: {s: {m: _finite_or_none(v) for m, v in ms.items()} for s, ms in series.items()}
-            for t, series in metrics.items()
-        },
+        "task": description["task"],
+        "verdict": evaluation["verdict"],
+        "metrics": _clean(evaluation["metrics"]),
+        "ranges": _clean(evaluation["ranges"]),
+        "differences": _clean(evaluation["differences"]),
+        "test_rows": evaluation["test_rows"],
+        "test_channels": evaluation["test_channels"],
         # [feature, gain] pairs, largest first (a list keeps the order in the JSON)
         "feature_importance": {
             t: [[n, round(g, 6)] for n, g in gains.items() if g > 0][:TOP_FEATURES]
-            for t, gains in importance.items()
+            for t, gains in evaluation["importance"].items()
         },
-        "predictions": {
-            t: {k: [round(float(v), 6) for v in values] for k, values in p.items()}
-            for t, p in predictions.items()
-        },
+        "predictions": _clean(evaluation["predictions"]),
+        "dropped_columns": description["dropped_columns"],
+        "warnings": description["warnings"],
+        "correlations": description["correlations"],
     }
 
 
@@ -79,21 +95,35 @@ def _png(figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _metric_chart(target: str, series: dict[str, dict[str, float | None]]) -> str:
+def _metric_chart(target: str, series: dict, ranges: dict) -> str:
     names = list(series)
-    figure, axes = plt.subplots(1, 3, figsize=(10, 3))
-    colours = ["#2b6cb0", "#a0aec0", "#cbd5e0"]
-    for axis, metric in zip(axes, ("spearman", "mae_log", "r2"), strict=True):
+    figure, axes = plt.subplots(1, len(CHART_METRICS), figsize=(12, 3.4))
+    colours = ["#2b6cb0", "#a0aec0", "#cbd5e0", "#90cdf4", "#e2e8f0"]
+    for axis, metric in zip(axes, CHART_METRICS, strict=True):
         values = [series[n].get(metric) for n in names]
         heights = [v if v is not None else 0.0 for v in values]
-        axis.bar([SERIES_LABELS.get(n, n) for n in names], heights, color=colours[: len(names)])
+        low = [
+            h - ((ranges.get(n, {}).get(metric) or [h, h])[0] or h)
+            for n, h in zip(names, heights, strict=True)
+        ]
+        high = [
+            ((ranges.get(n, {}).get(metric) or [h, h])[1] or h) - h
+            for n, h in zip(names, heights, strict=True)
+        ]
+        axis.bar(
+            [SERIES_LABELS.get(n, n) for n in names],
+            heights,
+            color=colours[: len(names)],
+            yerr=[np.maximum(low, 0), np.maximum(high, 0)],
+            capsize=3,
+        )
         for i, v in enumerate(values):
-            axis.text(i, heights[i], "n/a" if v is None else f"{v:.2f}", ha="center", va="bottom")
+            axis.text(i, heights[i], "n/a" if v is None else f"{v:.2f}", ha="left", va="bottom")
         axis.set_title(CHART_TITLES[metric], fontsize=10)
         axis.axhline(0, color="black", linewidth=0.5)
         axis.margins(y=0.15)  # room for the value labels above the bars
-        axis.tick_params(axis="x", labelsize=8)
-    figure.suptitle(f"{target}: held-out test split", y=1.06)
+        axis.tick_params(axis="x", labelsize=7, labelrotation=30)
+    figure.suptitle(f"{target}: held-out test split (bars: 95 % channel-bootstrap range)", y=1.04)
     return _png(figure)
 
 
@@ -143,35 +173,65 @@ img { max-width: 100%; } .note { color: #4a5568; font-size: .95em; }
 """
 
 
+def _fmt_range(value, interval) -> str:
+    if value is None:
+        return "n/a"
+    if not interval or interval[0] is None:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
 def render_report_html(figures: dict, title: str = "Popularity model report") -> str:
-    """The report page: dataset facts, per-target metric tables and charts, importance."""
-    dataset = figures["dataset"]
+    """The report page: the task, the verdict, dataset facts, per-target metric tables
+    with ranges and charts, importance, dropped columns, warnings."""
+    task = figures["task"]
+    horizon, prediction = task["horizon_hours"], task["prediction_hours"]
     parts = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title><style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>",
+        "<h2>The task</h2>",
+        f"<p>Predict log1p(views) and log1p(likes) at age <b>H = {horizon:g} h</b> "
+        f"({horizon / 24:g} days) after publish, at the prediction time <b>T = {prediction:g} h"
+        "</b> after publish, from the video's content and what was known at T (snapshots at "
+        f"age ≤ T, channel statistics and history up to T). Targets are interpolated between "
+        f"the crawl snapshots around H (within {task['horizon_tolerance_hours']:g} h); "
+        "videos without one are dropped. Train and test are split by upload time, by channel, "
+        f"with a gap of at least H between the last train upload and the first test one.</p>",
+        "<h2>Verdict</h2><ul>",
+        *(f"<li>{html.escape(line)}</li>" for line in figures["verdict"]),
+        "</ul>",
         "<h2>Dataset</h2>",
-        _table(["fact", "value"], [[k, str(v)] for k, v in dataset.items()]),
+        _table(["fact", "value"], [[k, str(v)] for k, v in figures["dataset"].items()]),
         "<h2>How to read the metrics</h2><ul>",
         *(f"<li>{html.escape(text)}</li>" for text in METRIC_TEXT.values()),
-        "</ul><p class='note'>All metrics are on the held-out test split (later in time, "
-        "other channels than training). Baselines: <b>channel mean</b> predicts from the "
-        "channel's mean views per video; <b>age only</b> from the video's age at the target "
-        "snapshot. A model worth using beats both.</p>",
+        "</ul><p class='note'>All metrics are on the held-out test split: other channels "
+        "than training, uploaded at least H after the last training upload. Ranges are 95 % "
+        "channel-bootstrap intervals. Baselines: <b>persistence</b> is a line from the views "
+        "(likes) at the last snapshot at age ≤ T and that snapshot's age; <b>global mean</b> "
+        "predicts the training mean; <b>metadata only</b> and <b>content only</b> are the same "
+        "LightGBM on the snapshot/channel columns or the artifact columns alone.</p>",
     ]
     for target, series in figures["metrics"].items():
+        ranges = figures["ranges"].get(target, {})
         rows = [
-            [SERIES_LABELS.get(name, name), *(_fmt(values.get(m)) for m in METRIC_TEXT)]
+            [
+                SERIES_LABELS.get(name, name),
+                *(_fmt_range(values.get(m), ranges.get(name, {}).get(m)) for m in TABLE_METRICS),
+                "n/a" if values.get("bias_ratio") is None else f"{values['bias_ratio']:.2f}×",
+            ]
             for name, values in series.items()
         ]
-        prediction = figures["predictions"].get(target, {})
+        prediction_points = figures["predictions"].get(target, {})
         parts += [
-            f"<h2>Target: {html.escape(target)} (log1p)</h2>",
-            _table(["predictor", "Spearman rho", "MAE (log)", "R²"], rows),
+            f"<h2>Target: {html.escape(target)} at H (log1p), "
+            f"{figures['test_rows'].get(target, 0)} test videos, "
+            f"{figures['test_channels']} channels</h2>",
+            _table(["predictor", *TABLE_METRICS.values(), "bias ×"], rows),
             "<div class='figures'>",
             f"<img alt='{target} metrics' src='data:image/png;base64,"
-            f"{_metric_chart(target, series)}'>",
+            f"{_metric_chart(target, series, ranges)}'>",
             f"<img alt='{target} predicted vs true' src='data:image/png;base64,"
-            f"{_scatter(target, prediction.get('truth_log', []), prediction.get('predicted_log', []))}'>",
+            f"{_scatter(target, prediction_points.get('truth_log', []), prediction_points.get('predicted_log', []))}'>",
             "</div>",
         ]
         gains = dict(figures["feature_importance"].get(target, []))
@@ -181,10 +241,24 @@ def render_report_html(figures: dict, title: str = "Popularity model report") ->
                 f"<img alt='{target} importance' src='data:image/png;base64,"
                 f"{_importance_chart(target, gains)}'>",
             ]
-    parts.append(
+    dropped = figures["dropped_columns"]
+    parts += [
+        "<h2>Columns left out</h2>",
+        _table(
+            ["why", "count", "columns"],
+            [[why, str(len(cols)), ", ".join(cols) or "—"] for why, cols in dropped.items()],
+        ),
+        "<h2>Warnings</h2><ul>",
+        *(f"<li>{html.escape(w)}</li>" for w in figures["warnings"]),
+        *(
+            f"<li>{html.escape(c['feature'])} ranks videos like {html.escape(c['target'])}: "
+            f"Spearman {c['spearman']:.4f} (known at T: a strong prior, not a refusal)</li>"
+            for c in figures["correlations"]
+        ),
+        "</ul>",
         "<p class='note'>The numbers behind every figure are in the report's JSON file.</p>"
-        "</body></html>"
-    )
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 

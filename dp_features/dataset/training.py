@@ -1,4 +1,9 @@
-"""LightGBM popularity models: one per target, on log1p(target), deterministic.
+"""LightGBM popularity models: one per target, on log1p(target at H), deterministic.
+
+Early stopping: boosting on the train rows stops when the validation rows' L1 has not
+improved for EARLY_STOPPING_ROUNDS rounds; the model is then refitted on train +
+validation with the best round count. Rows whose target is missing (hidden likes) are
+left out of that target's model.
 
 Determinism: fixed seeds, `deterministic=True`, `force_row_wise=True`, one thread and no
 bagging, so the same dataset gives the same model text (the test trains twice).
@@ -18,9 +23,11 @@ from dp_core.hashing import sha256_bytes
 from dp_core.version import dataprocessor_version
 
 SEED = 20240611
-NUM_BOOST_ROUNDS = 300
+NUM_BOOST_ROUNDS = 1000  # the most; early stopping picks the count
+EARLY_STOPPING_ROUNDS = 50
 DEFAULT_PARAMS: dict = {
     "objective": "regression",
+    "metric": "l1",
     "learning_rate": 0.05,
     "num_leaves": 15,
     "min_data_in_leaf": 10,
@@ -44,6 +51,7 @@ class TrainedModel:
     target: str
     booster: lightgbm.Booster
     feature_columns: list[str]
+    best_rounds: int = 0  # chosen by early stopping on the validation rows
 
     @property
     def model_text(self) -> str:
@@ -60,22 +68,43 @@ class TrainedModel:
         return {name: float(gain) for name, gain in pairs}
 
 
+def _data(frame: pd.DataFrame, feature_columns: list[str], target: str, **kwargs):
+    known = frame[frame[target].notna()]
+    return lightgbm.Dataset(
+        known[feature_columns].to_numpy(np.float64),
+        label=np.log1p(known[target].to_numpy(np.float64)),
+        feature_name=list(feature_columns),
+        free_raw_data=False,
+        **kwargs,
+    )
+
+
 def train_model(
     train: pd.DataFrame,
     feature_columns: list[str],
     target: str,
     params: dict | None = None,
     num_boost_round: int = NUM_BOOST_ROUNDS,
+    validation: pd.DataFrame | None = None,
 ) -> TrainedModel:
-    """Fit LightGBM on log1p(train[target]); NaN features are LightGBM's missing values."""
-    data = lightgbm.Dataset(
-        train[feature_columns].to_numpy(np.float64),
-        label=np.log1p(train[target].to_numpy(np.float64)),
-        feature_name=list(feature_columns),
-        free_raw_data=True,
-    )
-    booster = lightgbm.train({**DEFAULT_PARAMS, **(params or {})}, data, num_boost_round)
-    return TrainedModel(target, booster, list(feature_columns))
+    """Fit LightGBM on log1p(target); NaN features are LightGBM's missing values. With
+    `validation`, early stopping picks the round count and the model is refitted on both."""
+    merged = {**DEFAULT_PARAMS, **(params or {})}
+    rounds = num_boost_round
+    if validation is not None and validation[target].notna().any():
+        fit = _data(train, feature_columns, target)
+        held = _data(validation, feature_columns, target, reference=fit)
+        probe = lightgbm.train(
+            merged,
+            fit,
+            num_boost_round,
+            valid_sets=[held],
+            callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        )
+        rounds = max(1, probe.best_iteration)
+        train = pd.concat([train, validation], ignore_index=True)
+    booster = lightgbm.train(merged, _data(train, feature_columns, target), rounds)
+    return TrainedModel(target, booster, list(feature_columns), rounds)
 
 
 def _git_sha(version: str) -> str:
@@ -107,6 +136,8 @@ def reproducibility_manifest(
         "features": any_model.feature_columns,
         "params": {**DEFAULT_PARAMS, **(params or {})},
         "num_boost_round": num_boost_round,
+        "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+        "best_rounds": {t: m.best_rounds for t, m in models.items()},
         "seeds": {"seed": SEED},
         "library_versions": library_versions(),
         "dataprocessor_version": dataprocessor_version(),

@@ -97,7 +97,8 @@ class YouTubeDataClient:
                     "channel_id": snippet.get("channelId"),
                     "published_at": snippet.get("publishedAt"),
                     "views": int(stats.get("viewCount", 0)),
-                    "likes": int(stats.get("likeCount", 0)),  # hidden likes read as 0
+                    # a channel that hides like counts sends no likeCount: missing, never 0
+                    "likes": float(stats["likeCount"]) if "likeCount" in stats else float("nan"),
                     "fetched_at": found.fetched_at[video_id],
                 }
             )
