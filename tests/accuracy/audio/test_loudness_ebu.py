@@ -160,6 +160,51 @@ def test_3342_loudness_range(rate, levels, truth):
     assert r.loudness_range_lu == pytest.approx(truth, abs=1.0)
 
 
+# Tech 3342 cases 5 and 6 are authentic programme (two film excerpts in the EBU test set:
+# LRA 5 LU, narrow, and 15 LU, wide; I = -23 LUFS). That audio is not ours to ship, so these
+# programmes have the same loudness ranges built from tone plateaus: the 10th and 95th
+# percentiles of the gated short-term values lie inside plateaus (low: 30 of 165 s; top: 15 s,
+# between 5 % and 10 % of the values), so the truth is the difference of two plateau levels,
+# exact to the 3 s window's rounding, and a 90th percentile would read a different plateau.
+PLATEAU_PROGRAMMES = {
+    "case5_narrow": ([(-26.0, 30.0), (-23.5, 120.0), (-21.0, 15.0)], 5.0),
+    "case6_wide": ([(-36.0, 30.0), (-24.0, 120.0), (-21.0, 15.0)], 15.0),
+}
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("case", list(PLATEAU_PROGRAMMES))
+def test_3342_cases_5_6_narrow_and_wide_programmes(rate, case):
+    segments, truth = PLATEAU_PROGRAMMES[case]
+    x = tone_sequence(segments, rate)
+    r = measure_loudness(x, rate, "stereo")
+    assert r.loudness_range_lu == pytest.approx(truth, abs=0.05)
+    # pyloudnorm (another implementation of Tech 3342) reads the same plateaus
+    theirs = pyloudnorm.Meter(rate, filter_class="DeMan").loudness_range(x.T.astype(np.float64))
+    assert r.loudness_range_lu == pytest.approx(theirs, abs=0.05)
+
+
+def _stepped_noise(rate: int, seconds: float, step_s: float, seed: int) -> np.ndarray:
+    """Stereo white noise whose level steps every `step_s` between -40 and -15 dB RMS."""
+    rng = np.random.default_rng(seed)
+    n = round(seconds * rate)
+    steps_db = rng.uniform(-40.0, -15.0, size=int(seconds / step_s) + 1)
+    gain = np.repeat(10.0 ** (steps_db / 20.0), round(step_s * rate))[:n]
+    return (rng.standard_normal((2, n)) * gain / 4.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_loudness_range_agrees_with_pyloudnorm(seed):
+    # pyloudnorm appends 1.5 s of silence, steps its 3 s blocks by 90 ms (not 100 ms) and
+    # interpolates its percentiles: measured differences on these programmes are <= 0.49 LU,
+    # half the EBU tolerance (+-1 LU).
+    rate = 48000
+    x = _stepped_noise(rate, 120.0, 8.0, seed)
+    ours = measure_loudness(x, rate, "stereo").loudness_range_lu
+    theirs = pyloudnorm.Meter(rate, filter_class="DeMan").loudness_range(x.T.astype(np.float64))
+    assert ours > 10.0 and ours == pytest.approx(theirs, abs=0.6)
+
+
 # --- Streaming and cross-check ---------------------------------------------------------
 
 
