@@ -1,10 +1,20 @@
-"""Metrics against hand-computed values; baselines; LightGBM determinism on a small table."""
+"""Metrics against hand-computed values; baselines; bootstrap ranges; the verdict; LightGBM
+early stopping and determinism on a small table."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from dp_features.dataset.metrics import baseline_predictions, mae, r2, spearman
+from dp_features.dataset.metrics import (
+    bootstrap_ranges,
+    mae,
+    mape_log,
+    persistence_predictions,
+    r2,
+    scores,
+    spearman,
+    verdict,
+)
 from dp_features.dataset.training import reproducibility_manifest, train_model
 
 pytestmark = pytest.mark.unit
@@ -18,27 +28,76 @@ def test_metrics_known_values():
     assert mae(truth, truth + 0.5) == pytest.approx(0.5)
     assert r2(truth, truth) == pytest.approx(1.0)
     assert r2(truth, np.full(4, truth.mean())) == pytest.approx(0.0)
+    # SMP-Video MAPE on the log score: |0.5| / 1, 2, 3, 4 averaged; zero truths left out
+    assert mape_log(truth, truth + 0.5) == pytest.approx(np.mean(0.5 / truth))
+    assert mape_log(np.array([0.0, 2.0]), np.array([1.0, 3.0])) == pytest.approx(0.5)
+    # predictions 1.8x too high on average: bias log(1.8), ratio 1.8, while the log MAPE of
+    # a high target level still looks small
+    high = np.full(4, 12.0)
+    result = scores(high, high + np.log(1.8))
+    assert result["bias_ratio"] == pytest.approx(1.8)
+    assert result["mape_log"] == pytest.approx(np.log(1.8) / 12.0)
 
 
-def test_age_baseline_fits_a_line_on_train_only():
-    age = np.array([1.0, 3.0, 7.0, 15.0, 31.0])
-    train = pd.DataFrame({"age_at_target_days": age, "views": np.expm1(2 * np.log1p(age) + 1)})
-    test = pd.DataFrame({"age_at_target_days": [63.0, np.nan], "views": [0, 0]})
-    predicted = baseline_predictions(train, test, "views", "age_only")
-    assert predicted[0] == pytest.approx(2 * np.log1p(63.0) + 1)
-    assert predicted[1] == pytest.approx(np.log1p(train["views"]).mean())  # no input: mean
+def test_persistence_fits_a_line_on_the_prior_and_its_age():
+    rng = np.random.default_rng(1)
+    prior = rng.uniform(2, 10, 50)
+    age = rng.uniform(0.1, 1.0, 50)
+    development = pd.DataFrame(
+        {
+            "prior_views_log1p": prior,
+            "prior_age_days": age,
+            "views": np.expm1(1.5 + 1.0 * prior - 0.7 * np.log(age)),
+        }
+    )
+    test = pd.DataFrame(
+        {"prior_views_log1p": [5.0, np.nan], "prior_age_days": [0.5, np.nan], "views": [0, 0]}
+    )
+    predicted = persistence_predictions(development, test, "views")
+    assert predicted[0] == pytest.approx(1.5 + 5.0 - 0.7 * np.log(0.5))
+    assert predicted[1] == pytest.approx(np.log1p(development["views"]).mean())  # no prior
 
 
-def test_training_twice_gives_the_same_model():
+def test_bootstrap_resamples_channels_and_the_verdict_says_which_baseline_is_beaten():
+    rng = np.random.default_rng(2)
+    groups = np.repeat([f"c{i}" for i in range(12)], 5)
+    truth = rng.normal(8, 1, 60)
+    predictions = {
+        "model": truth + rng.normal(0, 0.1, 60),
+        "global_mean": np.full(60, 8.0),
+        "twin": truth + rng.normal(0, 0.1, 60),
+    }
+    ranges, differences = bootstrap_ranges(groups, truth, predictions, samples=200)
+    again = bootstrap_ranges(groups, truth, predictions, samples=200)
+    assert repr((ranges, differences)) == repr(again)  # a fixed seed (repr: NaN == NaN)
+    low, high = ranges["model"]["mae_log"]
+    assert low < mae(truth, predictions["model"]) < high
+    assert differences["global_mean"]["mae_log"][1] < 0  # clearly better than the mean
+    point = {name: scores(truth, p) for name, p in predictions.items()}
+    lines = verdict("views", point, differences, {"global_mean": "global mean", "twin": "twin"})
+    assert lines[0].startswith("views: the model beats global mean")
+    assert lines[1].startswith("views: the model does not clearly beat twin")
+
+
+def test_early_stopping_picks_the_rounds_and_training_twice_gives_the_same_model():
     rng = np.random.default_rng(0)
-    table = pd.DataFrame(rng.normal(size=(120, 3)), columns=["a", "b", "c"])
-    table["views"] = np.expm1(5 + 2 * table["a"] + rng.normal(0, 0.1, 120)).clip(0)
-    first = train_model(table, ["a", "b", "c"], "views", num_boost_round=40)
-    second = train_model(table, ["a", "b", "c"], "views", num_boost_round=40)
+    table = pd.DataFrame(rng.normal(size=(240, 3)), columns=["a", "b", "c"])
+    table["views"] = np.expm1(5 + 2 * table["a"] + rng.normal(0, 0.3, 240)).clip(0)
+    table.loc[::17, "views"] = np.nan  # a missing target is left out, not read as 0
+    train, validation = table.iloc[:180], table.iloc[180:]
+    first = train_model(
+        train, ["a", "b", "c"], "views", num_boost_round=2000, validation=validation
+    )
+    second = train_model(
+        train, ["a", "b", "c"], "views", num_boost_round=2000, validation=validation
+    )
     assert first.model_text == second.model_text
+    assert 1 <= first.best_rounds < 2000  # stopped early
+    assert first.booster.num_trees() == first.best_rounds  # refitted with that count
     assert next(iter(first.importance())) == "a"
-    manifest = reproducibility_manifest("hash123", {"views": first}, num_boost_round=40)
+    manifest = reproducibility_manifest("hash123", {"views": first})
     assert manifest["dataset_hash"] == "hash123" and manifest["features"] == ["a", "b", "c"]
+    assert manifest["best_rounds"] == {"views": first.best_rounds}
     assert manifest["params"]["deterministic"] is True and manifest["seeds"]["seed"]
     assert {"lightgbm", "pandas", "pyarrow", "python"} <= manifest["library_versions"].keys()
     assert manifest["git_sha"]
