@@ -57,13 +57,22 @@ class OnnxModel:
             )
         except Exception as exc:  # ORT raises its own untyped errors for bad files
             raise DpError(ErrorCode.MODEL_NOT_FOUND, f"model {name}: cannot load: {exc}") from exc
+        # What the session runs on, not what was asked: onnxruntime drops a provider that fails
+        # to start (CUDA without its libraries) and runs on the next one, CPU, without error.
+        serving = self.session.get_providers()
+        if not serving or serving[0] != providers[0]:
+            raise DpError(
+                ErrorCode.DEPENDENCY_MISSING,
+                f"model {name}: asked for {providers[0]} but the session runs on "
+                f"{', '.join(serving) or 'nothing'}; refusing to fall back",
+            )
         self.model_used = ModelUsed(
             name=name,
             version=version,
             weights_digest=sha256_file(path),
             engine="onnxruntime",
             precision=precision,
-            device=_DEVICE_OF_PROVIDER.get(providers[0], providers[0]),
+            device=_DEVICE_OF_PROVIDER.get(serving[0], serving[0]),
             stand_in=stand_in,
         )
         self.input_names = [i.name for i in self.session.get_inputs()]

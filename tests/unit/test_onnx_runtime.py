@@ -49,6 +49,38 @@ def test_cuda_where_there_is_none_is_an_error_not_a_cpu_run(tmp_path):
     )
 
 
+def test_the_device_label_comes_from_the_session_not_the_request(tmp_path, monkeypatch):
+    """onnxruntime starts CUDA lazily: when its libraries fail to load it logs a warning and
+    the session runs on CPU. Reproduced here with a real CPU session that reports what such a
+    session reports (no GPU on this machine): the model must refuse, never label it cuda:0."""
+    import onnxruntime as ort
+
+    real_session = ort.InferenceSession
+
+    class FellBackToCpu(real_session):
+        def __init__(self, path, sess_options=None, providers=None):
+            super().__init__(path, sess_options=sess_options, providers=["CPUExecutionProvider"])
+
+    available = ort.get_available_providers()
+    monkeypatch.setattr(
+        ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *available]
+    )
+    monkeypatch.setattr(ort, "InferenceSession", FellBackToCpu)
+    with pytest.raises(DpError) as info:
+        OnnxModel(
+            doubling_model(tmp_path / "m.onnx"),
+            name="double",
+            version="1",
+            providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
+        )
+    assert info.value.code is ErrorCode.DEPENDENCY_MISSING
+    assert "runs on CPUExecutionProvider" in info.value.message
+    monkeypatch.setattr(ort, "InferenceSession", real_session)
+    model = OnnxModel(doubling_model(tmp_path / "m.onnx"), name="double", version="1")
+    assert model.session.get_providers()[0] == "CPUExecutionProvider"
+    assert model.model_used.device == "cpu"
+
+
 def test_missing_or_broken_model_file(tmp_path):
     with pytest.raises(DpError) as info:
         OnnxModel(tmp_path / "absent.onnx", name="x", version="1")
