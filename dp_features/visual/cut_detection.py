@@ -94,6 +94,18 @@ class CutDetectionConfig:
     max_fade_s: float = 2.0  # longest fade out (or in) next to a flat run
     max_flat_hold_s: float = 1.0  # longer flat runs are shots of their own
     same_content: float = 0.35  # pictures closer than this on both sides: no transition
+    # A jump whose two sides are closer than this after undoing the camera's shift is inside
+    # one shot (dropped frames, a jump of a pan, a title popping in), not a cut.
+    jump_same: float = 0.2
+    # Wipes: frame k is, pixel by pixel, either the picture before (frame a) or the one after
+    # (frame b) at the same place, part of it each (module doc).
+    wipe_lags_s: tuple[float, ...] = (0.4, 0.8)
+    wipe_pixel_change: float = 60.0  # |P_a - P_b| (sum of RGB, thumbnail) that counts
+    wipe_min_changed: float = 0.6  # share of the picture that must change from a to b
+    wipe_max_residual: float = 0.3  # a pixel is a's or b's: min(|k-a|, |k-b|) below this x |a-b|
+    wipe_min_explained: float = 0.8  # share of changed pixels that are a's or b's
+    wipe_min_side: float = 0.15  # each side holds at least this share of the changed pixels
+    wipe_motion_step_s: float = 0.12  # camera motion around a wipe is followed in these steps
     bar_mean: float = 12.0  # grey levels: edge rows/columns this dark on average ...
     bar_max: float = 48.0  # ... and never brighter than this are letterbox/pillarbox bars
 
@@ -213,6 +225,12 @@ def frame_features(
     return _Features(np.asarray(times_s, np.float64), z, pix, fine, std, np.zeros(n, np.float32))
 
 
+def thumbnail_shape(height: int, width: int, config: CutDetectionConfig) -> tuple[int, int]:
+    """(rows, columns) of the RGB thumbnails `frame_features` makes of [.., height, width]."""
+    factor = max(1, round(width / config.work_width))
+    return (max(1, height // factor), max(1, width // factor)) if factor > 1 else (height, width)
+
+
 def picture_box(frames: np.ndarray, config: CutDetectionConfig) -> tuple[slice, slice]:
     """Rows and columns of the picture inside letterbox / pillarbox bars (edge rows or
     columns that stay black over the whole chunk), decided once on the first chunk.
@@ -304,9 +322,11 @@ class CutDetector:
         # Pending blend hits: (frame, window start, window end, change, residual, time).
         self._group: list[tuple[int, int, int, float, float, float]] = []
         self._overlong_last = -10
+        self._wipe_group: list[tuple[int, float, float]] = []  # frame, time, share from b
         self._dis: cv2.DISOpticalFlow | None = None  # made on first use (camera-motion check)
         self._flat_run: dict | None = None  # open flat run (fade bookkeeping)
         self._crop: tuple[slice, slice] | None = None  # the picture inside black bars
+        self._thumb_hw = (0, 0)  # rows, columns of the RGB thumbnails (wipe/slide tests)
 
     # ---- public API -------------------------------------------------------------------
 
@@ -334,7 +354,9 @@ class CutDetector:
             raise DpError(ErrorCode.INPUT_CORRUPT, "frame times must not go backwards")
         if self._crop is None:
             self._crop = picture_box(frames, self.config)
-        feats = frame_features(frames[:, self._crop[0], self._crop[1]], times_s, self.config)
+        picture = frames[:, self._crop[0], self._crop[1]]
+        feats = frame_features(picture, times_s, self.config)
+        self._thumb_hw = thumbnail_shape(picture.shape[1], picture.shape[2], self.config)
         prev_z = self._buf.z[-1:] if self._buf is not None else feats.z[:1]
         feats.step[:] = _dist(np.concatenate([prev_z, feats.z[:-1]]), feats.z)
         self._buf = feats if self._buf is None else _Features.concat(self._buf, feats)
@@ -372,6 +394,7 @@ class CutDetector:
         self._hard_cuts(lo, hi)
         self._flat_runs(lo, hi, final)
         self._blends(lo, hi)
+        self._wipes(lo, hi, final)
         self._done = stop
 
     def _trim(self) -> None:
@@ -421,6 +444,8 @@ class CutDetector:
                 continue
             if self._is_flash(k, s):
                 continue
+            if self._motion_dist([buf.fine[k - 1], buf.fine[k]]) < c.jump_same:
+                continue  # the same picture moved on: a frame jump or a title in the shot
             conf = float(np.clip((s - activity) / 0.8, 0.0, 1.0))
             event = self._hard_or_fade(k, conf)
             event.strict = (
@@ -453,12 +478,23 @@ class CutDetector:
     def _is_flash(self, k: int, score: float) -> bool:
         """True when the picture before the change reappears within `flash_max_s`."""
         c, buf = self.config, self._buf
-        t = buf.times
+        t, step = buf.times, buf.step
+        # A flash ends with a jump back: only frames after such a jump (ahead) or before
+        # the jump into the flash (behind) may show the picture again. Without it, two
+        # low-texture pictures can look alike to the motion-compensated comparison.
+        back = 0.5 * score
         ahead_end = int(np.searchsorted(t, t[k] + c.flash_max_s, side="right"))
-        if ahead_end > k + 1 and self._same_picture(k - 1, np.arange(k + 1, ahead_end), score):
-            return True
+        jumps = np.nonzero(step[k + 1 : ahead_end] >= back)[0]
+        if len(jumps):
+            start = k + 1 + int(jumps[0])
+            if self._same_picture(k - 1, np.arange(start, ahead_end), score):
+                return True
         behind = int(np.searchsorted(t, t[k - 1] - c.flash_max_s, side="left"))
-        return behind < k - 1 and self._same_picture(k, np.arange(behind, k - 1), score)
+        jumps = np.nonzero(step[behind + 1 : k] >= back)[0]
+        if len(jumps):
+            end = behind + 1 + int(jumps[-1])  # first frame of the flash: compare before it
+            return self._same_picture(k, np.arange(behind, end), score)
+        return False
 
     def _same_picture(self, ref: int, others: np.ndarray, score: float) -> bool:
         """Does any of `others` show the picture of frame `ref` again? First by structure
@@ -475,10 +511,12 @@ class CutDetector:
             self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
         return _motion_compensated_dist(chain, self.config.z_eps, self._dis)
 
-    def _motion_chain(self, a: int, b: int) -> list[np.ndarray]:
-        """Frames a..b at steps of at most `motion_step_s` (for the chained flow)."""
+    def _motion_chain(self, a: int, b: int, step_s: float | None = None) -> list[np.ndarray]:
+        """Frames a..b at steps of at most `step_s` (default `motion_step_s`), for the
+        chained flow."""
         t = self._buf.times
-        steps = max(1, int(np.ceil((t[b] - t[a]) / self.config.motion_step_s)))
+        step_s = step_s or self.config.motion_step_s
+        steps = max(1, int(np.ceil((t[b] - t[a]) / step_s)))
         idx = np.searchsorted(t, np.linspace(t[a], t[b], steps + 1))
         idx = np.unique(np.clip(np.r_[a, idx[1:-1], b], a, b))
         return [self._buf.fine[i] for i in idx]
@@ -540,6 +578,94 @@ class CutDetector:
         # Close a group once the analysis front has moved past it.
         if self._group and self._base + hi - 1 - self._group[-1][0] > 2:
             self._close_group()
+
+    def _wipes(self, lo: int, hi: int, final: bool) -> None:
+        """Find frames in the middle of a wipe: part of the picture is already the next
+        shot's and the rest still the previous shot's, each at its own place."""
+        c, buf = self.config, self._buf
+        t = buf.times
+        n = len(buf)
+        ks = np.arange(lo, hi)
+        if len(ks) == 0:
+            return
+        flat_cum = np.concatenate([[0], np.cumsum(buf.std < c.flat_std)])
+        share_b = np.full(len(ks), -1.0)
+        wa = np.zeros(len(ks), np.int64)
+        wb = np.zeros(len(ks), np.int64)
+        for lag in c.wipe_lags_s:
+            a = np.searchsorted(t, t[ks] - lag / 2, side="right") - 1
+            b = np.searchsorted(t, t[ks] + lag / 2, side="left")
+            ok = (a >= 0) & (b < n)
+            a, b = np.clip(a, 0, n - 1), np.clip(b, 0, n - 1)
+            ok &= (a < ks) & (b > ks) & (flat_cum[b + 1] - flat_cum[a] == 0)
+            ok &= _dist(buf.z[a], buf.z[b]) >= c.gradual_min_change
+            sel = np.nonzero(ok & (share_b[: len(ks)] < 0))[0]
+            if len(sel) == 0:
+                continue
+            pa, pb, pk = (buf.pix[x[sel]].reshape(len(sel), -1, 3) for x in (a, b, ks))
+            dab = np.abs(pa - pb).sum(axis=2)
+            da = np.abs(pk - pa).sum(axis=2)
+            db = np.abs(pk - pb).sum(axis=2)
+            changed = dab > c.wipe_pixel_change
+            n_changed = np.maximum(changed.sum(axis=1), 1)
+            explained = changed & (np.minimum(da, db) < c.wipe_max_residual * dab)
+            from_b = (explained & (db < da)).sum(axis=1) / n_changed
+            from_a = (explained & (db >= da)).sum(axis=1) / n_changed
+            hit = (
+                (changed.mean(axis=1) >= c.wipe_min_changed)
+                & (explained.sum(axis=1) / n_changed >= c.wipe_min_explained)
+                & (np.minimum(from_a, from_b) >= c.wipe_min_side)
+            )
+            share_b[sel[hit]] = from_b[hit]
+            wa[sel], wb[sel] = a[sel], b[sel]
+            rest = ~hit & (changed.mean(axis=1) >= c.wipe_min_changed)
+            if rest.any():
+                slid = _slide_share(pa[rest], pb[rest], pk[rest], self._thumb_hw, c)
+                share_b[sel[rest]] = slid
+        for i in np.nonzero(share_b >= 0)[0]:
+            gk = self._base + int(ks[i])
+            if self._wipe_group and gk - self._wipe_group[-1][0] > 2:
+                self._close_wipe()
+            self._wipe_group.append(
+                (
+                    gk,
+                    float(t[ks[i]]),
+                    float(share_b[i]),
+                    self._base + int(wa[i]),
+                    self._base + int(wb[i]),
+                )
+            )
+        if self._wipe_group and (final or self._base + hi - 1 - self._wipe_group[-1][0] > 2):
+            self._close_wipe()
+
+    def _close_wipe(self) -> None:
+        group, self._wipe_group = self._wipe_group, []
+        if len(group) < self.config.gradual_min_hits:
+            return
+        times = np.array([g[1] for g in group])
+        share = np.array([g[2] for g in group])
+        # The hits cover the middle of the wipe (each side holding at least
+        # `wipe_min_side`): widen the span by the part that share leaves out.
+        dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
+        extra = (
+            dt
+            * len(group)
+            * self.config.wipe_min_side
+            / max(1e-6, 1 - 2 * self.config.wipe_min_side)
+        )
+        mid = float(np.interp(0.5, np.maximum.accumulate(share), times))
+        start, end = float(times[0] - extra), float(times[-1] + extra)
+        frame = group[int(np.argmin(np.abs(times - mid)))][0]
+        start -= dt  # the frames where the edge enters and leaves change little
+        end += dt
+        a, b = min(g[3] for g in group) - self._base, max(g[4] for g in group) - self._base
+        if a >= 0 and b < len(self._buf):
+            # Short steps: a wipe or slide is fast, so the pans it can be mistaken for are too.
+            chain = self._motion_chain(a, b, self.config.wipe_motion_step_s)
+            if self._motion_dist(chain) < self.config.motion_max_change:
+                return  # a global shift explains the change: camera motion
+        conf = float(np.clip(len(group) / 8.0, 0.3, 1.0))
+        self._events.append(_Event("gradual", mid, start, end, conf, "wipe", frame))
 
     def _close_group(self) -> None:
         group, self._group = self._group, []
@@ -689,6 +815,45 @@ def _fade_length(std: np.ndarray, t: np.ndarray, c: CutDetectionConfig) -> int:
         if rate < min_rate:
             return i - 1
     return len(std) - 1
+
+
+def _slide_share(
+    pa: np.ndarray, pb: np.ndarray, pk: np.ndarray, hw: tuple[int, int], c: CutDetectionConfig
+) -> np.ndarray:
+    """For frames k [m, px, 3] between pictures a and b: how far a slide (b pushing a out
+    of the frame, from any of the four sides) has got, or -1 where no slide explains k.
+
+    For each side and each offset s, the slid picture is a shifted by s with the first s
+    columns (rows) of b coming in; k is a slide when the best of these explains k (every
+    pixel within `wipe_max_residual` x |a - b| on average) far better than a or b alone.
+    """
+    h, w = hw
+    m = len(pk)
+    a = pa.reshape(m, h, w, 3)
+    b = pb.reshape(m, h, w, 3)
+    k = pk.reshape(m, h, w, 3)
+    scale = np.abs(a - b).mean(axis=(1, 2, 3)) + 1e-3
+    best_err = np.full(m, np.inf)
+    best_share = np.full(m, -1.0)
+    for axis, size in ((2, w), (1, h)):
+        for s in range(max(1, int(size * c.wipe_min_side)), int(size * (1 - c.wipe_min_side)) + 1):
+            for from_end in (True, False):
+                if axis == 2:
+                    if from_end:  # b comes in from the right, a leaves to the left
+                        pred = np.concatenate([a[:, :, s:], b[:, :, :s]], axis=2)
+                    else:
+                        pred = np.concatenate([b[:, :, w - s :], a[:, :, : w - s]], axis=2)
+                elif from_end:
+                    pred = np.concatenate([a[:, s:], b[:, :s]], axis=1)
+                else:
+                    pred = np.concatenate([b[:, h - s :], a[:, : h - s]], axis=1)
+                err = np.abs(k - pred).mean(axis=(1, 2, 3))
+                better = err < best_err
+                best_err[better] = err[better]
+                best_share[better] = s / size
+    plain = np.minimum(np.abs(k - a).mean(axis=(1, 2, 3)), np.abs(k - b).mean(axis=(1, 2, 3)))
+    ok = (best_err < c.wipe_max_residual * scale) & (best_err < 0.5 * plain)
+    return np.where(ok, best_share, -1.0)
 
 
 def _blend_span(pix: np.ndarray, t: np.ndarray) -> tuple[float, float, float]:

@@ -106,7 +106,7 @@ class CombinedCutDetector:
         c, n = self.config, len(self._thumbs)
         asks: list[tuple[_Event, int, int]] = []  # event, first and last frame (buffer)
         for e in events:
-            if e.source == "fade" or (e.source == "cut" and e.strict):
+            if e.source in ("fade", "wipe") or (e.source == "cut" and e.strict):
                 self._accepted.append(e)
                 continue
             if e.source == "cut":
