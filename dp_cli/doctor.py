@@ -64,6 +64,7 @@ def _models(name: str) -> Callable[[], str]:
             component_model_dir,
             family,
             resolve_component,
+            shown_digest,
         )
 
         profile = load_profile(name)
@@ -88,7 +89,7 @@ def _models(name: str) -> Callable[[], str]:
                 label = " (stand-in)" if used["stand_in"] else ""
                 loaded.append(
                     f"{component}: {used['name']} {used['version']} {used['precision']} "
-                    f"sha256:{used['weights_digest'][:12]}{label}"
+                    f"{shown_digest(used['weights_digest'])}{label}"
                 )
         if missing:
             raise DpError(ErrorCode.MODEL_NOT_FOUND, "; ".join(missing))

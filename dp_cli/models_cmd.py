@@ -20,6 +20,7 @@ from dp_resources.models.registry import (
     families_obtained_by,
     folder_families,
     model_folder,
+    shown_digest,
     stand_in_families,
 )
 
@@ -62,7 +63,7 @@ def stand_in(name, target, seed) -> None:
 
     folder = build_stand_in(name, _folder(name, target), seed=seed)
     for used in family(name).load(folder).models_used:
-        click.echo(f"{folder}: {used.name} sha256:{used.weights_digest[:12]} (stand-in)")
+        click.echo(f"{folder}: {used.name} {shown_digest(used.weights_digest)} (stand-in)")
 
 
 @models.command("prepare")
@@ -77,7 +78,7 @@ def prepare(name, target) -> None:
 
     folder = prepare_model(name, _folder(name, target))
     info = describe_folder(folder, name)
-    click.echo(f"{folder}: {info.name} {info.version} sha256:{info.weights_digest[:12]} (real)")
+    click.echo(f"{folder}: {info.name} {info.version} {shown_digest(info.weights_digest)} (real)")
 
 
 @models.command("pull")
@@ -90,7 +91,7 @@ def pull(name, target) -> None:
 
     folder = pull_checkpoint(name, Path(target) if target else None)
     info = json.loads((folder / "pull.json").read_text(encoding="utf-8"))
-    click.echo(f"{folder}: {info['description']} sha256:{info['weights_digest'][:12]}")
+    click.echo(f"{folder}: {info['description']} {shown_digest(info['weights_digest'])}")
     click.echo(f"next: dp models export {name}")
 
 
@@ -144,7 +145,7 @@ def quantize(name, mode, source, target) -> None:
     quantize_model_folder(folder, out, mode, name)
     info = describe_folder(out, name)
     label = "stand-in" if info.stand_in else "real"
-    click.echo(f"{out}: {info.name} {info.precision} sha256:{info.weights_digest[:12]} ({label})")
+    click.echo(f"{out}: {info.name} {info.precision} {shown_digest(info.weights_digest)} ({label})")
 
 
 @models.command("trt")
@@ -164,7 +165,7 @@ def trt(name, fp16, source, target, max_batch) -> None:
     out = Path(target) if target else folder.with_name(folder.name + suffix)
     build_engine_folder(folder, out, name, fp16=fp16, max_batch=max_batch)
     info = describe_folder(out, name)
-    click.echo(f"{out}: {info.name} tensorrt {info.precision} sha256:{info.weights_digest[:12]}")
+    click.echo(f"{out}: {info.name} tensorrt {info.precision} {shown_digest(info.weights_digest)}")
 
 
 @models.command("list")
@@ -185,5 +186,10 @@ def list_models(as_json) -> None:
         label = "stand-in" if info.stand_in else "real"
         click.echo(
             f"{info.family:<10} present   {info.name} {info.version} {info.precision} "
-            f"{info.engine} sha256:{info.weights_digest[:12]} {label}  {info.location}"
+            f"{info.engine} {shown_digest(info.weights_digest)} {label}  {info.location}"
         )
+        if len(info.models) > 1:  # each model as doctor, manifests and reports name it
+            for model in info.models:
+                click.echo(
+                    f"{'':<10}   model   {model['name']} {shown_digest(model['weights_digest'])}"
+                )

