@@ -78,7 +78,9 @@ def prepare(name, target) -> None:
 
     folder = prepare_model(name, _folder(name, target))
     info = describe_folder(folder, name)
-    click.echo(f"{folder}: {info.name} {info.version} {shown_digest(info.weights_digest)} (real)")
+    click.echo(
+        f"{folder}: {info.name} {info.version} {shown_digest(info.weights_digest)} ({info.status})"
+    )
 
 
 @models.command("pull")
@@ -144,7 +146,7 @@ def quantize(name, mode, source, target) -> None:
     out = Path(target) if target else folder.with_name(f"{folder.name}-{mode}")
     quantize_model_folder(folder, out, mode, name)
     info = describe_folder(out, name)
-    label = "stand-in" if info.stand_in else "real"
+    label = info.status  # stand-in | real (digest pinned) | unverified
     click.echo(f"{out}: {info.name} {info.precision} {shown_digest(info.weights_digest)} ({label})")
 
 
@@ -172,7 +174,7 @@ def trt(name, fp16, source, target, max_batch) -> None:
 @click.option("--json", "as_json", is_flag=True, help="one JSON document on stdout")
 @_fails_cleanly
 def list_models(as_json) -> None:
-    """Every known model: name, version, precision, engine, digest, stand-in/real, present."""
+    """Every known model: name, version, precision, engine, digest, status, present."""
     from dp_resources.models.registry import known_models
 
     listed = known_models()
@@ -183,7 +185,7 @@ def list_models(as_json) -> None:
         if not info.present:
             click.echo(f"{info.family:<10} missing   {info.problem}")
             continue
-        label = "stand-in" if info.stand_in else "real"
+        label = info.status  # stand-in | real (digest pinned) | unverified
         click.echo(
             f"{info.family:<10} present   {info.name} {info.version} {info.precision} "
             f"{info.engine} {shown_digest(info.weights_digest)} {label}  {info.location}"

@@ -39,6 +39,12 @@ class ModelUsed(BaseModel):
     stand_in: bool = Field(
         default=False, description="true for a test model with random weights, never a real one"
     )
+    verified: bool = Field(
+        default=False,
+        description="true only for a real model: its weights digest is one the model-family "
+        "registry pins (dp_resources.models.registry.PINNED_DIGESTS); false: stand-in or "
+        "unverified",
+    )
 
 
 class ArtifactRef(BaseModel):
@@ -90,10 +96,14 @@ class ArtifactMeta(BaseModel):
 
 
 def model_signature(models_used: list[ModelUsed]) -> str:
-    """A hash of every `models_used` entry (order-insensitive); '' when no model ran."""
+    """A hash of every `models_used` entry (order-insensitive); '' when no model ran.
+    `verified` follows from `weights_digest` (the registry's pins), so it is left out: pinning
+    a digest does not change the signature of what ran."""
     if not models_used:
         return ""
-    entries = sorted((m.model_dump(mode="json") for m in models_used), key=sha256_json)
+    entries = sorted(
+        (m.model_dump(mode="json", exclude={"verified"}) for m in models_used), key=sha256_json
+    )
     return sha256_json(entries)[:16]
 
 

@@ -15,6 +15,7 @@ import onnxruntime as ort
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
+from dp_resources.models.registry import is_pinned
 
 _DEVICE_OF_PROVIDER = {
     "CPUExecutionProvider": "cpu",
@@ -66,14 +67,17 @@ class OnnxModel:
                 f"model {name}: asked for {providers[0]} but the session runs on "
                 f"{', '.join(serving) or 'nothing'}; refusing to fall back",
             )
+        digest = sha256_file(path)
         self.model_used = ModelUsed(
             name=name,
             version=version,
-            weights_digest=sha256_file(path),
+            weights_digest=digest,
             engine="onnxruntime",
             precision=precision,
             device=_DEVICE_OF_PROVIDER.get(serving[0], serving[0]),
             stand_in=stand_in,
+            # real only when the digest of what loaded is pinned in the model-family registry
+            verified=not stand_in and is_pinned(digest),
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]

@@ -88,7 +88,10 @@ def load_model_folder(
         check_signature(model, tower, folder, family)
         if len(model_files.files) > 1:  # the text tower with its tokenizer
             model.model_used = model.model_used.model_copy(
-                update={"weights_digest": model_files.weights_digest}
+                update={
+                    "weights_digest": model_files.weights_digest,
+                    "verified": model_files.verified,
+                }
             )
         towers[tower.part] = model
     tokenizer_file = next(

@@ -51,6 +51,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype, tri
 
 from dp_core.artifact import ModelUsed
 from dp_core.errors import DpError, ErrorCode
+from dp_resources.models.registry import is_pinned
 
 Protocol = Literal["grpc", "http"]
 SILENT_SERVER_BACKOFF_S = 30.0
@@ -176,6 +177,7 @@ class TritonModel:
         kinds = sorted({g.get("kind", "KIND_AUTO") for g in config.get("instance_group", [])})
         device = "+".join(_DEVICE_OF_KIND.get(k, k.removeprefix("KIND_").lower()) for k in kinds)
         engine = config.get("backend") or config.get("platform") or "unknown"
+        stand_in = parameters.get(PARAM_STAND_IN, "").lower() == "true"
         return ModelUsed(
             name=parameters.get(PARAM_SOURCE_NAME) or self.model_name,
             version=parameters.get(PARAM_SOURCE_VERSION) or self.model_version,
@@ -183,7 +185,8 @@ class TritonModel:
             engine=f"triton:{engine}",
             precision=parameters.get(PARAM_PRECISION) or "fp32",
             device=device or "auto",
-            stand_in=parameters.get(PARAM_STAND_IN, "").lower() == "true",
+            stand_in=stand_in,
+            verified=not stand_in and is_pinned(digest),  # real: its digest is pinned
         )
 
     # --- inference -------------------------------------------------------------------
