@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dp_core.errors import DpError, ErrorCode
 
+# a sidecar is a few fields of text; a bigger one is refused before it is parsed (its fields
+# are copied into the upload record in Dagster's event log) (docs/SECURITY.md)
+MAX_SIDECAR_BYTES = 1 << 20
+
 
 class Sidecar(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -39,7 +43,12 @@ class SidecarReading:
 def read_sidecar(data: bytes, source: str) -> SidecarReading:
     """Read sidecar bytes. Non-UTF-8, bad JSON or a non-object is INPUT_CORRUPT (nothing in
     it can be trusted); a field of the wrong type is a problem naming it, not a loss of
-    the whole sidecar."""
+    the whole sidecar. Over MAX_SIDECAR_BYTES is RESOURCE_EXHAUSTED."""
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise DpError(
+            ErrorCode.RESOURCE_EXHAUSTED,
+            f"sidecar {source}: {len(data)} bytes, over the limit of {MAX_SIDECAR_BYTES}",
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -52,6 +61,10 @@ def read_sidecar(data: bytes, source: str) -> SidecarReading:
         raise DpError(
             ErrorCode.INPUT_CORRUPT,
             f"sidecar {source}: not valid JSON ({exc.msg}, line {exc.lineno})",
+        ) from None
+    except RecursionError:  # `[[[[...` nested deeper than the parser's recursion limit
+        raise DpError(
+            ErrorCode.INPUT_CORRUPT, f"sidecar {source}: JSON nested too deeply"
         ) from None
     if not isinstance(value, dict):
         raise DpError(ErrorCode.INPUT_CORRUPT, f"sidecar {source}: must be a JSON object")

@@ -2,11 +2,29 @@
 
 Video and audio packets are demuxed together once; each decoded frame is scaled for the
 sinks that want it and dropped, so memory does not grow with the video's length.
+
+Uploaded files are hostile input (docs/SECURITY.md). What bounds one decode pass:
+- only regular files, opened with the `file` protocol only and one of the media container
+  formats of `ALLOWED_FORMATS` (no playlists, concat lists or other files that make FFmpeg
+  open further files or URLs);
+- declared size and duration within the plan's `max_pixels` / `max_duration_s`, and the same
+  limits on what is really decoded: every frame's size (the decoder itself refuses a larger
+  frame before allocating it), the decoded time of video and audio, at most
+  `max_duration_s * MAX_FRAME_RATE` video frames;
+- audio of at most `MAX_AUDIO_RATE` Hz and `MAX_AUDIO_SAMPLES_PER_S` samples per second over
+  all channels (the native audio sink buffers a chunk of them);
+- progress: decoding stops once its wall-clock time passes `stall_s + wall_s_per_media_s *
+  (media seconds decoded)`, checked after every packet (a stream whose time never advances).
+Each refusal is a DpError: INPUT_UNSUPPORTED (not a media file we open) or RESOURCE_EXHAUSTED
+(over a limit).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +43,28 @@ from dp_features.video.sampling import (
 from dp_resources.media.plane_scaling import plane_scalable, scale_planes_to_rgb
 
 MAX_DECODE_ERRORS = 50
+# demuxers an upload may be opened with (FFmpeg names; "mov" is also mp4/m4a/3gp, "matroska"
+# also webm, "ogg" also opus): media containers that read only the file itself
+ALLOWED_FORMATS = (
+    "mov",
+    "matroska",
+    "avi",
+    "mpegts",
+    "mpeg",
+    "flv",
+    "asf",
+    "ogg",
+    "wav",
+    "aiff",
+    "mp3",
+    "aac",
+    "flac",
+)
+OPEN_OPTIONS = {"format_whitelist": ",".join(ALLOWED_FORMATS), "protocol_whitelist": "file"}
+MAX_FRAME_RATE = 240.0  # decoded video frames per second of allowed duration, at most
+MAX_AUDIO_RATE = 192_000  # Hz
+MAX_AUDIO_SAMPLES_PER_S = 768_000  # over all channels: 8 channels at 96 kHz, 16 at 48 kHz
+DURATION_SLACK_S = 1.0  # decoded time may pass max_duration_s by this much (last frame)
 
 
 @dataclass(frozen=True)
@@ -37,6 +77,10 @@ class DecodePlan:
     model_sample_rate: int
     max_pixels: int
     max_duration_s: float
+    # progress bound: decoding stops when its wall-clock seconds pass
+    # stall_s + wall_s_per_media_s * (media seconds decoded so far)
+    stall_s: float = 120.0
+    wall_s_per_media_s: float = 30.0
 
 
 class DecodeSink(Protocol):
@@ -96,12 +140,24 @@ def open_container(path: Path) -> av.container.InputContainer:
         raise DpError(ErrorCode.INPUT_NOT_FOUND, f"{path.name}: file not found")
     if path.is_dir():
         raise DpError(ErrorCode.INPUT_UNSUPPORTED, f"{path.name}: is a folder, not a video file")
+    mode = path.stat().st_mode  # after symlinks: a link to /dev/zero is a device
+    if not stat.S_ISREG(mode):
+        # a FIFO, socket or device never ends (or blocks the open): only regular files
+        raise DpError(
+            ErrorCode.INPUT_UNSUPPORTED, f"{path.name}: not a regular file (FIFO, device...)"
+        )
     if path.stat().st_size == 0:
         raise DpError(ErrorCode.INPUT_CORRUPT, f"{path.name}: file is empty (0 bytes)")
     try:
-        return av.open(os.fspath(path), mode="r")
+        return av.open(os.fspath(path), mode="r", container_options=OPEN_OPTIONS)
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__  # no absolute path
+        if exc.errno == errno.EINVAL:  # what FFmpeg answers for a demuxer off the whitelist
+            raise DpError(
+                ErrorCode.INPUT_UNSUPPORTED,
+                f"{path.name}: not one of the media container formats the platform opens "
+                f"({', '.join(ALLOWED_FORMATS)}): playlists and lists of other files are refused",
+            ) from exc
         raise DpError(
             ErrorCode.INPUT_CORRUPT, f"{path.name}: not a readable media file ({reason})"
         ) from exc
@@ -120,13 +176,15 @@ def decode_once(path: Path, plan: DecodePlan, sink: DecodeSink) -> DecodeReport:
             has_video=video is not None,
             has_audio=audio is not None,
         )
-        _check_limits(path, plan, report, video)
+        _check_limits(path, plan, report, video, audio)
         origin_s = container.start_time / 1e6 if container.start_time else 0.0
-        video_pass = _VideoPass(plan, sink, report, video) if video else None
+        video_pass = _VideoPass(plan, sink, report, video, path.name) if video else None
         audio_pass = _AudioPass(plan, sink, report, audio) if audio else None
         streams = [s for s in (video, audio) if s is not None]
+        budget = _Budget(path, plan, report)
         errors = 0
         for packet in container.demux(*streams):
+            budget.check()
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -147,19 +205,26 @@ def decode_once(path: Path, plan: DecodePlan, sink: DecodeSink) -> DecodeReport:
         if video_pass:
             video_pass.finish()
         if errors:
-            report.warnings.append(f"{errors} packets could not be decoded and were skipped")
+            report.warnings.append(
+                f"{errors} packets could not be decoded (corrupt, or a frame over the "
+                f"{plan.max_pixels}-pixel limit) and were skipped"
+            )
     _check_complete(path, report)
     return report
 
 
-def _check_limits(path: Path, plan: DecodePlan, report: DecodeReport, video) -> None:
+def _check_limits(path: Path, plan: DecodePlan, report: DecodeReport, video, audio) -> None:
     if video is not None:
-        pixels = (video.codec_context.width or 0) * (video.codec_context.height or 0)
-        if pixels > plan.max_pixels:
+        _check_pixels(path.name, plan, video.codec_context.width, video.codec_context.height)
+        # the decoder refuses any later frame over the limit before allocating it
+        video.codec_context.options = {"max_pixels": str(plan.max_pixels)}
+    if audio is not None:
+        rate, channels = audio.codec_context.sample_rate or 0, audio.codec_context.channels or 0
+        if rate > MAX_AUDIO_RATE or rate * channels > MAX_AUDIO_SAMPLES_PER_S:
             raise DpError(
                 ErrorCode.RESOURCE_EXHAUSTED,
-                f"{path.name}: {video.codec_context.width}x{video.codec_context.height} is over "
-                f"the profile's limit of {plan.max_pixels} pixels per frame",
+                f"{path.name}: audio of {channels} channels at {rate} Hz is over the limit of "
+                f"{MAX_AUDIO_RATE} Hz and {MAX_AUDIO_SAMPLES_PER_S} samples/s",
             )
     if report.container_duration_s and report.container_duration_s > plan.max_duration_s:
         raise DpError(
@@ -167,6 +232,50 @@ def _check_limits(path: Path, plan: DecodePlan, report: DecodeReport, video) -> 
             f"{path.name}: {report.container_duration_s:.0f} s is over the profile's limit of "
             f"{plan.max_duration_s:.0f} s",
         )
+
+
+def _check_pixels(name: str, plan: DecodePlan, width: int | None, height: int | None) -> None:
+    if (width or 0) * (height or 0) > plan.max_pixels:
+        raise DpError(
+            ErrorCode.RESOURCE_EXHAUSTED,
+            f"{name}: {width}x{height} is over the profile's limit of {plan.max_pixels} "
+            "pixels per frame",
+        )
+
+
+class _Budget:
+    """What one pass may decode (see the module's docstring); `check` after every packet."""
+
+    def __init__(self, path: Path, plan: DecodePlan, report: DecodeReport):
+        self.path, self.plan, self.report = path, plan, report
+        self.max_frames = int(plan.max_duration_s * MAX_FRAME_RATE) + 1
+        self.max_media_s = plan.max_duration_s + DURATION_SLACK_S
+        self.started = time.monotonic()
+
+    def check(self) -> None:
+        report, name = self.report, self.path.name
+        media_s = max(report.last_frame_s or 0.0, report.audio_end_s or 0.0)
+        if media_s > self.max_media_s:
+            raise DpError(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"{name}: decoded past {self.plan.max_duration_s:.0f} s, the profile's limit "
+                f"(the container announced {report.container_duration_s or 'no'} s)",
+            )
+        if report.decoded_frames > self.max_frames:
+            raise DpError(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"{name}: over {self.max_frames} video frames ({MAX_FRAME_RATE:.0f} per second "
+                f"of the {self.plan.max_duration_s:.0f} s limit)",
+            )
+        elapsed = time.monotonic() - self.started
+        allowed = self.plan.stall_s + self.plan.wall_s_per_media_s * media_s
+        if elapsed > allowed:
+            raise DpError(
+                ErrorCode.RESOURCE_EXHAUSTED,
+                f"{name}: decoding took {elapsed:.1f} s for {media_s:.1f} s of media (over "
+                f"{self.plan.stall_s:.0f} s + {self.plan.wall_s_per_media_s:.0f} s per media "
+                "second): a stream that does not advance",
+            )
 
 
 def _check_complete(path: Path, report: DecodeReport) -> None:
@@ -182,9 +291,10 @@ def _check_complete(path: Path, report: DecodeReport) -> None:
 
 
 class _VideoPass:
-    def __init__(self, plan: DecodePlan, sink: DecodeSink, report: DecodeReport, stream):
+    def __init__(self, plan: DecodePlan, sink: DecodeSink, report: DecodeReport, stream, name: str):
         stream.thread_type = "AUTO"  # frame threading: decode speed on multi-core machines
         self.plan, self.sink, self.report, self.stream = plan, sink, report, stream
+        self.name = name
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         report.native_fps = float(rate) if rate else None
         report.video_codec = stream.codec_context.name
@@ -214,6 +324,9 @@ class _VideoPass:
                 self.intervals.append(time_s - self.previous_s)
         if self.sizes is None:
             self._init_sizes(frame)
+        elif (frame.width, frame.height) != (report.coded_width, report.coded_height):
+            # a decoder that ignores its max_pixels option: still refused before scaling
+            _check_pixels(self.name, self.plan, frame.width, frame.height)
         report.decoded_frames += 1
         report.first_frame_s = time_s if report.first_frame_s is None else report.first_frame_s
         report.last_frame_s = self.previous_s = time_s
@@ -295,6 +408,10 @@ class _AudioPass:
                 if self.native_s is None:
                     self.native_s = max(0.0, time_s or 0.0)
                 self.native_samples += samples.shape[1]
+                if self.report.audio_sample_rate:  # decoded so far (the pass's time budget)
+                    self.report.audio_end_s = (
+                        self.native_s + self.native_samples / self.report.audio_sample_rate
+                    )
                 self.sink.native_audio(samples, self.native_s)
             else:
                 if self.model_s is None:
