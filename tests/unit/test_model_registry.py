@@ -15,6 +15,7 @@ from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import runtime_options
 from dp_resources.models.registry import (
     FAMILIES,
+    PINNED_DIGESTS,
     PlannedModel,
     describe_folder,
     describe_model,
@@ -99,6 +100,32 @@ def test_packaged_model_digest_matches_its_loader(model_dir):
     assert info.present and not info.stand_in
     assert info.models[0]["weights_digest"] == used.weights_digest
     assert info.version == used.version and info.models[0]["name"] == used.name
+
+
+def test_real_means_the_digest_is_pinned_in_the_family_registry(model_dir, monkeypatch):
+    info = describe_model("silero")
+    used = load_silero_vad().model_used
+    assert info.status == "real" and info.verified and info.models[0]["verified"]
+    assert used.verified and not used.stand_in
+    assert used.weights_digest in PINNED_DIGESTS["silero"]
+    # the same files, their digest not pinned: unverified wherever it is reported
+    monkeypatch.setitem(PINNED_DIGESTS, "silero", {})
+    info = describe_model("silero")
+    assert info.status == "unverified" and not info.verified and not info.models[0]["verified"]
+    assert not load_silero_vad().model_used.verified
+    [entry] = resolve_model_mapping(
+        profile(speech_activity={}), {"speech_activity": "silero"}
+    ).values()
+    assert not entry["verified"] and not entry["models_used"][0]["verified"]
+
+
+def test_a_stand_in_is_never_real_even_with_a_pinned_digest(model_dir, monkeypatch):
+    folder = build_clap_stand_in(model_dir / "clap")
+    used = load_clap(folder).models_used
+    monkeypatch.setitem(PINNED_DIGESTS, "clap", {m.weights_digest: "test" for m in used})
+    info = describe_folder(folder, "clap")
+    assert info.status == "stand-in" and not info.verified
+    assert not any(m.verified for m in load_clap(folder).models_used)
 
 
 def test_mapping_covers_the_components_that_run_models(model_dir):
