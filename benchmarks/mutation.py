@@ -1,0 +1,221 @@
+"""Mutation testing of the core modules (mutmut), each group with its own fast test selection.
+
+Run it with `bash scripts/mutation.sh [GROUP ...]` (it installs the pinned `[mutation]` extra
+into `.venv` first); it is not part of the default CI run. For every group it copies the
+repository's files into a scratch folder, writes mutmut's configuration there (the work tree
+is never touched), runs `mutmut run` niced, and prints the kill rate per module:
+killed / (killed + survived + timeout + suspicious + no tests). Survivors are listed by name;
+`mutmut show NAME` in the printed scratch folder shows the diff of one.
+
+Groups (see GROUPS): `core` - dp_core (ids and slugs, artifacts and their digest check on
+read, manifests, profiles, retries, ...); `loudness` - the BS.1770 / Tech 3342 meter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# group -> (packages copied into mutmut's tree, modules mutated, the fast test selection)
+GROUPS: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "core": (
+        ["dp_core"],
+        [
+            "dp_core/artifact.py",  # encode/decode, seal, verify_digest (the digest check)
+            "dp_core/component_spec.py",
+            "dp_core/errors.py",
+            "dp_core/hashing.py",
+            "dp_core/identity.py",
+            "dp_core/manifest.py",
+            "dp_core/profile.py",
+            "dp_core/retry.py",
+            "dp_core/sidecar.py",
+            "dp_core/state_journal.py",
+            "dp_core/storage_keys.py",
+            "dp_core/version.py",
+        ],
+        [
+            "tests/unit/test_artifact.py",
+            "tests/unit/test_errors.py",
+            "tests/unit/test_hashing.py",
+            "tests/unit/test_identity.py",
+            "tests/unit/test_manifest_state.py",
+            "tests/unit/test_profile.py",
+            "tests/unit/test_retry.py",
+            "tests/unit/test_sidecar.py",
+            "tests/unit/test_version.py",
+        ],
+    ),
+    "loudness": (
+        ["dp_features"],
+        [
+            "dp_features/audio/loudness.py",
+            "dp_features/audio/k_weighting.py",
+            "dp_features/audio/true_peak.py",
+            "dp_features/audio/channel_weights.py",
+        ],
+        [
+            "tests/unit/audio/test_loudness.py",
+            "tests/unit/audio/test_k_weighting.py",
+            "tests/unit/audio/test_true_peak.py",
+            "tests/unit/audio/test_channel_weights.py",
+            "tests/accuracy/audio/test_loudness_ebu.py",
+        ],
+    ),
+}
+ALSO_COPY = ["profiles", "samples"]
+KILLED = {1, 3, 37}  # mutmut: test failure, pytest internal error, caught by type check
+NOT_CHECKED = {None}
+
+
+def _copy_tree(target: Path) -> None:
+    """The repository's tracked and untracked-not-ignored files (no .venv, no caches)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file():
+            (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name.decode())
+    # a git repository of its own: tests read the commit (dp_core.version)
+    git = ["git", "-c", "user.name=mutation", "-c", "user.email=mutation@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "scratch copy"]):
+        subprocess.run([*git, *command], cwd=target, check=True, capture_output=True)
+    # mutmut runs the tests in mutants/: the same repository seen from there
+    (target / "mutants").mkdir()
+    (target / "mutants" / ".git").write_text(f"gitdir: {target / '.git'}\n")
+
+
+def _write_config(work: Path, packages: list[str], modules: list[str], tests: list[str]) -> None:
+    """mutmut's settings as a setup.cfg section, in the scratch copy only (its pyproject.toml
+    has no [tool.mutmut], so mutmut reads setup.cfg)."""
+
+    def listed(values: list[str]) -> str:
+        return "\n" + "\n".join(f"    {v}" for v in values)
+
+    (work / "setup.cfg").write_text(
+        "[mutmut]\n"
+        f"source_paths ={listed(packages)}\n"
+        f"only_mutate ={listed(modules)}\n"
+        f"pytest_add_cli_args_test_selection ={listed(tests)}\n"
+        # data found beside the code (profiles/ next to dp_core, samples/)
+        f"also_copy ={listed(ALSO_COPY)}\n"
+        "pytest_add_cli_args =\n    -p\n    no:cacheprovider\n    -q\n"
+        "use_git_change_detection = false\n"
+    )
+
+
+def _results(work: Path, modules: list[str]) -> dict[str, Counter]:
+    """module -> Counter of mutmut statuses, from mutmut's per-file .meta records."""
+    by_module: dict[str, Counter] = {}
+    for module in modules:
+        meta = work / "mutants" / (module + ".meta")
+        counts: Counter = Counter()
+        survivors: list[str] = []
+        if meta.is_file():
+            for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+                if code in KILLED:
+                    counts["killed"] += 1
+                elif code == 0:
+                    counts["survived"] += 1
+                    survivors.append(name)
+                elif code in NOT_CHECKED:
+                    counts["not checked"] += 1
+                elif code in (33, 5):
+                    counts["no tests"] += 1
+                elif code in (36, 24, -24, 152, 255):
+                    counts["timeout"] += 1
+                else:
+                    counts["other"] += 1
+        counts["_survivors"] = survivors  # type: ignore[assignment]
+        by_module[module] = counts
+    return by_module
+
+
+def run_group(name: str, work_root: Path, max_children: int) -> dict[str, Counter]:
+    packages, modules, tests = GROUPS[name]
+    work = work_root / name
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    _copy_tree(work)
+    _write_config(work, packages, modules, tests)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    mutmut = Path(sys.executable).with_name("mutmut")
+    started = time.monotonic()
+    print(f"[{name}] mutmut in {work} ({len(modules)} modules, {len(tests)} test files)")
+    log = work / "mutmut.log"
+    with log.open("w") as out:
+        completed = subprocess.run(
+            ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children)],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    print(f"[{name}] mutmut exited {completed.returncode} in {time.monotonic() - started:.0f} s")
+    if completed.returncode != 0:
+        print(log.read_text()[-3000:])
+    return _results(work, modules)
+
+
+def report(results: dict[str, Counter]) -> float:
+    print(
+        f"\n{'module':<40} {'mutants':>7} {'killed':>7} {'survived':>8} {'other':>6} {'kill %':>7}"
+    )
+    total_killed = total = 0
+    for module, counts in results.items():
+        survivors = counts.pop("_survivors")
+        n = sum(counts.values())
+        killed = counts["killed"]
+        other = n - killed - counts["survived"]
+        rate = 100.0 * killed / n if n else float("nan")
+        print(f"{module:<40} {n:>7} {killed:>7} {counts['survived']:>8} {other:>6} {rate:>6.1f}%")
+        for survivor in survivors:
+            print(f"    survived: {survivor}")
+        total_killed += killed
+        total += n
+    overall = 100.0 * total_killed / total if total else float("nan")
+    print(f"{'all':<40} {total:>7} {total_killed:>7} {'':>8} {'':>6} {overall:>6.1f}%")
+    return overall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("groups", nargs="*", help=f"of {', '.join(GROUPS)} [all]")
+    parser.add_argument("--work", default=None, help="scratch folder [a new temp folder]")
+    parser.add_argument("--max-children", type=int, default=2)
+    parser.add_argument("--goal", type=float, default=90.0, help="kill-rate goal, percent")
+    args = parser.parse_args()
+    unknown = sorted(set(args.groups) - set(GROUPS))
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; known: {', '.join(GROUPS)}")
+    work_root = Path(args.work or tempfile.mkdtemp(prefix="dp-mutation-"))
+    results: dict[str, Counter] = {}
+    for group in args.groups or list(GROUPS):
+        results |= run_group(group, work_root, args.max_children)
+    overall = report(results)
+    gap = args.goal - overall
+    print(
+        f"goal {args.goal:.0f} % killed: "
+        + ("met" if gap <= 0 else f"missed by {gap:.1f} points (survivors listed above)")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
