@@ -13,7 +13,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import click
 
-from dp_cli import dataset_cmd
+from dp_cli import dataset_cmd, export_cmd
 from dp_cli.models_cmd import models
 from dp_cli.verify_cmd import verify
 from dp_core.errors import DpError
@@ -239,6 +239,7 @@ def samples_fetch(target) -> None:
 main.add_command(dataset_cmd.dataset)
 main.add_command(dataset_cmd.train)
 main.add_command(models)
+main.add_command(export_cmd.export)
 main.add_command(verify)
 
 if __name__ == "__main__":
