@@ -129,8 +129,10 @@ def bytes_hash(data: bytes) -> str:
 
 def join_targets(feature_table: pd.DataFrame, targets: pd.DataFrame) -> pd.DataFrame:
     """Features joined to targets on video_id (and platform where the snapshots name one)."""
-    features = feature_table.copy().drop(columns=["platform"]).assign(
-        _platform=feature_table["platform"].astype("string")
+    features = (
+        feature_table.copy()
+        .drop(columns=["platform"])
+        .assign(_platform=feature_table["platform"].astype("string"))
     )
     joined = features.merge(targets, on="video_id", how="inner", validate="many_to_one")
     named = joined["platform"].notna()
@@ -195,9 +197,19 @@ def assemble_dataset(
             f"of {len(joined)} videos with a target at H: add videos or snapshots, or lower "
             "dataset.min_train_rows / min_test_rows in the profile",
         )
-    validation_split = time_split(
-        development, task.horizon, options.validation_fraction, what="validation"
-    )
+    warnings = list(test_split.warnings)
+    try:
+        validation_split = time_split(
+            development, task.horizon, options.validation_fraction, what="validation"
+        )
+    except DpError as exc:  # too little upload time left for a second gap of H
+        validation_split = time_split(
+            development, pd.Timedelta(0), options.validation_fraction, what="validation"
+        )
+        warnings.append(
+            f"the validation split (early stopping only) has no gap of H: {exc.message}; "
+            "the test split keeps its gap"
+        )
     train, validation = validation_split.train, validation_split.test
     feature_times = dict(TEMPORAL_FEATURES)
     findings: list[LeakFinding] = find_leaks(
@@ -245,7 +257,7 @@ def assemble_dataset(
             "constant": constant,
             "all_missing": all_missing,
         },
-        warnings=[*test_split.warnings],
+        warnings=warnings,
         correlations=strong_correlations(development, feature_columns, TARGETS),
         unmatched_videos=unmatched,
     )

@@ -1,78 +1,108 @@
-"""Dataset and training end to end: a real run's artifacts in the feature table; a planted
-signal the model must recover (via `dp dataset build` + `dp train`); planted leaks caught;
-determinism; the HTML report rendered in headless Chromium."""
+"""Dataset and training end to end on the shipped SYNTHETIC sample: the default `dp dataset
+build && dp train` path (priors at T included), the report's task, baselines, ranges, bias
+and MAPE; a real run's artifacts in the feature table; stand-in, profile, duplicate and
+row-count rules on real tables; a single crawl; named jobs, lineage edges, the schedule's
+DP_SNAPSHOTS; determinism; the HTML report in headless Chromium."""
 
 import io
 import json
 import math
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from dagster import DagsterInstance, materialize
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    RunRequest,
+    SkipReason,
+    build_schedule_context,
+    materialize,
+)
 from PIL import Image
 
 from dp_assets.components import load_profile
-from dp_assets.dataset import DATASET_ASSETS, build_feature_table, feature_table
-from dp_assets.definitions import Settings
+from dp_assets.dataset import (
+    DATASET_ASSETS,
+    DATASET_JOBS,
+    build_feature_table,
+    dataset_rebuild_schedule,
+    feature_table,
+)
+from dp_assets.definitions import Settings, build_definitions
 from dp_cli.home import EMBEDDED_DAGSTER_YAML
 from dp_cli.main import main
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.errors import DpError
 from dp_core.manifest import Manifest
-from dp_features.dataset.assemble import assemble_dataset, bytes_hash, check_split, parquet_bytes
-from dp_features.dataset.leakage import raise_on_leaks
-from dp_features.dataset.targets import read_snapshots, target_rows
+from dp_features.dataset.assemble import (
+    DatasetOptions,
+    assemble_dataset,
+    bytes_hash,
+    check_split,
+    parquet_bytes,
+)
+from dp_features.dataset.targets import Task, read_snapshots, target_rows
 from dp_features.dataset.training import train_model
 from dp_resources.storage.backends import LocalStorage
 from dp_resources.storage.resource import StorageResource
 from tests.fixtures.media import ClipSpec, make_clip
-from tests.fixtures.popularity_synth import (
-    synthetic_videos,
-    write_result_store,
-    write_run,
-    write_snapshots,
-)
+from tests.fixtures.popularity_synth import snapshot_frame, synthetic_videos, write_run
 
 pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
+TASK = Task.from_hours(168, 24, 48)  # the profile's defaults
+PLANTED_CONTENT = {
+    "cut_detection_cuts_per_minute",
+    "cut_detection_cut_count",
+    "cut_detection_shot_length_median_s",
+    "speech_activity_speech_ratio",
+    "loudness_extractor_integrated_lufs",
+    "loudness_extractor_short_term_p10_lufs",
+    "loudness_extractor_short_term_p90_lufs",
+}
 
 
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
-    """300 synthetic videos with a planted signal, built and trained through the `dp` CLI."""
+    """The shipped synthetic sample (`dp dataset sample`), built and trained through the
+    default `dp dataset build` and `dp train`: no option but where the files are."""
     root = tmp_path_factory.mktemp("planted")
-    videos = synthetic_videos()
-    store = LocalStorage(root / "store")
-    write_result_store(store, videos)
-    snapshots = write_snapshots(root / "snapshots", videos)
     home = root / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_bytes(EMBEDDED_DAGSTER_YAML.read_bytes())
     runner = CliRunner()
-    env = {"DAGSTER_HOME": str(home)}
-    common = ["--storage", str(root / "store"), "--json"]
+    env = {"DAGSTER_HOME": str(home), "DP_SNAPSHOTS": str(root / "sample" / "snapshots.csv")}
+    common = ["--storage", str(root / "sample" / "store"), "--json"]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DAGSTER_HOME", str(home))
-        built = runner.invoke(
-            main,
-            ["dataset", "build", "--snapshots", str(snapshots), "--no-prior-snapshots", *common],
-            env=env,
-        )
+        for key, value in env.items():
+            patch.setenv(key, value)
+        sample = runner.invoke(main, ["dataset", "sample", "--dir", str(root / "sample")])
+        assert sample.exit_code == 0, sample.output
+        built = runner.invoke(main, ["dataset", "build", *common], env=env)
         assert built.exit_code == 0, built.output
         trained = runner.invoke(main, ["train", "--out", str(root / "out"), *common], env=env)
         assert trained.exit_code == 0, trained.output
+        with DagsterInstance.get() as instance:
+            jobs = sorted({run.job_name for run in instance.get_runs()})
+    store = LocalStorage(root / "sample" / "store")
+    report_key = json.loads(trained.stdout)["assets"]["model_report"]["report_json"]
     return {
         "root": root,
+        "home": home,
+        "env": env,
         "store": store,
-        "videos": videos,
-        "snapshots": snapshots,
+        "snapshots": root / "sample" / "snapshots.csv",
+        "sample_output": sample.output,
         "build": json.loads(built.stdout),
         "train": json.loads(trained.stdout),
+        "report": json.loads(store.get_bytes(report_key)),
+        "jobs": jobs,
     }
 
 
@@ -147,108 +177,166 @@ def test_the_latest_finished_run_of_a_video_is_used(tmp_path):
     assert table.loc[0, "loudness_extractor_integrated_lufs"] == -30.0
 
 
-def test_the_model_recovers_the_planted_signal(planted):
-    metrics = planted["train"]["assets"]["model_report"]["metrics"]
+def test_the_sample_is_labelled_synthetic_and_documents_its_columns(planted):
+    sample = planted["root"] / "sample"
+    assert "SYNTHETIC" in (sample / "SYNTHETIC.txt").read_text()
+    head = planted["snapshots"].read_text().splitlines()[0].split(",")
+    assert head[:4] == ["video_id", "channel_id", "published_at", "snapshot_time"]
+    assert {"views", "likes"} <= set(head)
+    assert "dp dataset build" in planted["sample_output"]
+
+
+def test_the_default_build_and_train_report_the_task_baselines_ranges_bias_and_mape(planted):
+    built = planted["build"]["assets"]["training_dataset"]
+    assert built["horizon_hours"] == 168 and built["prediction_hours"] == 24
+    assert built["train_rows"] >= 50 and built["test_rows"] >= 20 and built["validation_rows"] > 0
+    # priors at T are in the default path, and are the strongest single feature
+    description = json.loads(
+        planted["store"].get_bytes(built["storage_key"].rsplit("/", 1)[0] + "/dataset.json")
+    )
+    assert "prior_views_log1p" in description["feature_columns"]
+    assert (
+        "core_clip_frame_to_frame_similarity_mean" in description["dropped_columns"]["all_missing"]
+    )
+    assert "segmenter_missing" in description["dropped_columns"]["constant"]
+    report = planted["report"]
+    assert report["task"]["horizon_hours"] == 168 and report["task"]["prediction_hours"] == 24
     for target in ("views", "likes"):
-        model = metrics[target]["model"]["spearman"]
-        channel = metrics[target]["baseline_channel_mean"]["spearman"]
-        age = metrics[target]["baseline_age_only"]["spearman"]
-        assert model > 0.75, metrics[target]
-        assert model > channel + 0.25 and model > age + 0.25, metrics[target]
-        assert metrics[target]["model"]["r2"] > 0.5
-        assert metrics[target]["model"]["mae_log"] < metrics[target]["baseline_age_only"]["mae_log"]
-    report = json.loads(
-        planted["store"].get_bytes(planted["train"]["assets"]["model_report"]["report_json"])
+        series = report["metrics"][target]
+        assert set(series) == {
+            "model",
+            "persistence",
+            "global_mean",
+            "metadata_only",
+            "content_only",
+        }
+        for name, values in series.items():
+            assert {"spearman", "mae_log", "r2", "mape_log", "bias_log", "bias_ratio"} <= set(
+                values
+            )
+            low, high = report["ranges"][target][name]["mae_log"]
+            assert low <= values["mae_log"] <= high, (target, name)
+        # the planted signal is found: far better than the mean and than content alone
+        assert series["model"]["spearman"] > 0.85, series
+        assert report["differences"][target]["global_mean"]["mae_log"][1] < 0
+        assert series["model"]["mae_log"] < series["content_only"]["mae_log"]
+        top = {name for name, _ in report["feature_importance"][target][:12]}
+        assert len(PLANTED_CONTENT & top) >= 2, top
+    # the verdict names every baseline, for each target, plainly
+    assert len(report["verdict"]) == 8
+    assert any(
+        line.startswith("views: the model") and "persistence" in line for line in report["verdict"]
     )
-    top = [name for name, _ in report["feature_importance"]["views"][:5]]
-    planted_features = {
-        "cut_detection_cuts_per_minute",
-        "speech_activity_speech_ratio",
-        "loudness_extractor_integrated_lufs",
+    # hidden likes (every 53rd synthetic video) stay missing: fewer likes rows than views
+    assert report["test_rows"]["likes"] <= report["test_rows"]["views"]
+    page = (
+        planted["root"]
+        / "sample"
+        / "store"
+        / planted["train"]["assets"]["model_report"]["storage_key"]
+    ).read_text()
+    for text in (
+        "H = 168 h",
+        "T = 24 h",
+        "MAPE (SMP-Video)",
+        "bias (log)",
+        "persistence",
+        "Verdict",
+    ):
+        assert text in page
+
+
+def test_runs_are_named_jobs_and_the_cli_prints_tables(planted):
+    assert planted["jobs"] == ["build_dataset", "train_popularity_model"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DAGSTER_HOME", str(planted["home"]))
+        shown = CliRunner().invoke(
+            main, ["train", "--storage", str(planted["root"] / "sample" / "store")]
+        )
+    assert shown.exit_code == 0, shown.output
+    assert "{'" not in shown.output and "predictor" in shown.output
+    assert "persistence" in shown.output and "mape_log" in shown.output
+
+
+def test_lineage_edges_and_the_schedule_takes_DP_SNAPSHOTS(tmp_path, monkeypatch):
+    definitions = build_definitions(Settings(storage_base=str(tmp_path)))
+    graph = definitions.resolve_asset_graph()
+    parents = {k.to_user_string() for k in graph.get(AssetKey("feature_table")).parent_keys}
+    assert {"segmenter", "cut_detection", "loudness_extractor"} <= parents
+    assert {j.name for j in definitions.resolve_all_job_defs()} >= {
+        "build_dataset",
+        "train_popularity_model",
+        "rebuild_dataset",
     }
-    assert planted_features <= set(top), top
-    # the outputs were also copied to --out, and the reproducibility manifest is complete
-    files = planted["train"]["files"]
-    assert any(f.endswith("report.html") for f in files) and any(
-        f.endswith("views.txt") for f in files
+    monkeypatch.delenv("DP_SNAPSHOTS", raising=False)
+    skipped = dataset_rebuild_schedule(build_schedule_context())
+    assert isinstance(skipped, SkipReason) and "dp ui --snapshots" in skipped.skip_message
+    monkeypatch.setenv("DP_SNAPSHOTS", "/data/snapshots")
+    request = dataset_rebuild_schedule(build_schedule_context())
+    assert isinstance(request, RunRequest)
+    assert request.run_config["ops"]["training_dataset"]["config"]["snapshots_path"] == (
+        "/data/snapshots"
     )
-    dataset_hash = planted["build"]["assets"]["training_dataset"]["dataset_hash"]
-    manifest = json.loads(
-        planted["store"].get_bytes(f"datasets/{dataset_hash}/reproducibility.json")
-    )
-    assert manifest["dataset_hash"] == dataset_hash
-    assert {"features", "params", "seeds", "library_versions", "git_sha"} <= manifest.keys()
 
 
-def built_dataset(planted, **options):
+@pytest.mark.allow_error_logs
+def test_too_few_rows_is_a_refusal_that_names_the_setting(planted):
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in planted["env"].items():
+            patch.setenv(key, value)
+        refused = CliRunner().invoke(
+            main,
+            [
+                "dataset",
+                "build",
+                "--storage",
+                str(planted["root"] / "sample" / "store"),
+                "--min-train-rows",
+                "1000",
+            ],
+        )
+    assert refused.exit_code == 2
+    assert "too few rows" in refused.output and "min_train_rows" in refused.output
+
+
+def features_and_targets(planted):
     features = build_feature_table(planted["store"])
-    targets = target_rows(read_snapshots(planted["snapshots"]))
-    return assemble_dataset(features, targets, use_prior_snapshots=False, **options)
-
-
-def test_planted_leaks_are_each_caught_and_named(planted):
-    dataset = built_dataset(planted)
-    train, test = dataset.train, dataset.test
-    columns, times = list(dataset.feature_columns), dict(dataset.feature_times)
-    assert check_split(train, test, columns, times) == []
-
-    late = test.copy()
-    late.loc[0, "channel_stats_as_of"] = late.loc[0, "target_time"] + pd.Timedelta(days=3)
-    findings = check_split(train, late, columns, times)
-    assert {f.check for f in findings} == {"feature_after_target"}
-    # every feature stamped with channel_stats_as_of is named, with the video
-    assert {f.name for f in findings} == {
-        "channel_subscribers_log1p",
-        "channel_views_per_video_log1p",
-        "channel_video_count",
-    }
-    assert all(late.loc[0, "video_key"] in f.message for f in findings)
-
-    same_video = pd.concat([test, train.iloc[[0]]], ignore_index=True)
-    names = {(f.check, f.name) for f in check_split(train, same_video, columns, times)}
-    assert ("video_on_both_sides", train.loc[0, "video_key"]) in names
-
-    crossing = test.copy()
-    crossing.loc[0, "channel_id"] = train.loc[0, "channel_id"]
-    [finding] = check_split(train, crossing, columns, times)
-    assert finding.check == "channel_on_both_sides" and finding.name == train.loc[0, "channel_id"]
-
-    derived_train = train.assign(engagement=np.log1p(train["views"]) * 2.0)
-    derived_test = test.assign(engagement=np.log1p(test["views"]) * 2.0)
-    [finding] = check_split(derived_train, derived_test, [*columns, "engagement"], times)
-    assert finding.check == "target_derived" and finding.name == "engagement"
-
-    with pytest.raises(DpError) as caught:
-        raise_on_leaks(check_split(train, crossing, columns, times))
-    assert train.loc[0, "channel_id"] in caught.value.message
+    return features, target_rows(read_snapshots(planted["snapshots"]), TASK)
 
 
 def test_building_and_training_twice_give_the_same_bytes(planted):
-    first, second = built_dataset(planted), built_dataset(planted)
+    features, targets = features_and_targets(planted)
+    first = assemble_dataset(features, targets, TASK)
+    second = assemble_dataset(features, targets, TASK)
     data = parquet_bytes(first.frame)
     assert data == parquet_bytes(second.frame)
     assert bytes_hash(data) == planted["build"]["assets"]["training_dataset"]["dataset_hash"]
     columns = first.feature_columns
     assert (
-        train_model(first.train, columns, "views").model_text
-        == train_model(second.train, columns, "views").model_text
+        train_model(first.train, columns, "views", validation=first.validation).model_text
+        == train_model(second.train, columns, "views", validation=second.validation).model_text
     )
     # and through Dagster on a fresh instance: same dataset hash, same model bytes
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
-            DATASET_ASSETS,
-            instance=instance,
-            resources={"storage": StorageResource(base=str(planted["root"] / "store"))},
-            run_config={
-                "ops": {
-                    "training_dataset": {
-                        "config": {
-                            "snapshots_path": str(planted["snapshots"]),
-                            "use_prior_snapshots": False,
+        result = (
+            Definitions(
+                assets=DATASET_ASSETS,
+                jobs=DATASET_JOBS,
+                resources={
+                    "storage": StorageResource(base=str(planted["root"] / "sample" / "store"))
+                },
+            )
+            .resolve_job_def("rebuild_dataset")
+            .execute_in_process(
+                instance=instance,
+                run_config={
+                    "ops": {
+                        "training_dataset": {
+                            "config": {"snapshots_path": str(planted["snapshots"])}
                         }
                     }
-                }
-            },
+                },
+            )
         )
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.metadata.items()}
@@ -262,9 +350,115 @@ def test_building_and_training_twice_give_the_same_bytes(planted):
     )
 
 
+def test_the_built_split_passes_every_rule_and_planted_leaks_are_caught(planted):
+    features, targets = features_and_targets(planted)
+    dataset = assemble_dataset(features, targets, TASK)
+    development = dataset.frame[dataset.frame["split"] != "test"].reset_index(drop=True)
+    test = dataset.test
+    columns, times = list(dataset.feature_columns), dict(dataset.feature_times)
+    assert check_split(development, test, columns, times) == []
+    gap = test["published_at"].min() - development["published_at"].max()
+    assert gap >= TASK.horizon
+    assert not set(development["channel_id"]) & set(test["channel_id"])
+
+    late = test.copy()
+    late.loc[0, "channel_stats_as_of"] = late.loc[0, "prediction_time"] + pd.Timedelta(hours=1)
+    findings = check_split(development, late, columns, times)
+    assert {f.check for f in findings} == {"feature_after_prediction_time"}
+    assert {f.name for f in findings} == {
+        c for c in columns if times.get(c) == "channel_stats_as_of"
+    }
+    assert all(late.loc[0, "video_key"] in f.message for f in findings)
+
+
+def test_stand_in_features_are_marked_and_left_out_by_default(planted, tmp_path):
+    store = LocalStorage(tmp_path)
+    for video in synthetic_videos(count=3, channels=1):
+        write_run(
+            store, video, "run-x", datetime(2025, 1, 1, tzinfo=UTC), stand_in=("speech_activity",)
+        )
+    table = build_feature_table(store)
+    assert all(json.loads(s)["speech_activity"]["stand_in"] for s in table["artifact_signatures"])
+    assert not any(
+        json.loads(s)["loudness_extractor"]["stand_in"] for s in table["artifact_signatures"]
+    )
+
+    features, targets = features_and_targets(planted)
+    signatures = [json.loads(text) for text in features["artifact_signatures"]]
+    for signature in signatures:
+        signature["speech_activity"]["stand_in"] = True
+    marked = features.assign(artifact_signatures=[json.dumps(s) for s in signatures])
+    dataset = assemble_dataset(marked, targets, TASK)
+    assert "speech_activity_speech_ratio" in dataset.dropped_columns["stand_in"]
+    assert not any(c.startswith("speech_activity_") for c in dataset.feature_columns)
+    kept = assemble_dataset(marked, targets, TASK, DatasetOptions(include_stand_in=True))
+    assert "speech_activity_speech_ratio" in kept.feature_columns
+
+
+def test_rows_from_two_profiles_are_refused_with_the_fix(planted):
+    features, targets = features_and_targets(planted)
+    mixed = features.assign(
+        config_hash=["other" if i % 2 else "synthetic" for i in range(len(features))]
+    )
+    with pytest.raises(DpError) as caught:
+        assemble_dataset(mixed, targets, TASK)
+    assert (
+        "[mixed_profiles]" in caught.value.message
+        and "fix: rebuild with one profile" in caught.value.message
+    )
+
+
+def test_a_re_upload_never_spans_the_split(planted):
+    features, targets = features_and_targets(planted)
+    dataset = assemble_dataset(features, targets, TASK)
+    original = dataset.train.loc[0, "video_key"]
+    copy = dataset.test.loc[0, "video_key"]
+    # the test video becomes a re-upload of a train video: the same content features
+    content = [
+        c
+        for c in features.columns
+        if c.startswith(("cut_detection_", "loudness_", "speech_", "segmenter_"))
+    ]
+    reuploaded = features.copy()
+    source = reuploaded.index[reuploaded["video_key"] == original][0]
+    target = reuploaded.index[reuploaded["video_key"] == copy][0]
+    reuploaded.loc[target, content] = reuploaded.loc[source, content].to_numpy()
+    again = assemble_dataset(reuploaded, targets, TASK)
+    sides = {
+        split: set(again.part(split)["video_key"]) & {original, copy}
+        for split in ("train", "validation", "test")
+    }
+    assert not (sides["test"] and (sides["train"] or sides["validation"])), sides
+
+
+def test_a_single_crawl_builds(planted):
+    features, _ = features_and_targets(planted)
+    crawl = datetime(2024, 6, 1, tzinfo=UTC)
+    rng = np.random.default_rng(5)
+    videos = synthetic_videos()
+    frame = snapshot_frame(videos, crawls=1)
+    # one crawl date for every video; each channel uploads in its own few hours of the 80 h
+    # before it (ages at the crawl: 8..88 h, around H = 48 h)
+    hours = [np.clip(86 - 2.6 * int(v.channel_id[4:]) + rng.uniform(-2, 2), 8, 88) for v in videos]
+    published = [crawl - timedelta(hours=float(h)) for h in hours]
+    frame["published_at"] = [p.isoformat() for p in published]
+    frame["snapshot_time"] = crawl.isoformat()
+    task = Task.from_hours(48, 6, 40)
+    path = planted["root"] / "single_crawl.csv"
+    frame.to_csv(path, index=False)
+    targets = target_rows(read_snapshots(path), task)
+    dataset = assemble_dataset(
+        features, targets, task, DatasetOptions(min_train_rows=10, min_test_rows=10)
+    )
+    assert len(dataset.train) > 0 and len(dataset.test) >= 10
+    development = dataset.frame[dataset.frame["split"] != "test"]
+    assert dataset.test["published_at"].min() - development["published_at"].max() >= task.horizon
+    assert (dataset.frame["target_method"] == "nearest").all()
+
+
 def test_the_report_renders_in_headless_chromium(planted, tmp_path):
     html_key = planted["train"]["assets"]["model_report"]["storage_key"]
-    page = planted["root"] / "store" / html_key
+    page = planted["root"] / "sample" / "store" / html_key
     text = page.read_text()
     for heading in ("Target: views", "Target: likes", "How to read the metrics", "Spearman"):
         assert heading in text
