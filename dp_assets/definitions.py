@@ -30,7 +30,7 @@ from dagster import (
 from dp_assets.components import catalog, load_profile, model_families
 from dp_assets.dataset import DATASET_JOBS, dataset_assets, dataset_rebuild_schedule
 from dp_assets.execution import executor_from_env
-from dp_assets.factory import component_asset
+from dp_assets.factory import MARK_FAILED_TAG, component_asset
 from dp_assets.preflight import preflight
 from dp_assets.resources import ProfileResource
 from dp_assets.run_records import finalize_run
@@ -109,6 +109,8 @@ def build_definitions(settings: Settings) -> Definitions:
 
     def finalize_finished_run(context: RunStatusSensorContext, storage: StorageResource) -> None:
         run = context.dagster_run
+        if MARK_FAILED_TAG in run.tags:  # computes nothing: no manifest of its own
+            return
         run_profile = load_profile(run.tags.get(PROFILE_TAG, settings.profile))
         finalize_run(context.instance, run.run_id, storage.get_storage(), run_profile)
 

@@ -16,9 +16,11 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
+    AssetRecordsFilter,
     AssetsDefinition,
     BackfillPolicy,
     Backoff,
+    Failure,
     Output,
     RetryPolicy,
     asset,
@@ -35,6 +37,10 @@ from dp_core.profile import ComponentSettings, Profile
 from dp_resources.models.registry import resolve_component
 
 CHECK_NAME = "artifact_status"
+# A run with this tag (its value: the run whose videos failed) computes nothing: each step
+# fails with the error its partition's latest artifact records, so Dagster shows those
+# partitions failed, not green (dp_assets/failure_marks.py).
+MARK_FAILED_TAG = "dp/failures_of_run"
 CELERY_QUEUE_TAG = "dagster-celery/queue"
 GPU_POOL = "gpu"
 
@@ -89,6 +95,8 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
         required_resource_keys={"storage", "profile", "models"},
     )
     def component(context: AssetExecutionContext, **inputs: dict[str, Artifact]):
+        if MARK_FAILED_TAG in context.run.tags:
+            raise recorded_failure(context, spec.name)
         resources = context.resources
         step = StepContext(
             spec=spec,
@@ -110,6 +118,23 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
         yield _status_result(context, spec.name, artifacts, severity)
 
     return component
+
+
+def recorded_failure(context: AssetExecutionContext, component: str) -> Failure:
+    """The step's failure in a mark-failed run: each video's recorded code and error."""
+    reasons = []
+    for key in sorted(context.partition_keys):
+        records = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=AssetKey(component), asset_partitions=[key]), limit=1
+        ).records
+        metadata = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
+        reasons.append(f"{key}: [{metadata.get('error_code')}] {metadata.get('error', '')}")
+    return Failure(
+        description=f"{component} failed in run {context.run.tags[MARK_FAILED_TAG]}: "
+        + "; ".join(reasons),
+        metadata={"failed_in_run": context.run.tags[MARK_FAILED_TAG]},
+        allow_retries=False,
+    )
 
 
 def _status_result(

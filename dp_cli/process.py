@@ -16,6 +16,7 @@ from dagster._core.execution.api import execute_run
 
 from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
+from dp_assets.failure_marks import mark_failed_videos
 from dp_assets.freshness import reusable
 from dp_assets.leases import lease_owner, open_leases
 from dp_assets.partitions import VIDEOS
@@ -324,6 +325,10 @@ def _run(instance, job, storage, profile, settings, keys, compute, reused, recor
     for manifest in manifests:
         _, result = records[manifest.video.partition_key]
         _apply_manifest(result, manifest, run_id)
+    for marked in mark_failed_videos(
+        instance, job, run_id, manifests, {PROFILE_TAG: settings.profile}
+    ):
+        echo(f"  failed videos marked failed in Dagster by run {marked}")
 
 
 def _video_folder(partition_key: str, run_id: str) -> str:

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dagster import AssetKey, AssetMaterialization
+from dagster import AssetKey, AssetMaterialization, DagsterRunStatus
 
 from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
+from dp_assets.factory import MARK_FAILED_TAG
+from dp_assets.failure_marks import VIDEOS_FAILED_TAG
 from dp_assets.leases import FileLeases, PostgresLeases
+from dp_assets.partitions import videos_partitions
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.hashing import sha256_file
@@ -283,6 +286,7 @@ def init_schema(home: Path, env: dict) -> None:
 HOLD = """
 import sys, time
 from dp_assets.leases import FileLeases, PostgresLeases
+from dp_assets.partitions import videos_partitions
 kind, where = sys.argv[1], sys.argv[2]
 lease = (PostgresLeases if kind == "pg" else FileLeases)(
     where if kind == "pg" else __import__("pathlib").Path(where), ["local__v"], "doomed holder"
@@ -356,3 +360,47 @@ def test_verify_cli_fails_on_a_flipped_byte(tmp_path, dagster_instance):
     done = subprocess.run(verify, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert any(key in p for p in json.loads(done.stdout)["problems"])
+
+
+@pytest.mark.allow_error_logs  # the follow-up run's steps fail on purpose
+def test_a_video_failed_inside_a_batch_shows_failed_in_dagster(tmp_path, dagster_instance):
+    media = tmp_path / "in"
+    make_clip(media / "a.mp4", ClipSpec(duration_s=1.0))
+    (media / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x13" * 4000)
+    make_clip(media / "c.mp4", ClipSpec(duration_s=1.0))
+    profile = write_profile(tmp_path)
+    settings = Settings(storage_base=str(tmp_path / "store"), profile=str(profile))
+
+    def run():
+        before = {r.run_id for r in dagster_instance.get_runs()}
+        results, _ = process_videos(
+            dagster_instance, [str(media)], settings, load_profile(str(profile)), None, print
+        )
+        runs = [r for r in dagster_instance.get_runs() if r.run_id not in before]
+        statuses = {
+            name: dagster_instance.get_status_by_partition(
+                AssetKey(name), [r.partition_key for r in results], videos_partitions
+            )
+            for name in COMPONENTS
+        }
+        return results, runs, statuses
+
+    results, runs, statuses = run()
+    assert [r.status for r in results] == ["success", "error", "success"]
+    batch = next(r for r in runs if MARK_FAILED_TAG not in r.tags)
+    [follow_up] = [r for r in runs if MARK_FAILED_TAG in r.tags]
+    assert batch.status == DagsterRunStatus.SUCCESS and batch.tags[VIDEOS_FAILED_TAG] == "1 of 3"
+    assert follow_up.status == DagsterRunStatus.FAILURE
+    assert follow_up.tags[MARK_FAILED_TAG] == batch.run_id
+    for name in COMPONENTS:  # the segmenter failed; its dependants could not run
+        assert {k: s.value for k, s in statuses[name].items()} == {
+            "local__a": "MATERIALIZED",
+            "local__b": "FAILED",
+            "local__c": "MATERIALIZED",
+        }, name
+
+    make_clip(media / "b.mp4", ClipSpec(duration_s=1.0))  # fixed: the next run heals it
+    results, runs, statuses = run()
+    assert [r.status for r in results] == ["success"] * 3
+    assert [r.tags.get(VIDEOS_FAILED_TAG) for r in runs] == [None]
+    assert all(s.value == "MATERIALIZED" for by in statuses.values() for s in by.values())
