@@ -68,6 +68,7 @@ SPEC = ComponentSpec(
     "transitions (dissolves, fades) with times, spans and confidence.",
     step=detect_step,
     inputs=("segmenter",),
+    version="2",  # 2: wipes and slides, flash needs a jump back, frame jumps (issue 26)
     streams=("dense",),
     params=CutDetectionParams,
     arrays=("cut_times_s", "cut_kinds", "cut_confidence", "shot_bounds_s"),

@@ -16,6 +16,15 @@ first frame of a run with p < `neg_threshold` (default threshold - 0.15) that la
 (hysteresis). Segments of `min_speech_s` or less are dropped; the rest are widened by
 `speech_pad_s` on each side (neighbours closer than twice that share the gap), and
 clipped to the audio. No segment at all is the `empty` status, not an error.
+
+Music is not speech (`gate_music`): Silero alone takes some music for speech (on Big Buck
+Bunny's opening, birds over an orchestra, it reports 2.7-5.0 s). The audio-event model
+(YAMNet, dp_features/audio/audio_events.py) says per 0.96 s window how much it hears
+speech and music. A segment where its music evidence outweighs its speech evidence is
+kept only when Silero is sure of it (median frame probability >= `confident`): speech
+over music keeps that (TTS over soundtracks: medians 0.96-1.0 at +6 dB), while the
+music-only segments seen sit lower (Big Buck Bunny: 0.78). YAMNet alone cannot do it:
+over music at 0 dB it gives speech 0.0-0.3 to windows that are full of speech.
 """
 
 from __future__ import annotations
@@ -207,6 +216,66 @@ def speech_activity_from_stream(
         duration_s=duration_s,
         status="ok" if len(segments) else "empty",
     )
+
+
+YAMNET_SPEECH = 0  # "Speech" in YAMNet's AudioSet class map
+YAMNET_MUSIC = 132  # "Music"
+
+
+@dataclass(frozen=True)
+class MusicGate:
+    confident: float = 0.9  # Silero median probability that keeps a segment music outweighs
+
+
+@dataclass(frozen=True)
+class GatedSpeech:
+    activity: SpeechActivity  # the kept segments (ratio and status follow them)
+    dropped_segments_s: np.ndarray  # float64 [M, 2]: Silero's segments taken for music
+    segment_speech: np.ndarray  # float32 [N + M]: YAMNet speech evidence per Silero segment
+    segment_music: np.ndarray  # float32 [N + M]: music evidence per Silero segment
+
+
+def gate_music(
+    activity: SpeechActivity,
+    window_times_s: np.ndarray,
+    window_scores: np.ndarray,
+    window_s: float,
+    gate: MusicGate = MusicGate(),
+) -> GatedSpeech:
+    """Drop the speech segments that the audio-event windows call music (module doc).
+
+    `window_times_s` [W] (start of each window, seconds from the video start, spanning
+    `window_s`) and `window_scores` [W, C] are YAMNet's (`YAMNET_SPEECH`, `YAMNET_MUSIC`
+    columns). A segment's evidence is the mean over the windows that overlap it; a segment
+    with no window (audio shorter than one) is kept.
+    """
+    segments = activity.speech_segments_s
+    starts = np.asarray(window_times_s, np.float64)
+    scores = np.asarray(window_scores, np.float32)
+    keep = np.ones(len(segments), bool)
+    speech_ev = np.zeros(len(segments), np.float32)
+    music_ev = np.zeros(len(segments), np.float32)
+    for i, (start, end) in enumerate(segments):
+        windows = (starts < end) & (starts + window_s > start)
+        if not windows.any():
+            continue
+        speech_ev[i] = scores[windows, YAMNET_SPEECH].mean()
+        music_ev[i] = scores[windows, YAMNET_MUSIC].mean()
+        if music_ev[i] > speech_ev[i]:
+            frames = (activity.probability_times_s >= start) & (activity.probability_times_s < end)
+            median = float(np.median(activity.speech_probability[frames])) if frames.any() else 0.0
+            keep[i] = median >= gate.confident
+    kept = segments[keep]
+    speech_s = float(np.sum(kept[:, 1] - kept[:, 0]))
+    gated = SpeechActivity(
+        speech_segments_s=kept,
+        speech_ratio=speech_s / activity.duration_s if activity.duration_s > 0 else 0.0,
+        speech_probability=activity.speech_probability,
+        probability_times_s=activity.probability_times_s,
+        duration_s=activity.duration_s,
+        status="ok" if len(kept) else "empty",
+    )
+    return GatedSpeech(gated, segments[~keep].reshape(-1, 2), speech_ev, music_ev)
 
 
 def speech_activity(chunks, model: Model, params: VadParams = VadParams()) -> SpeechActivity:
