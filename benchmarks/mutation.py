@@ -54,6 +54,7 @@ GROUPS: dict[str, tuple[list[str], list[str], list[str]]] = {
             "tests/unit/test_retry.py",
             "tests/unit/test_sidecar.py",
             "tests/unit/test_version.py",
+            "tests/unit/test_core_contracts.py",
         ],
     ),
     "loudness": (
