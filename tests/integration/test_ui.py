@@ -37,10 +37,18 @@ SHOW_PREVIEW = """(() => {
   [...row.querySelectorAll('a')].find(a => a.textContent.includes('Show Markdown')).click();
   return true;
 })()"""
+# the preview picture once its dialog has settled: no animation or transition still running
+# on it or on a box around it (the dialog's opening), and fully opaque
 SHOWN_IMAGE = """(() => {
   const img = [...document.querySelectorAll('img')]
     .find(i => i.src.startsWith('data:image/jpeg') && i.complete && i.naturalWidth > 0);
   if (!img) return null;
+  const moving = document.getAnimations().some(a => a.playState !== 'finished'
+    && a.effect && a.effect.target && a.effect.target.contains(img));
+  if (moving) return null;
+  for (let e = img; e; e = e.parentElement) {
+    if (parseFloat(getComputedStyle(e).opacity) < 1) return null;
+  }
   const r = img.getBoundingClientRect();
   return {src: img.src, width: img.naturalWidth, x: r.x, y: r.y, w: r.width, h: r.height,
           scale: window.devicePixelRatio};
@@ -137,8 +145,7 @@ def show_preview_in_browser(port: int, component: str, tmp_path: Path) -> dict:
     with devtools_page(tmp_path / "chromium") as page:
         page.call("Page.navigate", url=url)
         page.wait_for(SHOW_PREVIEW, timeout_s=60)
-        shown = page.wait_for(SHOWN_IMAGE)
-        time.sleep(0.5)  # the dialog's opening transition
+        shown = page.wait_for(SHOWN_IMAGE)  # settled: its dialog is open, not opening
         page.screenshot(tmp_path / f"ui_{component}.png")
     screen = np.asarray(Image.open(tmp_path / f"ui_{component}.png").convert("RGB"), float)
     scale = shown["scale"]

@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from dagster import DagsterRunStatus
+from dagster import DagsterEventType, DagsterRunStatus
 
 from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
@@ -77,18 +77,21 @@ def test_hung_mid_run_ends_the_run_within_a_minute(tmp_path, dagster_instance, p
     weed, base = private_s3
     stopped_at: list[float] = []
 
-    def stop_when_the_run_starts():
+    def stop_when_a_step_is_under_way():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             runs = dagster_instance.get_runs()
             if runs and runs[0].status == DagsterRunStatus.STARTED:
-                time.sleep(0.5)  # a step is under way
-                os.kill(weed.proc.pid, signal.SIGSTOP)
-                stopped_at.append(time.monotonic())
-                return
+                started = dagster_instance.get_records_for_run(
+                    runs[0].run_id, of_type=DagsterEventType.STEP_START, limit=1
+                ).records
+                if started:  # a step is running: it writes to the storage that now hangs
+                    os.kill(weed.proc.pid, signal.SIGSTOP)
+                    stopped_at.append(time.monotonic())
+                    return
             time.sleep(0.1)
 
-    stopper = threading.Thread(target=stop_when_the_run_starts, daemon=True)
+    stopper = threading.Thread(target=stop_when_a_step_is_under_way, daemon=True)
     stopper.start()
     results, _ = run(dagster_instance, tmp_path, base, videos=2)
     ended = time.monotonic()
