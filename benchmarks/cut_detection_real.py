@@ -9,6 +9,11 @@ Matching: a hard cut is found within +-2 frames, a dissolve or fade anywhere in 
 root after `scripts/setup.sh` (samples, opencv-doc, `dp models prepare transnetv2`):
 
     .venv/bin/python benchmarks/cut_detection_real.py [--part tuning|held_out|both]
+        [--set labelled|broad|both]
+
+`--set broad` is the broad set of tests/accuracy/visual/broad_cut_set.py (23 packaged
+sources, every transition kind and hazard; held-out sources disjoint from the tuning ones):
+recall per transition kind and false cuts per hazard for every detector.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ from dp_features.visual.cut_fusion import CombinedCutDetector
 from dp_features.visual.transnet_windows import transnet_thumbnails
 from dp_resources.models.families.transnetv2 import TransNetV2, load_transnetv2
 from dp_resources.models.registry import model_folder
+from tests.accuracy.visual import broad_cut_set as broad
+from tests.accuracy.visual.broad_cut_set import (
+    GRADUAL_KINDS,
+    HARD_KINDS,
+    HAZARD_KINDS,
+    KindScore,
+    score_by_kind,
+)
 from tests.accuracy.visual.real_cut_set import (
     HELD_OUT,
     TUNING,
@@ -127,7 +140,9 @@ def table(title: str, totals: dict[str, Score]) -> str:
 
 
 def speed(clips: list[Clip], model: TransNetV2, repeats: int = 3) -> str:
-    """Seconds of video per second of cut step (combined and ours), best of `repeats`."""
+    """Seconds of video per second of detection (combined and ours), best of `repeats`, on
+    frames already decoded and in memory: the detector alone, not the decode (the
+    segmenter decodes once for every component) nor the dense stream's JPEG round trip."""
     video_s = sum(c.duration_s for c in clips)
     rows = []
     for name in ("combined", "ours"):
@@ -168,14 +183,80 @@ def speed_on_the_trailer(model: TransNetV2) -> str:
     return f"speed (trailer, {duration:.0f} s, {len(frames)} frames): " + "; ".join(rows)
 
 
+def broad_tables(title: str, totals: dict[str, KindScore]) -> str:
+    """F1, recall per transition kind and false cuts per hazard, one column per detector."""
+    names = list(totals)
+    head = "| | " + " | ".join(names) + " |\n|---|" + "---|" * len(names)
+    rows = [f"{title}", head]
+    rows.append("| **F1** | " + " | ".join(f"{totals[n].score.f1:.3f}" for n in names) + " |")
+    rows.append(
+        "| TP / FP / FN | "
+        + " | ".join(
+            f"{t.score.true_positives} / {t.score.false_positives} / {t.score.false_negatives}"
+            for t in totals.values()
+        )
+        + " |"
+    )
+    first = totals[names[0]]
+    for kind in (*HARD_KINDS, *GRADUAL_KINDS):
+        if kind in first.total:
+            cells = [f"{totals[n].found.get(kind, 0)}/{first.total[kind]}" for n in names]
+            rows.append(f"| recall {kind} | " + " | ".join(cells) + " |")
+    for hazard in HAZARD_KINDS:
+        if hazard in first.hazard_total:
+            cells = [str(totals[n].hazard_false.get(hazard, 0)) for n in names]
+            rows.append(
+                f"| false cuts: {hazard} ({first.hazard_total[hazard]} spans) | "
+                + " | ".join(cells)
+                + " |"
+            )
+    return "\n".join(rows)
+
+
+def evaluate_broad(clips: list, model: TransNetV2, verbose: bool = False) -> dict:
+    totals = {name: KindScore() for name in DETECTORS}
+    for clip in clips:
+        for name in DETECTORS:
+            score = score_by_kind(clip, RUNNERS[name](clip, model))
+            totals[name].add(score)
+            if verbose:
+                s = score.score
+                print(
+                    f"  {clip.name:14s} {name:22s} tp {s.true_positives} fp {s.false_positives} "
+                    f"fn {s.false_negatives} hazards {score.hazard_false}"
+                )
+    return totals
+
+
+def run_broad(model: TransNetV2, samples: dict, chosen: dict, verbose: bool) -> None:
+    paths = broad.source_paths(samples, model_folder("transnetv2"), REPO / "samples/cut_photos")
+    sources = broad.Sources(paths)
+    with tempfile.TemporaryDirectory() as tmp:
+        for part, items in chosen.items():
+            clips = broad.load_clips(items, sources, Path(tmp))
+            frames = sum(len(c.frames) for c in clips)
+            totals = evaluate_broad(clips, model, verbose)
+            n_sources = len(broad.sources_of(items))
+            title = f"broad set, {part}: {len(clips)} edits, {frames} frames, {n_sources} sources"
+            print(broad_tables(title, totals))
+            print(f"speed ({part}, frames already decoded, in memory): {speed(clips, model)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--part", choices=("tuning", "held_out", "both"), default="both")
+    parser.add_argument("--set", choices=("labelled", "broad", "both"), default="both")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     samples = {p.stem: p for p in fetch_samples(REPO / "samples")}
-    sources = Sources(source_paths(samples, model_folder("transnetv2")))
     model = load_transnetv2(intra_op_threads=2)
+    if args.set in ("broad", "both"):
+        parts = {"tuning": broad.TUNING, "held_out": broad.HELD_OUT}
+        chosen = parts if args.part == "both" else {args.part: parts[args.part]}
+        run_broad(model, samples, chosen, args.verbose)
+        if args.set == "broad":
+            return 0
+    sources = Sources(source_paths(samples, model_folder("transnetv2")))
     parts = {"tuning": TUNING, "held_out": HELD_OUT}
     chosen = parts if args.part == "both" else {args.part: parts[args.part]}
     with tempfile.TemporaryDirectory() as tmp:

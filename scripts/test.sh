@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # start on loopback (PostgreSQL, Redis: fixtures run their own instances), and
 # docker-compose to validate docker-compose.yml (no Docker engine needed), opencv-doc (real
 # clips for the cut-detection accuracy tests), Caddy (validates and runs the authenticating
-# proxy example of deploy/proxy/: the tests run their own instance on loopback).
+# proxy example of deploy/proxy/: the tests run their own instance on loopback), espeak-ng
+# and pushover-data (TTS and real instrumental music for the speech-vs-music tests).
 DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium
-  postgresql redis-server docker-compose opencv-doc caddy"
+  postgresql redis-server docker-compose opencv-doc caddy espeak-ng pushover-data"
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
