@@ -48,7 +48,6 @@ from dp_features.dataset.assemble import (
     parquet_bytes,
 )
 from dp_features.dataset.targets import Task, read_snapshots, target_rows
-from dp_features.dataset.training import train_model
 from dp_resources.storage.backends import LocalStorage
 from dp_resources.storage.resource import StorageResource
 from tests.fixtures.media import ClipSpec, make_clip
@@ -299,23 +298,23 @@ def test_too_few_rows_is_a_refusal_that_names_the_setting(planted):
     assert "too few rows" in refused.output and "min_train_rows" in refused.output
 
 
-def features_and_targets(planted):
-    features = build_feature_table(planted["store"])
-    return features, target_rows(read_snapshots(planted["snapshots"]), TASK)
-
-
-def test_building_and_training_twice_give_the_same_bytes(planted):
-    features, targets = features_and_targets(planted)
-    first = assemble_dataset(features, targets, TASK)
-    second = assemble_dataset(features, targets, TASK)
-    data = parquet_bytes(first.frame)
-    assert data == parquet_bytes(second.frame)
-    assert bytes_hash(data) == planted["build"]["assets"]["training_dataset"]["dataset_hash"]
-    columns = first.feature_columns
-    assert (
-        train_model(first.train, columns, "views", validation=first.validation).model_text
-        == train_model(second.train, columns, "views", validation=second.validation).model_text
+@pytest.fixture(scope="module")
+def tables(planted):
+    """The sample's feature table and targets at the profile's H, read once."""
+    return build_feature_table(planted["store"]), target_rows(
+        read_snapshots(planted["snapshots"]), TASK
     )
+
+
+def features_and_targets(tables):
+    features, targets = tables
+    return features.copy(), targets
+
+
+def test_building_and_training_twice_give_the_same_bytes(planted, tables):
+    features, targets = features_and_targets(tables)
+    data = parquet_bytes(assemble_dataset(features, targets, TASK).frame)
+    assert bytes_hash(data) == planted["build"]["assets"]["training_dataset"]["dataset_hash"]
     # and through Dagster on a fresh instance: same dataset hash, same model bytes
     with DagsterInstance.ephemeral() as instance:
         result = (
@@ -350,8 +349,8 @@ def test_building_and_training_twice_give_the_same_bytes(planted):
     )
 
 
-def test_the_built_split_passes_every_rule_and_planted_leaks_are_caught(planted):
-    features, targets = features_and_targets(planted)
+def test_the_built_split_passes_every_rule_and_planted_leaks_are_caught(tables):
+    features, targets = features_and_targets(tables)
     dataset = assemble_dataset(features, targets, TASK)
     development = dataset.frame[dataset.frame["split"] != "test"].reset_index(drop=True)
     test = dataset.test
@@ -371,7 +370,7 @@ def test_the_built_split_passes_every_rule_and_planted_leaks_are_caught(planted)
     assert all(late.loc[0, "video_key"] in f.message for f in findings)
 
 
-def test_stand_in_features_are_marked_and_left_out_by_default(planted, tmp_path):
+def test_stand_in_features_are_marked_and_left_out_by_default(tables, tmp_path):
     store = LocalStorage(tmp_path)
     for video in synthetic_videos(count=3, channels=1):
         write_run(
@@ -383,7 +382,7 @@ def test_stand_in_features_are_marked_and_left_out_by_default(planted, tmp_path)
         json.loads(s)["loudness_extractor"]["stand_in"] for s in table["artifact_signatures"]
     )
 
-    features, targets = features_and_targets(planted)
+    features, targets = features_and_targets(tables)
     signatures = [json.loads(text) for text in features["artifact_signatures"]]
     for signature in signatures:
         signature["speech_activity"]["stand_in"] = True
@@ -395,8 +394,8 @@ def test_stand_in_features_are_marked_and_left_out_by_default(planted, tmp_path)
     assert "speech_activity_speech_ratio" in kept.feature_columns
 
 
-def test_rows_from_two_profiles_are_refused_with_the_fix(planted):
-    features, targets = features_and_targets(planted)
+def test_rows_from_two_profiles_are_refused_with_the_fix(tables):
+    features, targets = features_and_targets(tables)
     mixed = features.assign(
         config_hash=["other" if i % 2 else "synthetic" for i in range(len(features))]
     )
@@ -408,8 +407,8 @@ def test_rows_from_two_profiles_are_refused_with_the_fix(planted):
     )
 
 
-def test_a_re_upload_never_spans_the_split(planted):
-    features, targets = features_and_targets(planted)
+def test_a_re_upload_never_spans_the_split(tables):
+    features, targets = features_and_targets(tables)
     dataset = assemble_dataset(features, targets, TASK)
     original = dataset.train.loc[0, "video_key"]
     copy = dataset.test.loc[0, "video_key"]
@@ -431,8 +430,8 @@ def test_a_re_upload_never_spans_the_split(planted):
     assert not (sides["test"] and (sides["train"] or sides["validation"])), sides
 
 
-def test_a_single_crawl_builds(planted):
-    features, _ = features_and_targets(planted)
+def test_a_single_crawl_builds(tables, tmp_path):
+    features, _ = features_and_targets(tables)
     crawl = datetime(2024, 6, 1, tzinfo=UTC)
     rng = np.random.default_rng(5)
     videos = synthetic_videos()
@@ -444,7 +443,7 @@ def test_a_single_crawl_builds(planted):
     frame["published_at"] = [p.isoformat() for p in published]
     frame["snapshot_time"] = crawl.isoformat()
     task = Task.from_hours(48, 6, 40)
-    path = planted["root"] / "single_crawl.csv"
+    path = tmp_path / "single_crawl.csv"
     frame.to_csv(path, index=False)
     targets = target_rows(read_snapshots(path), task)
     dataset = assemble_dataset(
@@ -462,7 +461,7 @@ def test_the_report_renders_in_headless_chromium(planted, tmp_path):
     text = page.read_text()
     for heading in ("Target: views", "Target: likes", "How to read the metrics", "Spearman"):
         assert heading in text
-    shot = tmp_path / "report.png"
+    shot = planted["root"] / "report.png"
     done = subprocess.run(
         [
             CHROMIUM,
@@ -471,7 +470,7 @@ def test_the_report_renders_in_headless_chromium(planted, tmp_path):
             "--disable-gpu",
             "--hide-scrollbars",
             f"--screenshot={shot}",
-            "--window-size=1280,2000",
+            "--window-size=1280,4000",
             page.as_uri(),
         ],
         capture_output=True,
@@ -480,7 +479,7 @@ def test_the_report_renders_in_headless_chromium(planted, tmp_path):
     )
     assert done.returncode == 0 and shot.is_file(), done.stderr[-2000:]
     image = np.asarray(Image.open(shot).convert("RGB"))
-    assert image.shape[:2] == (2000, 1280)
+    assert image.shape[:2] == (4000, 1280)
     assert shot.stat().st_size > 50_000
     colours = np.unique(image.reshape(-1, 3)[::97], axis=0)
     assert len(colours) > 50  # text, tables and plots, not one blank colour
