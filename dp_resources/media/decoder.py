@@ -14,7 +14,8 @@ Uploaded files are hostile input (docs/SECURITY.md). What bounds one decode pass
 - audio of at most `MAX_AUDIO_RATE` Hz and `MAX_AUDIO_SAMPLES_PER_S` samples per second over
   all channels (the native audio sink buffers a chunk of them);
 - progress: decoding stops once its wall-clock time passes `stall_s + wall_s_per_media_s *
-  (media seconds decoded)`, checked after every packet (a stream whose time never advances).
+  (media seconds decoded)`, checked after every packet (a stream whose time never advances,
+  or jumps: a video frame earns at most one native frame interval, audio its samples).
 Each refusal is a DpError: INPUT_UNSUPPORTED (not a media file we open) or RESOURCE_EXHAUSTED
 (over a limit).
 """
@@ -184,7 +185,7 @@ def decode_once(path: Path, plan: DecodePlan, sink: DecodeSink) -> DecodeReport:
         budget = _Budget(path, plan, report)
         errors = 0
         for packet in container.demux(*streams):
-            budget.check()
+            budget.check(audio_pass.native_samples if audio_pass else 0)
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
@@ -252,7 +253,18 @@ class _Budget:
         self.max_media_s = plan.max_duration_s + DURATION_SLACK_S
         self.started = time.monotonic()
 
-    def check(self) -> None:
+    def progress_s(self, audio_samples: int) -> float:
+        """Media seconds decoded, as the wall-clock budget credits them: video by timestamps
+        but at most one native frame interval (≤ 1 s) per frame (a jump in the timestamps earns
+        no time), audio by samples."""
+        report = self.report
+        video_s = min(
+            report.last_frame_s or 0.0, report.decoded_frames / max(report.native_fps or 25.0, 1.0)
+        )
+        audio_s = audio_samples / report.audio_sample_rate if report.audio_sample_rate else 0.0
+        return max(video_s, audio_s)
+
+    def check(self, audio_samples: int) -> None:
         report, name = self.report, self.path.name
         media_s = max(report.last_frame_s or 0.0, report.audio_end_s or 0.0)
         if media_s > self.max_media_s:
@@ -268,11 +280,12 @@ class _Budget:
                 f"of the {self.plan.max_duration_s:.0f} s limit)",
             )
         elapsed = time.monotonic() - self.started
-        allowed = self.plan.stall_s + self.plan.wall_s_per_media_s * media_s
+        progress_s = self.progress_s(audio_samples)
+        allowed = self.plan.stall_s + self.plan.wall_s_per_media_s * progress_s
         if elapsed > allowed:
             raise DpError(
                 ErrorCode.RESOURCE_EXHAUSTED,
-                f"{name}: decoding took {elapsed:.1f} s for {media_s:.1f} s of media (over "
+                f"{name}: decoding took {elapsed:.1f} s for {progress_s:.1f} s of media (over "
                 f"{self.plan.stall_s:.0f} s + {self.plan.wall_s_per_media_s:.0f} s per media "
                 "second): a stream that does not advance",
             )

@@ -6,7 +6,8 @@ stated in docs/SECURITY.md "Limits on hostile input"). Each input is crafted her
 - a tiny file with one 8192x8192 frame among 16x16 ones (a decompression bomb: 67 Mpx, 200 MB decoded,
   from a 200 KB file);
 - a file declaring 1 s that decodes for 20 s (video and audio);
-- 20,000 frames that all carry the same time (their decoded time never advances);
+- 20,000 frames that all carry the same time (their decoded time never advances), and
+  20,000 frames after a jump to 5.9 h (a timeline that advances without frames to match);
 - audio declaring 64 channels at 192 kHz;
 - a sidecar over 1 MiB, one nested 100,000 deep, and a video_id that is a path.
 """
@@ -225,6 +226,15 @@ def frozen_time(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def jumped_time(tmp_path_factory) -> Path:
+    """One frame at 0, then 20,000 at 5.9 h: the timestamps claim 5.9 h of progress."""
+    path = tmp_path_factory.mktemp("jumped") / "jumped.mkv"
+    jump = int(5.9 * 3600 * 25)
+    mux_packets(path, "matroska", "mjpeg", [jpeg()] * 20_001, [0] + [jump] * 20_000)
+    return path
+
+
 def test_frames_whose_time_never_advances_hit_the_frame_cap(frozen_time):
     plan = DecodePlan(**{**PLAN.__dict__, "max_duration_s": 10.0})
     error, _ = refused(frozen_time, plan)
@@ -233,13 +243,24 @@ def test_frames_whose_time_never_advances_hit_the_frame_cap(frozen_time):
 
 
 def test_a_stream_making_no_progress_is_stopped_by_the_time_budget(frozen_time):
-    # a frame cap far away (6 h): the wall-clock budget ends it (stall_s, as the profile's
-    # 120 s default scaled down for the test)
+    # a frame cap far away (6 h): the wall-clock budget ends it (stall_s, the 120 s default
+    # scaled down for the test)
     plan = DecodePlan(**{**PLAN.__dict__, "stall_s": 0.05})
     error, elapsed = refused(frozen_time, plan)
     assert error.code is ErrorCode.RESOURCE_EXHAUSTED
     assert "does not advance" in error.message
     assert elapsed < 0.05 + 2.0
+
+
+def test_a_jump_in_the_timestamps_earns_no_time_budget(jumped_time):
+    # 0.5 ms of decoding per media second: 10.6 s for the 5.9 h the timestamps claim (more
+    # than the whole file takes, ~2.4 s), 20 us per frame at 25 fps (decoding one takes
+    # ~120 us here): only crediting frames, not the jump, stops it
+    plan = DecodePlan(**{**PLAN.__dict__, "stall_s": 0.05, "wall_s_per_media_s": 0.0005})
+    error, elapsed = refused(jumped_time, plan)
+    assert error.code is ErrorCode.RESOURCE_EXHAUSTED
+    assert "does not advance" in error.message
+    assert elapsed < 2.0
 
 
 def test_audio_over_the_sample_budget_is_refused_before_decoding(tmp_path):
