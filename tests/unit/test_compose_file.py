@@ -182,13 +182,14 @@ def test_gpu_workers_have_the_gpu_and_triton_cpu_workers_do_not(rendered):
 
 def test_every_variable_is_documented_and_no_secret_is_committed():
     documented = set(example_vars())
-    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
+    proxy = REPO / "deploy" / "proxy" / "docker-compose.proxy.yml"
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text() + proxy.read_text()))
     prod_yaml = (REPO / "deploy" / "dagster.prod.yaml").read_text()
     used |= set(re.findall(r"\{env: ([A-Z0-9_]+)\}", prod_yaml))
     assert used - documented - {"DP_MODEL_REPOSITORY"} == set()
     secrets = [v for k, v in example_vars().items() if "PASSWORD" in k or "SECRET" in k]
     assert secrets and all(v.startswith("change-me") for v in secrets)
-    for text in (COMPOSE.read_text(), prod_yaml):
+    for text in (COMPOSE.read_text(), prod_yaml, proxy.read_text()):
         assert not any(secret in text for secret in secrets)
 
 
