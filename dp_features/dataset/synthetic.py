@@ -80,7 +80,7 @@ def synthetic_videos(count: int = 300, channels: int = 30, seed: int = 7) -> lis
             SyntheticVideo(
                 video_id=f"vid{i:04d}",
                 channel_id=f"chan{channel:02d}",
-                published_at=EPOCH + timedelta(days=float(offset)),
+                published_at=EPOCH + timedelta(minutes=round(float(offset) * 1440)),
                 duration_s=duration,
                 cut_times_s=np.sort(rng.uniform(0.5, duration - 0.5, cut_count)),
                 integrated_lufs=float(lufs[i]),
@@ -88,7 +88,7 @@ def synthetic_videos(count: int = 300, channels: int = 30, seed: int = 7) -> lis
                 views=views,
                 likes=float("nan") if i % 53 == 11 else likes,
                 tau_days=float(np.exp(0.2 + 0.4 * z_speech[i] + rng.normal(0, 0.4))),
-                crawl_phase_days=float(rng.uniform(0.05, 0.95)),
+                crawl_phase_days=round(float(rng.uniform(0.05, 0.95)) * 1440) / 1440,
                 speech_error=(i % 97 == 5),  # a few failed optional components
             )
         )
