@@ -10,6 +10,7 @@ service addresses are passed as `EnvVar`s, resolved by Dagster where a step runs
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ from io_managers.npz_io_manager import NpzIOManager
 PROCESS_JOB = "process_videos"
 PROFILE_TAG = "dp/profile"
 DEFAULT_HOME = Path(".dp")
+SETTINGS_OF_RECORD = "dp_settings.json"
+
+
+def recorded_settings(home: str | None) -> dict:
+    """The settings the last `dp process` on Dagster home `home` ran with ({} if none)."""
+    path = Path(home) / SETTINGS_OF_RECORD if home else None
+    try:
+        return json.loads(path.read_text()) if path else {}
+    except (OSError, ValueError):
+        return {}
 
 
 @dataclass(frozen=True)
@@ -54,9 +65,26 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """`DP_STORAGE` (default `.dp/storage`) and `DP_PROFILE` (default cpu_baseline)."""
+        """`DP_STORAGE` and `DP_PROFILE`; where unset, what the last `dp process` on this
+        Dagster home ran with (so the UI shows the code versions the runs used); else
+        `.dp/storage` and cpu_baseline."""
         env = os.environ if env is None else env
-        return cls.of(env.get("DP_STORAGE"), env.get("DP_PROFILE") or "cpu_baseline")
+        recorded = recorded_settings(env.get("DAGSTER_HOME"))
+        return cls.of(
+            env.get("DP_STORAGE") or recorded.get("storage_base"),
+            env.get("DP_PROFILE") or recorded.get("profile") or "cpu_baseline",
+        )
+
+    def record(self, home: str | Path) -> None:
+        """Make these the home's settings of record (read by `from_env`)."""
+        profile = self.profile
+        if Path(profile).suffix in (".yaml", ".yml") and Path(profile).exists():
+            profile = str(Path(profile).absolute())
+        data = json.dumps({"storage_base": self.storage_base, "profile": profile})
+        target = Path(home) / SETTINGS_OF_RECORD
+        temporary = target.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(data)
+        temporary.replace(target)  # atomic: a reader sees the old or the new settings
 
     @classmethod
     def of(cls, storage: str | None, profile: str) -> Settings:

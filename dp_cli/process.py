@@ -212,6 +212,9 @@ def process_videos(
         return results, storage
     # partitions only: the upload record a run reads is reported under the video's lease
     register_partitions(instance, list(records))
+    # `dp ui` and the daemon on this home load these settings: the code versions they show
+    # are the ones the runs used, and a later profile change shows up as unsynced
+    settings.record(instance.root_directory)
     verifier = ObjectVerifier(storage, cache)
     size = batch_size or profile.batching.videos_per_run
     batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
