@@ -34,6 +34,26 @@ def test_headline_arrays_shapes_and_dtypes():
     _assert_no_nan(arrays)
 
 
+def test_as_arrays_names_every_field_once():
+    r = measure_loudness(_tone(-23.0, 4.0), RATE, "stereo")
+    arrays = r.as_arrays()
+    assert list(arrays) == [
+        "integrated_lufs",
+        "loudness_range_lu",
+        "true_peak_dbtp",
+        "short_term_lufs",
+        "short_term_times_s",
+        "true_peak_dbtp_per_channel",
+        "momentary_max_lufs",
+        "gated_block_count",
+        "duration_s",
+        "sample_rate",
+    ]
+    assert arrays["gated_block_count"].dtype == np.int64 and arrays["sample_rate"] == RATE
+    assert arrays["duration_s"] == pytest.approx(4.0) and arrays["gated_block_count"] > 0
+    assert arrays["momentary_max_lufs"] == pytest.approx(-23.0, abs=0.1)
+
+
 def test_mono_reads_3db_below_the_same_tone_on_two_channels():
     # BS.1770 sums channel energies: one channel of a -23 dBFS sine is -23 - 3.01 LUFS.
     r = measure_loudness(_tone(-23.0, 5.0, n_channels=1)[0], RATE, "mono")
