@@ -1,4 +1,11 @@
-"""`speech_activity`: speech segments and ratio (Silero VAD) on the 16 kHz mono track."""
+"""`speech_activity`: speech segments and ratio (Silero VAD) on the 16 kHz mono track.
+
+With `audio_events` in the profile (an optional input: it runs first), segments that
+YAMNet calls music and Silero is not sure of are dropped (`gate_music`,
+dp_features/audio/speech_activity.py); the artifact keeps them as `dropped_segments_s`.
+Without it the segments are Silero's alone, and the artifact says so (meta `music_gate`
+"off" and a warning).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,8 @@ from dp_assets.components._shared import no_audio
 from dp_assets.previews import speech_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
+from dp_features.audio.audio_events import WINDOW_S
+from dp_features.audio.speech_activity import gate_music
 from dp_features.audio.speech_activity import speech_activity as detect_speech
 from dp_features.dataset.feature_row import SPEECH_FEATURES
 from dp_resources.models.families.packaged import load_silero_vad
@@ -21,9 +30,23 @@ def detect_step(step: StepContext) -> PerVideo:
             return no_audio()
         model = vad.get()
         result = detect_speech(frames.audio_chunks("audio_model"), model)
+        events = video.usable("audio_events")
+        arrays, warnings = {}, []
+        if events is not None:
+            gated = gate_music(
+                result, events.arrays["window_times_s"], events.arrays["window_scores"], WINDOW_S
+            )
+            result = gated.activity
+            arrays["dropped_segments_s"] = gated.dropped_segments_s
+            music_gate = "on"
+        else:
+            music_gate = "off"
+            warnings.append("music gate off: no usable audio_events artifact for this video")
         return ComponentOutput(
             status=result.status,
-            arrays=result.as_arrays(),
+            arrays={**result.as_arrays(), **arrays},
+            warnings=warnings,
+            meta={"music_gate": music_gate},
             models_used=[model.model_used],
             device=model.model_used.device,
             display={
@@ -38,9 +61,12 @@ def detect_step(step: StepContext) -> PerVideo:
 SPEC = ComponentSpec(
     name="speech_activity",
     group="audio",
-    description="Speech segments and speech ratio (Silero VAD, ONNX from its wheel), 16 kHz mono.",
+    description="Speech segments and speech ratio (Silero VAD, ONNX from its wheel), 16 kHz "
+    "mono; segments that audio_events calls music are dropped unless Silero is sure.",
     step=detect_step,
     inputs=("segmenter",),
+    optional_inputs=("audio_events",),
+    version="2",  # 2: music gate with audio_events (issue 26)
     queue="gpu",
     devices=frozenset({"cpu", "cuda"}),
     runtimes=frozenset({"cpu", "onnxruntime"}),

@@ -245,6 +245,28 @@ TUNING: tuple = (
             _s("camera", 45),
         ),
     ),
+    Edit(
+        "tune-extra",
+        (
+            _f("bikes", 190, 45, looks=(Look("title-pop", 15),)),
+            Join("fade-white", 9, 3),
+            _s("smarties", 45, (0.3, 0.5, 0.6), (0.35, 0.5, 0.6)),
+            Join("hard", label="hard-dark"),
+            _s("astronaut", 45, (0.5, 0.6, 0.6), (0.5, 0.55, 0.6), looks=(Look("dark"),)),
+            Join("dissolve", 16),
+            _f("trailer", 3865, 45, looks=(Look("exposure", 12, 12),)),
+            Join("wipe", 12),
+            _s("motorcycle_left", 45, (0.2, 0.5, 0.6), (0.8, 0.5, 0.6), hazard="fast-pan"),
+            H,
+            _s("leuvenA", 45, (0.4, 0.4, 0.5), (0.42, 0.42, 0.5), looks=(Look("bright"),)),
+            Join("hard", label="hard-bright"),
+            _s("coffee", 45, looks=(Look("bright"),)),
+            Join("slide", 10),
+            _f("carphone", 0, 45, looks=(Look("glare-flash", 20, 1),)),
+            Join("fade-black", 6, 6),
+            _s("chelsea", 45, (0.5, 0.5, 0.9), (0.5, 0.5, 0.5), hazard="fast-zoom"),
+        ),
+    ),
 )
 
 HELD_OUT: tuple = (
@@ -293,7 +315,7 @@ HELD_OUT: tuple = (
             Join("slide", 12),
             _f("vtest", 100, 45),
             H,
-            _f("megamind", 100, 50, jump_at=25, hazard="frame-jump"),
+            _f("megamind", 100, 40, jump_at=15, hazard="frame-jump"),
             Join("fade-black", 10, 0),
             _s("ihc", 45, looks=(Look("bright"),)),
             Join("hard", label="hard-bright"),
