@@ -16,7 +16,7 @@ import click
 from dp_cli import dataset_cmd, export_cmd
 from dp_cli.models_cmd import models
 from dp_cli.verify_cmd import verify
-from dp_core.errors import DpError
+from dp_core.errors import DpError, ErrorCode
 
 
 def _quiet_dagster() -> None:
@@ -25,7 +25,24 @@ def _quiet_dagster() -> None:
     warnings.filterwarnings("ignore", message=".*is currently in beta.*")
 
 
-@click.group()
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from dp_core.version import dataprocessor_version
+
+    click.echo(f"dp (dataprocessor) {dataprocessor_version()}")
+    ctx.exit(0)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="print the version (with its git commit) and exit",
+)
 def main() -> None:
     """dataprocessor: videos in, versioned features out (a Dagster asset graph)."""
     _quiet_dagster()
@@ -42,25 +59,52 @@ def main() -> None:
 @click.option("--force", is_flag=True, help="recompute every component, even up-to-date ones")
 @click.option("--report", is_flag=True, help="also write each video's HTML report (dp report)")
 def process(paths, profile, storage, batch_size, as_json, force, report) -> None:
-    """Run the profile's asset graph on video files and folders.
+    """Run the profile's asset graph on video files and folders (searched recursively).
 
-    Log lines of native libraries (MediaPipe, TF Lite) go to logs/native.log in the Dagster
-    home (.dp/dagster_home unless DAGSTER_HOME is set), not to the terminal."""
+    The terminal gets progress, the summary and one line per failed video on stderr;
+    Dagster's own log lines go to logs/dagster.log and those of native libraries (MediaPipe,
+    TF Lite) to logs/native.log in the Dagster home (.dp/dagster_home unless DAGSTER_HOME
+    is set)."""
+    from dp_assets.uploads import VIDEO_SUFFIXES, collect_videos
     from dp_cli.home import ensure_dagster_home
-    from dp_cli.native_logs import NATIVE_LOG, native_stderr_to
+    from dp_cli.native_logs import DAGSTER_LOG, quiet_stderr
 
-    with native_stderr_to(ensure_dagster_home() / NATIVE_LOG):
-        _process(paths, profile, storage, batch_size, as_json, force, report)
+    if not collect_videos(list(paths)):
+        message = (
+            f"no video file in {', '.join(paths)} (folders are searched recursively for "
+            f"{', '.join(sorted(VIDEO_SUFFIXES))})"
+        )
+        click.echo(f"error: [{ErrorCode.INPUT_NOT_FOUND.value}] {message}", err=True)
+        if as_json:
+            click.echo(
+                json.dumps({"error_code": ErrorCode.INPUT_NOT_FOUND.value, "message": message})
+            )
+        sys.exit(2)
+    home = ensure_dagster_home()
+    with quiet_stderr(home) as terminal:
+        _process(
+            paths,
+            profile,
+            storage,
+            batch_size,
+            as_json,
+            force,
+            report,
+            terminal,
+            home / DAGSTER_LOG,
+        )
 
 
-def _process(paths, profile, storage, batch_size, as_json, force, report) -> None:
+def _process(paths, profile, storage, batch_size, as_json, force, report, terminal, log) -> None:
     from dp_assets.components import load_profile
     from dp_assets.definitions import Settings
     from dp_cli.home import open_instance
     from dp_cli.process import process_videos
     from dp_cli.report import print_summary
 
-    echo = (lambda line: click.echo(line, err=True)) if as_json else click.echo
+    def echo(line: str) -> None:  # progress: stderr when stdout is JSON
+        click.echo(line, file=terminal if as_json else None)
+
     try:
         active_profile = load_profile(profile)
         settings = Settings.of(storage or os.environ.get("DP_STORAGE"), profile)
@@ -69,7 +113,7 @@ def _process(paths, profile, storage, batch_size, as_json, force, report) -> Non
             instance, list(paths), settings, active_profile, batch_size, echo, force=force
         )
     except DpError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc}", file=terminal)
         if as_json:
             click.echo(json.dumps({"error_code": exc.code.value, "message": exc.message}))
         sys.exit(2)
@@ -85,7 +129,13 @@ def _process(paths, profile, storage, batch_size, as_json, force, report) -> Non
         print_summary(results, store.base)
     if report:
         _write_reports(results, store, echo)
-    sys.exit(0 if results and all(r.status == "success" for r in results) else 1)
+    failed = [r for r in results if r.status != "success"]
+    for r in failed:  # one line each, whatever Dagster logged about it
+        name = f"{r.platform}/{r.video_id}" if r.video_id else r.source
+        click.echo(f"failed: {name} [{r.error_code or 'ERROR'}] {r.message or ''}", file=terminal)
+    if failed:
+        click.echo(f"details: {log}", file=terminal)
+    sys.exit(0 if results and not failed else 1)
 
 
 def _write_reports(results, store, echo) -> None:
@@ -123,12 +173,20 @@ def report(target, storage, out) -> None:
 @main.command()
 @click.argument("target")
 @click.option("--storage", default=None, help="storage base for a key [default: .dp/storage]")
-def inspect(target, storage) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")
+@click.option(
+    "--array",
+    "arrays",
+    multiple=True,
+    metavar="NAME",
+    help="print this array's values (repeatable; with --json: under arrays.NAME.values)",
+)
+def inspect(target, storage, as_json, arrays) -> None:
     """Show an artifact (NPZ), a manifest or any JSON file, by storage key or path."""
     from dp_cli.inspect_cmd import inspect_target
 
     try:
-        inspect_target(target, storage)
+        inspect_target(target, storage, as_json, tuple(arrays))
     except (DpError, FileNotFoundError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -139,10 +197,15 @@ def inspect(target, storage) -> None:
 @click.option("--storage", default=None)
 @click.option("--json", "as_json", is_flag=True)
 def doctor(profile, storage, as_json) -> None:
-    """Check PyAV/FFmpeg, models, storage and configured services."""
+    """Check PyAV/FFmpeg, models, storage and configured services. Native libraries' log
+    lines (TF Lite, absl) go to logs/native.log in the Dagster home."""
     from dp_cli.doctor import run_doctor
+    from dp_cli.home import ensure_dagster_home
+    from dp_cli.native_logs import quiet_stderr
 
-    sys.exit(run_doctor(profile, storage, as_json))
+    with quiet_stderr(ensure_dagster_home()):
+        code = run_doctor(profile, storage, as_json)
+    sys.exit(code)
 
 
 @main.command()
@@ -168,9 +231,21 @@ def ui(port, host, storage, profile, snapshots) -> None:
         env["DP_PROFILE"] = profile
     if snapshots:  # read by training_dataset and the nightly dataset_rebuild_schedule
         env["DP_SNAPSHOTS"] = os.path.abspath(snapshots)
+    # Dagster warns once per asset that backfill_policy is beta, and that `dagster dev` is
+    # superseded: nothing a user can act on (the code server inherits these filters)
+    env["PYTHONWARNINGS"] = ",".join(filter(None, [env.get("PYTHONWARNINGS"), *UI_QUIET_WARNINGS]))
     dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
     args = [dagster, "dev", "-m", "dp_assets.definitions", "-h", host, "-p", str(port)]
+    click.echo(f"Dagster UI: http://{host}:{port} (Dagster home {home})", err=True)
+    sys.stderr.flush()
     os.execve(dagster, args, env)
+
+
+# PYTHONWARNINGS entries (action:message-start:category): the message is matched literally
+UI_QUIET_WARNINGS = (
+    "ignore:Parameter `backfill_policy` of function `asset` is currently in beta:Warning",
+    "ignore:Function `dev_command` is superseded:Warning",
+)
 
 
 @main.command()

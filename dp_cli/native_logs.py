@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 NATIVE_LOG = Path("logs") / "native.log"  # under the Dagster home
 
@@ -37,3 +38,27 @@ def native_stderr_to(log_path: Path) -> Iterator[Path]:
         os.dup2(terminal, 2)
         sys.stderr.close()  # closes `terminal`
         sys.stderr = python_stderr
+
+
+DAGSTER_LOG = Path("logs") / "dagster.log"  # under the Dagster home
+
+
+@contextmanager
+def quiet_stderr(home: Path) -> Iterator[TextIO]:
+    """A quiet terminal for a command that runs Dagster: native writes to fd 2 go to
+    `<home>/logs/native.log`, and Python's `sys.stderr` (Dagster's console logger, warnings,
+    step failures with their stack traces) to `<home>/logs/dagster.log`, both appended.
+    Yields the terminal's stderr, for the command's own messages (one line per failed
+    video, errors). Dagster's console handler looks `sys.stderr` up at every record."""
+    with native_stderr_to(home / NATIVE_LOG):
+        terminal = sys.stderr
+        log_path = home / DAGSTER_LOG
+        log = open(  # noqa: SIM115 - closed below, after sys.stderr is back
+            log_path, "a", buffering=1, encoding="utf-8", errors="backslashreplace"
+        )
+        sys.stderr = log
+        try:
+            yield terminal
+        finally:
+            sys.stderr = terminal
+            log.close()

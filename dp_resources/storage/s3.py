@@ -136,7 +136,12 @@ class S3Storage(Storage):
                 raise FileNotFoundError(f"no object {key!r} in {self.base}") from None
             raise DpError(ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: {exc}") from exc
         except NoCredentialsError as exc:
-            raise DpError(ErrorCode.CONFIG_INVALID, f"no S3 credentials for {where}") from exc
+            raise DpError(
+                ErrorCode.CONFIG_INVALID,
+                f"no S3 credentials for {where}: set DP_S3_ACCESS_KEY and DP_S3_SECRET_KEY "
+                "(and DP_S3_ENDPOINT_URL for a server other than AWS S3, e.g. MinIO or "
+                "SeaweedFS), or AWS's own AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY",
+            ) from exc
         except (BotoCoreError, S3UploadFailedError) as exc:
             raise DpError(ErrorCode.STORAGE_ERROR, f"{action} failed on {where}: {exc}") from exc
 
