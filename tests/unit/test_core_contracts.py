@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from dp_assets.components import catalog
 from dp_core.artifact import (
     META_ENTRY,
     Artifact,
@@ -25,6 +27,7 @@ from dp_core.artifact import (
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import canonical_json, digest_of_files, sha256_file, sha256_json
 from dp_core.identity import parse_partition_key, video_key, video_slug
+from dp_core.profile import PROFILES_DIR, load_profile, parse_profile
 from dp_core.sidecar import MAX_SIDECAR_BYTES, parse_sidecar, read_sidecar
 from dp_core.state_journal import StateEvent, checkpoint
 from dp_core.storage_keys import (
@@ -135,7 +138,11 @@ def test_checkpoint_names_the_run_and_the_latest_state_per_component():
     ts = "2026-01-01T00:00:00+00:00"
     events = [
         StateEvent(run_id="r1", partition_key="local__v", component=c, state=s, ts=ts)
-        for c, s in (("segmenter", "running"), ("segmenter", "success"), ("cut_detection", "running"))
+        for c, s in (
+            ("segmenter", "running"),
+            ("segmenter", "success"),
+            ("cut_detection", "running"),
+        )
     ]
     state = checkpoint(events, "STARTED")
     assert list(state) == ["run_id", "partition_key", "run_status", "complete", "components"]
@@ -253,3 +260,53 @@ def test_version_says_dirty_exactly_when_tracked_files_changed():
         check=True,
     ).stdout.strip()
     assert version.endswith(".dirty") == bool(changed)
+
+
+# --- profiles ------------------------------------------------------------------------
+
+
+def _baseline() -> dict:
+    return yaml.safe_load((PROFILES_DIR / "cpu_baseline.yaml").read_text())
+
+
+def test_every_profile_problem_is_named_in_one_message():
+    data = _baseline()
+    segmenter = data["components"].pop("segmenter")
+    data["components"] = {"nope": {}, **data["components"]}  # an unknown one first
+    data["components"]["cut_detection"]["device"] = "cuda"
+    data["components"]["ocr"]["runtime"] = "triton"
+    data["components"]["ocr"]["params"]["engin"] = "x"
+    message = _error(parse_profile, data, catalog()).message
+    known = f"components.nope: unknown component; known: {', '.join(catalog())}; "
+    assert message.startswith(f"profile <profile>: {known}")  # reported, then the others
+    problems = message.removeprefix(f"profile <profile>: {known}").split("; ")
+    assert "components.cut_detection.device: cuda is not supported (supported: cpu)" in problems
+    assert (
+        "components.ocr.runtime: triton is not supported (supported: cpu, inprocess, onnxruntime)"
+        in problems
+    )
+    assert "components.ocr.params.engin: Extra inputs are not permitted" in problems
+    assert "components.cut_detection: needs 'segmenter', which the profile lacks" in problems
+    assert problems[-1] == "components.segmenter: every profile needs the segmenter"
+    data["components"] = {"segmenter": segmenter}
+    assert _error(parse_profile, [1], catalog()).message == (
+        "profile <profile>: <root>: Input should be a valid dictionary or instance of Profile"
+    )
+
+
+def test_a_profile_file_is_found_by_its_path_whatever_its_suffix(tmp_path):
+    text = (PROFILES_DIR / "cpu_baseline.yaml").read_text()
+    for name in ("mine.yml", "mine.yaml", "mine"):
+        (tmp_path / name).write_text(text)
+        assert load_profile(str(tmp_path / name), catalog()).name == "cpu_baseline"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: [unclosed")
+    error = _error(load_profile, str(bad), catalog())
+    assert error.message.startswith("profile bad.yml: not valid YAML: ")
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("name: cpu_baseline", "name: Bad Name"))
+    assert _error(load_profile, str(wrong), catalog()).message.startswith("profile wrong.yaml: ")
+    available = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+    assert _error(load_profile, "no_such", catalog()).message == (
+        f"profile 'no_such' not found (available: {available})"
+    )
