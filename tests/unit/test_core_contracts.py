@@ -19,17 +19,27 @@ from dp_core.artifact import (
     META_ENTRY,
     Artifact,
     ArtifactMeta,
+    ArtifactRef,
     ModelUsed,
     decode_artifact,
     encode_artifact,
     model_signature,
+    seal,
+    verify_digest,
 )
 from dp_core.errors import DpError, ErrorCode
-from dp_core.hashing import canonical_json, digest_of_files, sha256_file, sha256_json
+from dp_core.hashing import (
+    canonical_json,
+    digest_of_files,
+    sha256_bytes,
+    sha256_file,
+    sha256_json,
+)
 from dp_core.identity import parse_partition_key, video_key, video_slug
+from dp_core.manifest import ComponentRecord, Manifest
 from dp_core.profile import PROFILES_DIR, load_profile, parse_profile
 from dp_core.sidecar import MAX_SIDECAR_BYTES, parse_sidecar, read_sidecar
-from dp_core.state_journal import StateEvent, checkpoint
+from dp_core.state_journal import StateEvent, checkpoint, encode_checkpoint
 from dp_core.storage_keys import (
     artifact_key,
     frames_prefix,
@@ -174,6 +184,46 @@ def test_artifact_refusals_name_what_is_wrong():
     assert error.message == f"k.npz has no {META_ENTRY!r} entry"
     with pytest.raises(ValueError, match="an artifact with status 'error' needs an error_code"):
         ArtifactMeta.model_validate({**meta.model_dump(), "status": "error", "error_code": None})
+
+
+def test_the_digest_check_on_read_passes_only_the_recorded_bytes():
+    """`verify_digest` is what stands between a changed artifact and the step that reads it."""
+    data = encode_artifact(Artifact(meta=artifact_meta(), arrays={"x": np.arange(3)}))
+    digest = sha256_bytes(data)
+    assert verify_digest(data, digest, "k.npz") is data
+    assert verify_digest(data, "", "k.npz") is data  # nothing recorded (older runs)
+    assert verify_digest(data, None, "k.npz") is data
+    other = data[:-1] + bytes([data[-1] ^ 1])
+    error = _error(verify_digest, other, digest, "result_store/local/v/r1/x.npz")
+    assert error.code is ErrorCode.INPUT_CORRUPT
+    assert error.message == (
+        f"result_store/local/v/r1/x.npz does not match the sha256 its writer recorded "
+        f"({sha256_bytes(other)[:12]}… != {digest[:12]}…): changed or replaced after it was "
+        "written"
+    )
+
+
+def test_seal_records_the_digest_of_exactly_the_bytes_written():
+    artifact = seal(Artifact(meta=artifact_meta(run_id="r7"), arrays={"x": np.ones(2)}), "k")
+    assert artifact.encoded == encode_artifact(artifact)
+    assert artifact.ref == ArtifactRef(key="k", sha256=sha256_bytes(artifact.encoded), run_id="r7")
+    assert decode_artifact(artifact.encoded).meta.run_id == "r7"
+
+
+def test_checkpoint_file_is_indented_json_in_event_order():
+    state = {"run_id": "r1", "b": 1, "a": "é"}
+    assert encode_checkpoint(state) == json.dumps(state, indent=2).encode("utf-8")
+    assert encode_checkpoint(state).decode().splitlines()[1] == '  "run_id": "r1",'
+
+
+def test_a_manifest_finds_a_component_by_name():
+    records = [
+        ComponentRecord(name=n, status="success", required=True) for n in ("segmenter", "ocr")
+    ]
+    manifest = Manifest.model_construct(components=records)
+    assert manifest.component("ocr") is records[1]
+    with pytest.raises(StopIteration):
+        manifest.component("tempo_extractor")
 
 
 def test_model_signature_is_16_hex_and_ignores_the_verified_flag():
