@@ -10,7 +10,8 @@ Outputs go
 to storage under `<output_prefix>/` (default `datasets/`):
     <prefix>/features-<hash>/feature_table.parquet, columns.json
     <prefix>/<dataset_hash>/training_dataset.parquet, dataset.json
-    <prefix>/<dataset_hash>/models/<target>[.metadata_only|.content_only].txt,
+    <prefix>/<dataset_hash>/models/<target>[.metadata_only|.content_only].txt (+ .base.json:
+        the persistence line boosting started from),
     <prefix>/<dataset_hash>/reproducibility.json
     <prefix>/<dataset_hash>/report.html, report.json
 A downstream asset finds its input from the `storage_key` metadata of the upstream asset's
@@ -232,7 +233,11 @@ def load_models(store: Storage, folder: str, description: dict) -> dict[str, dic
             if not store.exists(key):
                 continue  # a variant without columns was not trained
             booster = lightgbm.Booster(model_str=store.get_bytes(key).decode())
-            models.setdefault(target, {})[variant] = TrainedModel(target, booster, columns[variant])
+            base_key = f"{folder}/models/{target}{suffix}.base.json"
+            base = store.get_bytes(base_key).decode() if store.exists(base_key) else None
+            models.setdefault(target, {})[variant] = TrainedModel(
+                target, booster, columns[variant], base=TrainedModel.base_from_json(base)
+            )
     return models
 
 
@@ -458,6 +463,10 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
                     validation=validation,
                 )
                 store.put_bytes(f"{folder}/models/{target}{suffix}.txt", model.model_text.encode())
+                if model.base is not None:  # the persistence line boosting started from
+                    store.put_bytes(
+                        f"{folder}/models/{target}{suffix}.base.json", model.base_json().encode()
+                    )
                 if variant == "model":
                     models[target] = model
         manifest = reproducibility_manifest(

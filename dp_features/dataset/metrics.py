@@ -25,6 +25,8 @@ difference to each baseline on the same resample.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -74,33 +76,51 @@ def scores(truth_log: np.ndarray, predicted_log: np.ndarray) -> dict[str, float]
     }
 
 
-def _persistence_inputs(frame: pd.DataFrame, target: str) -> np.ndarray:
-    prior = frame[PERSISTENCE_INPUT[target]].to_numpy(np.float64)
-    age = frame["prior_age_days"].to_numpy(np.float64) if "prior_age_days" in frame else None
-    if age is None:
-        return prior[:, None]
-    return np.stack([prior, np.log(np.maximum(age, 1e-3))], axis=1)
+@dataclass
+class PersistenceLine:
+    """log1p(target) ~ a + b log1p(prior at T) + c log(age of the prior, days), by least
+    squares; a row without a prior gets `fallback` (the fitting rows' mean)."""
+
+    target: str
+    coefficients: list[float]  # [a, b, c]; empty: no usable prior, the mean for every row
+    fallback: float
+
+    def inputs(self, frame: pd.DataFrame) -> np.ndarray:
+        prior = frame[PERSISTENCE_INPUT[self.target]].to_numpy(np.float64)
+        age = frame["prior_age_days"].to_numpy(np.float64)
+        return np.stack([prior, np.log(np.maximum(age, 1e-3))], axis=1)
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, target: str) -> PersistenceLine:
+        truth = np.log1p(frame[target].to_numpy(np.float64))
+        known = np.isfinite(truth)
+        fallback = float(truth[known].mean())
+        if not {PERSISTENCE_INPUT[target], "prior_age_days"} <= set(frame.columns):
+            return cls(target, [], fallback)
+        line = cls(target, [], fallback)
+        x = line.inputs(frame)
+        usable = known & np.isfinite(x).all(axis=1)
+        if usable.sum() < x.shape[1] + 2:
+            return line
+        design = np.column_stack([np.ones(usable.sum()), x[usable]])
+        coefficients, *_ = np.linalg.lstsq(design, truth[usable], rcond=None)
+        return cls(target, [float(c) for c in coefficients], fallback)
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        predicted = np.full(len(frame), self.fallback)
+        if not self.coefficients:
+            return predicted
+        x = self.inputs(frame)
+        has = np.isfinite(x).all(axis=1)
+        predicted[has] = np.column_stack([np.ones(has.sum()), x[has]]) @ self.coefficients
+        return predicted
 
 
 def persistence_predictions(
     development: pd.DataFrame, test: pd.DataFrame, target: str
 ) -> np.ndarray:
     """log1p(target) from the prior at T by a least-squares line fitted on `development`."""
-    truth = np.log1p(development[target].to_numpy(np.float64))
-    known = np.isfinite(truth)
-    fallback = float(truth[known].mean())
-    if PERSISTENCE_INPUT[target] not in development:
-        return np.full(len(test), fallback)
-    x_dev, x_test = _persistence_inputs(development, target), _persistence_inputs(test, target)
-    usable = known & np.isfinite(x_dev).all(axis=1)
-    if usable.sum() < x_dev.shape[1] + 2:
-        return np.full(len(test), fallback)
-    design = np.column_stack([np.ones(usable.sum()), x_dev[usable]])
-    coefficients, *_ = np.linalg.lstsq(design, truth[usable], rcond=None)
-    has = np.isfinite(x_test).all(axis=1)
-    predicted = np.full(len(test), fallback)
-    predicted[has] = np.column_stack([np.ones(has.sum()), x_test[has]]) @ coefficients
-    return predicted
+    return PersistenceLine.fit(development, target).predict(test)
 
 
 def global_mean_predictions(development: pd.DataFrame, test: pd.DataFrame, target: str):

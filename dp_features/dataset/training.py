@@ -1,5 +1,10 @@
 """LightGBM popularity models: one per target, on log1p(target at H), deterministic.
 
+Boosted from persistence: where the features include the prior at T, boosting starts
+from the persistence line (metrics.PersistenceLine, LightGBM's init score) and the trees
+learn what the line misses; a prediction is the line plus the trees. Trees alone
+extrapolate a near-linear prior poorly on a few hundred rows.
+
 Early stopping: boosting on the train rows stops when the validation rows' L1 has not
 improved for EARLY_STOPPING_ROUNDS rounds; the model is then refitted on train +
 validation with the best round count. Rows whose target is missing (hidden likes) are
@@ -11,8 +16,9 @@ bagging, so the same dataset gives the same model text (the test trains twice).
 
 from __future__ import annotations
 
+import json
 import platform
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib import metadata
 
 import lightgbm
@@ -21,6 +27,7 @@ import pandas as pd
 
 from dp_core.hashing import sha256_bytes
 from dp_core.version import dataprocessor_version
+from dp_features.dataset.metrics import PERSISTENCE_INPUT, PersistenceLine
 
 SEED = 20240611
 NUM_BOOST_ROUNDS = 1000  # the most; early stopping picks the count
@@ -52,14 +59,23 @@ class TrainedModel:
     booster: lightgbm.Booster
     feature_columns: list[str]
     best_rounds: int = 0  # chosen by early stopping on the validation rows
+    base: PersistenceLine | None = None  # boosting started from it
 
     @property
     def model_text(self) -> str:
         return self.booster.model_to_string()
 
+    def base_json(self) -> str | None:
+        return None if self.base is None else json.dumps(asdict(self.base), sort_keys=True)
+
+    @staticmethod
+    def base_from_json(text: str | None) -> PersistenceLine | None:
+        return None if text is None else PersistenceLine(**json.loads(text))
+
     def predict_log(self, frame: pd.DataFrame) -> np.ndarray:
         """Predicted log1p(target) for each row."""
-        return self.booster.predict(frame[self.feature_columns].to_numpy(np.float64))
+        trees = self.booster.predict(frame[self.feature_columns].to_numpy(np.float64))
+        return trees if self.base is None else trees + self.base.predict(frame)
 
     def importance(self) -> dict[str, float]:
         """Total gain per feature, largest first."""
@@ -68,11 +84,12 @@ class TrainedModel:
         return {name: float(gain) for name, gain in pairs}
 
 
-def _data(frame: pd.DataFrame, feature_columns: list[str], target: str, **kwargs):
+def _data(frame, feature_columns, target, base: PersistenceLine | None, **kwargs):
     known = frame[frame[target].notna()]
     return lightgbm.Dataset(
         known[feature_columns].to_numpy(np.float64),
         label=np.log1p(known[target].to_numpy(np.float64)),
+        init_score=None if base is None else base.predict(known),
         feature_name=list(feature_columns),
         free_raw_data=False,
         **kwargs,
@@ -88,12 +105,15 @@ def train_model(
     validation: pd.DataFrame | None = None,
 ) -> TrainedModel:
     """Fit LightGBM on log1p(target); NaN features are LightGBM's missing values. With
-    `validation`, early stopping picks the round count and the model is refitted on both."""
+    `validation`, early stopping picks the round count and the model is refitted on both.
+    Boosted from the persistence line when the prior at T is among the features."""
     merged = {**DEFAULT_PARAMS, **(params or {})}
+    from_persistence = PERSISTENCE_INPUT[target] in feature_columns
     rounds = num_boost_round
     if validation is not None and validation[target].notna().any():
-        fit = _data(train, feature_columns, target)
-        held = _data(validation, feature_columns, target, reference=fit)
+        base = PersistenceLine.fit(train, target) if from_persistence else None
+        fit = _data(train, feature_columns, target, base)
+        held = _data(validation, feature_columns, target, base, reference=fit)
         probe = lightgbm.train(
             merged,
             fit,
@@ -103,8 +123,9 @@ def train_model(
         )
         rounds = max(1, probe.best_iteration)
         train = pd.concat([train, validation], ignore_index=True)
-    booster = lightgbm.train(merged, _data(train, feature_columns, target), rounds)
-    return TrainedModel(target, booster, list(feature_columns), rounds)
+    base = PersistenceLine.fit(train, target) if from_persistence else None
+    booster = lightgbm.train(merged, _data(train, feature_columns, target, base), rounds)
+    return TrainedModel(target, booster, list(feature_columns), rounds, base)
 
 
 def _git_sha(version: str) -> str:
@@ -138,6 +159,7 @@ def reproducibility_manifest(
         "num_boost_round": num_boost_round,
         "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
         "best_rounds": {t: m.best_rounds for t, m in models.items()},
+        "boosted_from": {t: m.base_json() for t, m in models.items()},
         "seeds": {"seed": SEED},
         "library_versions": library_versions(),
         "dataprocessor_version": dataprocessor_version(),

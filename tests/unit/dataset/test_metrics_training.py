@@ -15,7 +15,7 @@ from dp_features.dataset.metrics import (
     spearman,
     verdict,
 )
-from dp_features.dataset.training import reproducibility_manifest, train_model
+from dp_features.dataset.training import TrainedModel, reproducibility_manifest, train_model
 
 pytestmark = pytest.mark.unit
 
@@ -101,3 +101,34 @@ def test_early_stopping_picks_the_rounds_and_training_twice_gives_the_same_model
     assert manifest["params"]["deterministic"] is True and manifest["seeds"]["seed"]
     assert {"lightgbm", "pandas", "pyarrow", "python"} <= manifest["library_versions"].keys()
     assert manifest["git_sha"]
+
+
+def test_with_a_prior_boosting_starts_from_the_persistence_line():
+    rng = np.random.default_rng(4)
+    n = 300
+    table = pd.DataFrame(
+        {
+            "prior_views_log1p": rng.uniform(2, 10, n),
+            "prior_age_days": rng.uniform(0.1, 1.0, n),
+            "speech": rng.uniform(0, 1, n),
+        }
+    )
+    table["views"] = np.expm1(
+        1.0
+        + table["prior_views_log1p"]
+        - 0.5 * np.log(table["prior_age_days"])
+        + 0.8 * table["speech"]
+        + rng.normal(0, 0.05, n)
+    )
+    columns = ["prior_views_log1p", "prior_age_days", "speech"]
+    train, validation, test = table.iloc[:200], table.iloc[200:250], table.iloc[250:]
+    model = train_model(train, columns, "views", validation=validation)
+    assert model.base is not None and len(model.base.coefficients) == 3
+    trees = model.booster.predict(test[columns].to_numpy(np.float64))
+    np.testing.assert_allclose(model.predict_log(test), trees + model.base.predict(test))
+    assert TrainedModel.base_from_json(model.base_json()) == model.base
+    truth = np.log1p(test["views"].to_numpy(np.float64))
+    line = persistence_predictions(pd.concat([train, validation]), test, "views")
+    assert mae(truth, model.predict_log(test)) < mae(truth, line)  # the trees add speech
+    # without the prior among the features there is no line to start from
+    assert train_model(train, ["speech"], "views", validation=validation).base is None
