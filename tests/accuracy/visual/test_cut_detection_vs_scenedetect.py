@@ -1,8 +1,8 @@
 """Our cut detector against PySceneDetect's AdaptiveDetector on the same encoded file.
 
 A synthetic edit with hard cuts and dissolves is encoded to H.264 with PyAV. PySceneDetect
-reads the file itself; ours gets the frames the way the segmenter delivers them (PyAV
-decode, downscaled to 160 px wide). F1 against the known truth: a hard cut counts within
+reads the file itself; ours gets the frames from the product's own decoder (the segmenter's
+full decode, INTER_AREA-scaled to 160 px wide: video_io.decode_chunks). F1 against the known truth: a hard cut counts within
 +-1 frame, a gradual transition anywhere in its span.
 """
 
