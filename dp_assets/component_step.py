@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dagster import AssetExecutionContext, MetadataValue
 
+from dp_assets.metadata_rounding import rounded
 from dp_assets.step_api import (
     Batched,
     ComponentOutput,
@@ -283,7 +284,8 @@ def _report(
     }
     if meta.error_message:
         metadata["error"] = meta.error_message
-    context.add_asset_metadata({**metadata, **output.display}, partition_key=key)
+    # floats as people read them in the UI (4 significant digits); the artifact keeps all
+    context.add_asset_metadata(rounded({**metadata, **output.display}), partition_key=key)
     # ok/empty is in the materialization already: a log line per video would be one more
     # stored event each (~10 ms on SQLite; 32 videos x 15 components = 5 s per run)
     if meta.status == "error":

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dagster import DagsterInstance, FloatMetadataValue
 from PIL import Image
 
 from dp_assets.components import catalog
+from dp_assets.metadata_rounding import round_significant
 from dp_cli.report_html import FRAME_PICTURES, ReportInputs, reason, render_html
 from dp_core.artifact import Artifact, ArtifactMeta, ModelUsed, decode_artifact
 from dp_core.manifest import ComponentRecord, Manifest, RunSection, VideoSection
@@ -521,3 +523,21 @@ def test_models_list_doctor_and_the_report_show_one_digest_per_model(processed):
     assert shown in models_check["detail"].split("core_object_detections: ")[1].split(";")[0]
     [line] = [ln for ln in listed.splitlines() if ln.startswith("nanodet ")]
     assert shown in line
+
+
+def test_step_metadata_in_the_dagster_ui_is_rounded(processed):
+    """Floats of per-video step metadata carry 4 significant digits; the artifact all."""
+    home = processed["folder"] / ".dp" / "dagster_home"
+    with DagsterInstance.from_config(str(home)) as instance:
+        [key] = [k for k in instance.get_asset_keys() if k.path[-1] == "loudness_extractor"]
+        [record] = instance.fetch_materializations(key, limit=1).records
+        metadata = record.asset_materialization.metadata
+    loudness = _artifact(
+        processed["storage"], processed["manifest"].component("loudness_extractor").artifact_key
+    ).arrays
+    exact = float(loudness["integrated_lufs"])
+    assert metadata["integrated_lufs"].value == round_significant(exact) != exact
+    floats = {k: v.value for k, v in metadata.items() if isinstance(v, FloatMetadataValue)}
+    assert {"integrated_lufs", "true_peak_dbtp", "duration_ms"} <= floats.keys()
+    assert all(v == round_significant(v) for v in floats.values()), floats
+    assert metadata["sha256"].value == processed["manifest"].component("loudness_extractor").sha256
