@@ -1,4 +1,5 @@
-"""`tempo_extractor`: tempo, beats and onset strength from the 16 kHz mono track."""
+"""`tempo_extractor`: tempo (with confidence and the alternative level), beats and onset
+strength from the 16 kHz mono track."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def estimate_step(step: StepContext) -> PerVideo:
             arrays=result.as_arrays(),
             display={
                 "tempo_bpm": result.tempo_bpm,
+                "tempo_confidence": result.tempo_confidence,
+                "tempo_alt_bpm": result.tempo_alt_bpm,
+                "tempo_alt_weight": result.tempo_alt_weight,
                 "beats": len(result.beat_times_s),
                 "beat_confidence": result.beat_confidence,
             },
@@ -37,11 +41,12 @@ SPEC = ComponentSpec(
     name="tempo_extractor",
     parallel_videos=True,
     group="audio",
-    description="Tempo (BPM), beat times, onset strength and beat confidence, from the "
-    "16 kHz mono track.",
+    description="Tempo (BPM) with its confidence and alternative metrical level, beat times, "
+    "onset strength and beat confidence, from the 16 kHz mono track.",
     step=estimate_step,
     inputs=("segmenter",),
     streams=("audio_model",),
-    arrays=("tempo_bpm", "beat_times_s"),
+    arrays=("tempo_bpm", "tempo_confidence", "tempo_alt_bpm", "tempo_alt_weight", "beat_times_s"),
+    version="2",  # 2: metrical level by salience, confidence and alternative level (issue 30)
     features=TEMPO_FEATURES,
 )
