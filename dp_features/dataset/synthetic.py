@@ -251,12 +251,14 @@ def write_snapshots(folder: Path, videos: list[SyntheticVideo]) -> Path:
     return folder
 
 
-def write_sample(folder: Path, count: int = 300, channels: int = 30) -> dict[str, Path]:
+def write_sample(
+    folder: Path, count: int = 300, channels: int = 30, seed: int = 7
+) -> dict[str, Path]:
     """The shipped sample: `store/` (result store) + `snapshots.csv` + `SYNTHETIC.txt`."""
     from dp_resources.storage.backends import LocalStorage  # storage lives in dp_resources
 
     folder.mkdir(parents=True, exist_ok=True)
-    videos = synthetic_videos(count, channels)
+    videos = synthetic_videos(count, channels, seed)
     write_result_store(LocalStorage(folder / "store"), videos)
     snapshots = folder / "snapshots.csv"
     snapshot_frame(videos).to_csv(snapshots, index=False)

@@ -219,6 +219,8 @@ def test_the_default_build_and_train_report_the_task_baselines_ranges_bias_and_m
         assert series["model"]["spearman"] > 0.85, series
         assert report["differences"][target]["global_mean"]["mae_log"][1] < 0
         assert series["model"]["mae_log"] < series["content_only"]["mae_log"]
+        # boosted from the persistence line, the model is at least not worse than it
+        assert series["model"]["mae_log"] < series["persistence"]["mae_log"]
         top = {name for name, _ in report["feature_importance"][target][:12]}
         assert len(PLANTED_CONTENT & top) >= 2, top
     # the verdict names every baseline, for each target, plainly
