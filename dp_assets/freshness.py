@@ -32,6 +32,7 @@ from dp_core.artifact import decode_artifact, verify_digest
 from dp_core.component_spec import ComponentSpec
 from dp_core.hashing import sha256_json
 from dp_core.profile import Profile
+from dp_core.storage_keys import video_prefix
 from dp_resources.storage.audit import frames_problems
 from dp_resources.storage.verified_objects import ObjectVerifier
 
@@ -105,6 +106,10 @@ def reusable(
     verifier's storage (see above). `source_digest`: the content digest of the file this run
     planned; `warn` hears every artifact the event log names but the storage does not hold."""
     kept: dict[str, Materialized] = {}
+    # two listings (S3: two requests) instead of a HEAD per artifact and stream file
+    verifier.forget_listings()
+    for root in ("result_store", "frames_dir"):
+        verifier.prefetch(video_prefix(root, key))
     for name in profile.component_order():
         latest = Materialized.latest(instance, name, key)
         if latest is None or latest.status not in ("ok", "empty") or not latest.sha256:

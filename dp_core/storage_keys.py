@@ -31,6 +31,12 @@ def validate_key(key: str) -> str:
     return key
 
 
+def video_prefix(root: str, partition_key: str) -> str:
+    """`<root>/<platform>/<video>`: every run's objects of one video under `root`."""
+    platform, slug = parse_partition_key(partition_key)
+    return validate_key(f"{root}/{platform}/{slug}")
+
+
 def _run_prefix(root: str, partition_key: str, run_id: str) -> str:
     platform, slug = parse_partition_key(partition_key)
     return validate_key(f"{root}/{platform}/{slug}/{run_id}")

@@ -25,8 +25,9 @@ from dp_resources.storage.atomic_files import TEMP_PREFIX, publish_bytes, publis
 class ObjectInfo:
     key: str
     size: int
-    # changes whenever the object's bytes may have changed: ETag + LastModified (S3);
-    # mtime, ctime and inode (folder: ctime moves on every write and cannot be set back)
+    # changes whenever the object's bytes may have changed: the ETag (S3: a digest of the
+    # content); mtime, ctime and inode (folder: ctime moves on every write, no writer can
+    # set it back)
     version: str = ""
 
 
@@ -63,6 +64,15 @@ class Storage(ABC):
         key as `list` returns it; "" for the first page): paging through a large listing.
         Backends override it to avoid listing everything."""
         return [key for key in self.list(prefix) if key > start_after][:limit]
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Size and version of every object under `prefix` (what `head` says of each), in
+        as few requests as the backend allows: one listing instead of a HEAD per object."""
+        for key in self.list(prefix):
+            try:
+                yield self.head(key)
+            except FileNotFoundError:
+                continue  # deleted between the listing and the HEAD
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -124,9 +134,21 @@ class LocalStorage(Storage):
         path = self._path(key)
         if not path.is_file():
             raise FileNotFoundError(f"no object {key!r} in {self.base}")
-        stat = path.stat()
-        version = f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
-        return ObjectInfo(key=key, size=stat.st_size, version=version)
+        return _info(key, path.stat())
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        folder = self._path(prefix)
+        if not folder.is_dir():
+            return
+        for path in folder.rglob("*"):
+            if path.name.startswith(TEMP_PREFIX):
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            if path.is_file():
+                yield _info(path.relative_to(self.root).as_posix(), stat)
 
     def list(self, prefix: str) -> Iterator[str]:
         folder = self._path(prefix)
@@ -168,6 +190,11 @@ class LocalStorage(Storage):
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+
+def _info(key: str, stat: os.stat_result) -> ObjectInfo:
+    version = f"{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}"
+    return ObjectInfo(key=key, size=stat.st_size, version=version)
 
 
 @contextmanager

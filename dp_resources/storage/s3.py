@@ -185,8 +185,24 @@ class S3Storage(Storage):
         except FileNotFoundError:
             self._check_bucket()
             raise
-        version = f"{response.get('ETag', '')}@{response.get('LastModified', '')}"
-        return ObjectInfo(key=key, size=int(response["ContentLength"]), version=version)
+        # the ETag is S3's digest of the content: a rewrite with other bytes changes it
+        return ObjectInfo(key=key, size=int(response["ContentLength"]), version=response["ETag"])
+
+    def list_info(self, prefix: str) -> Iterator[ObjectInfo]:
+        """One `list_objects_v2` page per 1000 objects, not a HEAD per object."""
+        list_prefix = self._key(prefix) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found: list[ObjectInfo] = []
+        with self._errors("list_objects_v2"):
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=list_prefix
+            )
+            for page in pages:
+                found.extend(
+                    ObjectInfo(key=obj["Key"][strip:], size=int(obj["Size"]), version=obj["ETag"])
+                    for obj in page.get("Contents", ())
+                )
+        return iter(found)
 
     def list(self, prefix: str) -> Iterator[str]:
         # Listed eagerly: errors surface at the call, and the result must be sorted anyway.

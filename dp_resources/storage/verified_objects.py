@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_bytes
-from dp_resources.storage.backends import Storage
+from dp_resources.storage.backends import ObjectInfo, Storage
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS verified (
     storage TEXT NOT NULL, key TEXT NOT NULL, size INTEGER NOT NULL, version TEXT NOT NULL,
@@ -33,6 +33,8 @@ class VerifiedCache:
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.execute("PRAGMA journal_mode=WAL")
+            # a lost entry after a power cut costs one re-read, never a wrong verdict
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
 
     def hit(self, storage: str, key: str, size: int, version: str, sha256: str) -> bool:
@@ -70,6 +72,26 @@ class ObjectVerifier:
         self.storage, self.cache = storage, cache
         self.bytes_read = 0  # what the checks cost: bytes hashed (cache misses)
         self.heads = 0
+        self._listed: dict[str, ObjectInfo] = {}
+        self._listed_prefixes: list[str] = []
+
+    def prefetch(self, prefix: str) -> None:
+        """List `prefix` once (S3: one request per 1000 objects): later checks of keys under
+        it take size and version from the listing instead of a HEAD each."""
+        self._listed.update((info.key, info) for info in self.storage.list_info(prefix))
+        self._listed_prefixes.append(prefix.rstrip("/") + "/")
+
+    def forget_listings(self) -> None:
+        self._listed.clear()
+        self._listed_prefixes.clear()
+
+    def _info(self, key: str) -> ObjectInfo:
+        if any(key.startswith(prefix) for prefix in self._listed_prefixes):
+            if key not in self._listed:
+                raise FileNotFoundError(key)
+            return self._listed[key]
+        self.heads += 1
+        return self.storage.head(key)
 
     def problem(self, key: str, sha256: str) -> str | None:
         """None when `key` exists and hashes to `sha256`; otherwise why not, naming the key.
@@ -77,10 +99,9 @@ class ObjectVerifier:
         if not key or not sha256:
             return f"{key or 'an artifact'}: no recorded digest"
         try:
-            info = self.storage.head(key)
+            info = self._info(key)
         except FileNotFoundError:
             return f"{key}: missing from {self.storage.base}"
-        self.heads += 1
         base = self.storage.base
         if self.cache and self.cache.hit(base, key, info.size, info.version, sha256):
             return None

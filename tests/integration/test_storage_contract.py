@@ -313,3 +313,18 @@ def test_local_failed_overwrite_keeps_old_object(tmp_path, monkeypatch) -> None:
     assert store.head("run/obj.npz").size == len(b"the good old version")
     assert list(store.list("run")) == ["run/obj.npz"]
     assert _all_files(tmp_path / "store") == ["run/obj.npz"]
+
+
+def test_list_info_agrees_with_head_and_sees_every_rewrite(storage: Storage) -> None:
+    """Reuse checks trust a listing's size + version in place of a HEAD (and a remembered
+    digest while the version holds): both must say the same, and other bytes must change
+    the version."""
+    storage.put_bytes("v/run/a.npz", b"first")
+    storage.put_bytes("v/run/sub/b.npz", b"second")
+    listed = {info.key: info for info in storage.list_info("v")}
+    assert set(listed) == {"v/run/a.npz", "v/run/sub/b.npz"}
+    for key, info in listed.items():
+        assert info == storage.head(key)
+    storage.put_bytes("v/run/a.npz", b"fIrst")  # one byte flipped, same size
+    assert storage.head("v/run/a.npz").version != listed["v/run/a.npz"].version
+    assert list(storage.list_info("nothing-here")) == []
