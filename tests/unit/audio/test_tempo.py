@@ -22,6 +22,21 @@ def test_arrays_shapes_and_dtypes():
     np.testing.assert_allclose(np.diff(arrays["onset_times_s"]), 0.01)  # 10 ms frames
     for name, value in arrays.items():
         assert not np.isnan(value).any(), name
+    for name in ("tempo_confidence", "tempo_alt_bpm", "tempo_alt_weight"):  # report reads these
+        assert arrays[name].shape == () and arrays[name].dtype == np.float64, name
+    assert 0.0 < float(arrays["tempo_confidence"]) <= 1.0
+    assert 0.0 <= float(arrays["tempo_alt_weight"]) <= 1.0 - float(arrays["tempo_confidence"])
+
+
+@pytest.mark.parametrize("bpm", [90, 120, 160])
+def test_alternative_level_is_metrically_related(bpm):
+    # A metronome's other candidate is a level of the same pulse: x2, x1/2, x3 or x1/3
+    y, _ = click_track(bpm, seconds=12.0, sample_rate=RATE)
+    r = estimate_tempo(y, RATE)
+    assert r.tempo_bpm == pytest.approx(bpm, rel=0.02)
+    ratio = r.tempo_alt_bpm / r.tempo_bpm
+    assert min(abs(ratio / k - 1.0) for k in (2.0, 0.5, 3.0, 1.0 / 3.0)) <= 0.03
+    assert r.tempo_confidence > r.tempo_alt_weight > 0.0
 
 
 @pytest.mark.parametrize("samples", [0, 1, 100, 511, 4000, 9000])
@@ -30,6 +45,7 @@ def test_too_short_for_a_pulse(samples):
     y = np.random.default_rng(0).uniform(-0.1, 0.1, samples).astype(np.float32)
     r = estimate_tempo(y, RATE)
     assert r.tempo_bpm == 0.0 and r.beat_confidence == 0.0 and r.beat_times_s.size == 0
+    assert r.tempo_confidence == 0.0 and r.tempo_alt_bpm == 0.0 and r.tempo_alt_weight == 0.0
     assert not np.isnan(r.onset_strength).any()
 
 
