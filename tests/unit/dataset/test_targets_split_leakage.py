@@ -87,8 +87,9 @@ def test_value_at_age_interpolates_or_drops():
 
 def test_an_enrichment_snapshot_never_becomes_the_target(snapshots):
     before = target_rows(snapshots, TASK).rows.set_index("video_id")
-    # a year later the API says 250,000 views: fetched once, it must not replace the day-7
-    # target, and its channel statistics (after T) must not reach the features
+    # fetched at day 7.5 the API says 250,000 views: inside the window around H, it must
+    # not shift the day-7 target, and its channel statistics (after T) must not reach the
+    # features
     videos = pd.DataFrame(
         {
             "video_id": ["a"],
@@ -96,7 +97,7 @@ def test_an_enrichment_snapshot_never_becomes_the_target(snapshots):
             "published_at": ["2024-01-01T00:00:00Z"],
             "views": [250000],
             "likes": [9000],
-            "fetched_at": pd.to_datetime(["2025-01-01T00:00:00Z"], utc=True),
+            "fetched_at": pd.to_datetime(["2024-01-08T12:00:00Z"], utc=True),
         }
     )
     channels = pd.DataFrame(
@@ -105,7 +106,7 @@ def test_an_enrichment_snapshot_never_becomes_the_target(snapshots):
             "subscribers": [1e6],
             "view_count": [1e8],
             "video_count": [12.0],
-            "fetched_at": pd.to_datetime(["2025-01-01"], utc=True),
+            "fetched_at": pd.to_datetime(["2024-01-08T12:00:00Z"], utc=True),
         }
     )
     enriched = apply_enrichment(snapshots, videos, channels)
