@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.redis_server",
     "tests.fixtures.celery_workers",
     "tests.fixtures.triton_server",
+    "tests.fixtures.three_shots",  # one processed three-shot clip: report and export tests
 ]
 
 warnings.filterwarnings("ignore", message=".*is currently in beta.*")

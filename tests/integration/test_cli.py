@@ -137,6 +137,10 @@ def test_doctor_reports_each_check(tmp_path):
         "dagster home",
     } <= checks.keys()
     assert "H.264 round trip 2 frames" in checks["pyav/ffmpeg"]["detail"]
+    # one digest per model: each the doctor names is the one `dp models list` shows
+    digests = re.findall(r"sha256:\w{12}", checks["models"]["detail"])
+    listed = dp(tmp_path, "models", "list", check_rc=0).stdout
+    assert len(digests) >= 3 and all(d in listed for d in digests), (digests, listed)
     # a configured service that is down is a failed check, named, and exit code 1
     done = dp(tmp_path, "doctor", "--json", env={"DP_REDIS_URL": "redis://127.0.0.1:1"}, check_rc=1)
     failed = [c for c in json.loads(done.stdout)["checks"] if not c["ok"]]

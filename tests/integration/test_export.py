@@ -14,31 +14,17 @@ import pytest
 
 from dp_cli.shot_list import CSV_COLUMNS, smpte
 from dp_core.artifact import decode_artifact
-from dp_core.manifest import Manifest
-from dp_resources.storage.backends import open_storage
-from tests.fixtures.media import ClipSpec, make_clip
+from tests.fixtures.three_shots import FPS
 from tests.integration.test_cli import dp
-from tests.integration.test_report import FPS, SHOT_S, SIZE, three_shots
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("export")
-    spec = ClipSpec(
-        duration_s=3 * SHOT_S,
-        fps=FPS,
-        width=SIZE[1],
-        height=SIZE[0],
-        video_frames=three_shots(),
-        tone_amplitude=0.3,
-    )
-    make_clip(folder / "three_shots.mp4", spec)
-    dp(folder, "process", "three_shots.mp4", check_rc=0)
-    storage = open_storage(str(folder / ".dp" / "storage"))
-    [key] = [k for k in storage.list("result_store") if k.endswith("manifest.json")]
-    manifest = Manifest.model_validate_json(storage.get_bytes(key))
+def run(three_shot_run):
+    """The session's processed three-shot clip, its arrays, frame count and shots CSV."""
+    folder, storage = three_shot_run["folder"], three_shot_run["storage"]
+    manifest = three_shot_run["manifest"]
 
     def arrays(name):
         return decode_artifact(storage.get_bytes(manifest.component(name).artifact_key)).arrays
