@@ -173,6 +173,15 @@ img { max-width: 100%; } .note { color: #4a5568; font-size: .95em; }
 """
 
 
+def _fact(value) -> str:
+    """A fact as text: a mapping as `key value, ...` (never a Python repr)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_fact(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def _fmt_range(value, interval) -> str:
     if value is None:
         return "n/a"
@@ -201,7 +210,7 @@ def render_report_html(figures: dict, title: str = "Popularity model report") ->
         *(f"<li>{html.escape(line)}</li>" for line in figures["verdict"]),
         "</ul>",
         "<h2>Dataset</h2>",
-        _table(["fact", "value"], [[k, str(v)] for k, v in figures["dataset"].items()]),
+        _table(["fact", "value"], [[k, _fact(v)] for k, v in figures["dataset"].items()]),
         "<h2>How to read the metrics</h2><ul>",
         *(f"<li>{html.escape(text)}</li>" for text in METRIC_TEXT.values()),
         "</ul><p class='note'>All metrics are on the held-out test split: other channels "

@@ -245,6 +245,7 @@ def test_the_default_build_and_train_report_the_task_baselines_ranges_bias_and_m
         "Verdict",
     ):
         assert text in page
+    assert "{'" not in page  # facts as text, never a Python dict repr
 
 
 def test_runs_are_named_jobs_and_the_cli_prints_tables(planted):
