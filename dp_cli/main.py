@@ -141,13 +141,18 @@ def _process(paths, profile, storage, batch_size, as_json, force, report, termin
 def _write_reports(results, store, echo) -> None:
     from dp_cli.report_html import write_report
 
+    folders = set()
     for result in results:
         if not result.manifest_key:
             continue
         try:
-            echo(f"report: {write_report(store, result.manifest_key)}")
+            written = write_report(store, result.manifest_key)
+            echo(f"report: {written}")
+            folders.add(written.parent)
         except (DpError, OSError) as exc:  # the run's results stand; only its page is missing
             echo(f"report of {result.source} not written: {exc}")
+    for folder in sorted(folders):  # every report of the folder, rewritten with each
+        echo(f"index: {folder / 'index.html'}")
 
 
 @main.command()
@@ -155,9 +160,11 @@ def _write_reports(results, store, echo) -> None:
 @click.option("--storage", default=None, help="storage base [default: .dp/storage]")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="HTML file to write")
 def report(target, storage, out) -> None:
-    """Write one video's HTML report (previews, status, models, artifacts), readable
-    offline. TARGET: a video file (its latest run), a manifest.json file or its key.
-    Default output: .dp/reports/<partition key>.html."""
+    """Write one video's HTML report (header, headline numbers, aligned timeline, shot
+    table, pictures, status with reasons, models, artifacts), readable offline, and the
+    index.html of its folder; prints the report's absolute path. TARGET: a video file (its
+    latest run), a manifest.json file or its key. Default output:
+    .dp/reports/<partition key>.html."""
     from pathlib import Path
 
     from dp_cli.report_html import locate_manifest, write_report

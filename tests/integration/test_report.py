@@ -92,6 +92,7 @@ def test_process_prints_no_native_log_lines_and_whole_manifest_keys(processed):
     assert any(processed["manifest_key"] in line for line in lines)  # not folded mid-key
     # the report's path is absolute: it opens from any folder
     assert f"report: {folder / '.dp' / 'reports' / 'local__three_shots.html'}" in lines
+    assert f"index: {folder / '.dp' / 'reports' / 'index.html'}" in lines
 
 
 def test_the_report_in_chromium_has_every_status_picture_model_and_link(processed):
