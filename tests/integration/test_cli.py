@@ -12,6 +12,7 @@ import pytest
 
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
+from tests.fixtures.dagster_ui import running_ui
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration
@@ -111,6 +112,14 @@ def test_an_empty_folder_and_missing_s3_credentials_are_named(tmp_path):
     assert done.returncode == 1 and "CONFIG_INVALID" in done.stderr
     for variable in ("DP_S3_ENDPOINT_URL", "DP_S3_ACCESS_KEY", "DP_S3_SECRET_KEY"):
         assert variable in done.stderr
+
+
+def test_dp_ui_prints_its_url_first_and_no_warnings(tmp_path):
+    with running_ui(tmp_path) as port:
+        log = (tmp_path / "ui.log").read_text()  # its stdout and stderr, until it answered
+    assert log.startswith(f"Dagster UI: http://127.0.0.1:{port} (Dagster home ")
+    # Dagster's 30 BetaWarnings (one per asset) and the `dagster dev` supersession warning
+    assert "Warning" not in log and "WARNING" not in log, log[-3000:]
 
 
 def test_wrong_profile_is_a_clear_error(tmp_path):
