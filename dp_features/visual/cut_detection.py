@@ -106,6 +106,7 @@ class CutDetectionConfig:
     wipe_min_explained: float = 0.8  # share of changed pixels that are a's or b's
     wipe_min_side: float = 0.15  # each side holds at least this share of the changed pixels
     wipe_motion_step_s: float = 0.12  # camera motion around a wipe is followed in these steps
+    wipe_min_progress: float = 0.3  # the new picture's share must rise this much over a run
     bar_mean: float = 12.0  # grey levels: edge rows/columns this dark on average ...
     bar_max: float = 48.0  # ... and never brighter than this are letterbox/pillarbox bars
 
@@ -644,6 +645,11 @@ class CutDetector:
             return
         times = np.array([g[1] for g in group])
         share = np.array([g[2] for g in group])
+        # A wipe or slide progresses: the share of the new picture (measured against the
+        # window of each hit, so not monotone for a slide) moves across the run. Hits whose
+        # share stays put (a pan over a sharp edge, a cut inside the window) are not one.
+        if share.max() - share.min() < self.config.wipe_min_progress:
+            return
         # The hits cover the middle of the wipe (each side holding at least
         # `wipe_min_side`): widen the span by the part that share leaves out.
         dt = float(np.median(np.diff(times))) if len(times) > 1 else 0.04
