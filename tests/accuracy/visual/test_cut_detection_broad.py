@@ -35,8 +35,6 @@ from tests.accuracy.visual.real_cut_set import TUNING as OLD_TUNING
 
 pytestmark = pytest.mark.accuracy
 
-REPO_SAMPLES = "samples/cut_photos"
-
 
 @pytest.fixture(scope="module")
 def model():
