@@ -15,6 +15,7 @@ import csv
 import io
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -33,6 +34,12 @@ CSV_COLUMNS = (
     "Length (timecode)",
     "Length (seconds)",
 )
+
+
+def exact_rate(fps: float) -> Fraction:
+    """A float frame rate as the rational it stands for: NTSC's 29.97 (or 29.97002997) is
+    30000/1001, as PySceneDetect reads it; 25.0 is 25."""
+    return Fraction(fps).limit_denominator(1001)
 
 
 def frame_index(t_s: float, fps: float) -> int:
@@ -68,19 +75,24 @@ class Shot:
     confidence: float | None  # the cut's confidence (None for the first shot)
 
     @property
+    def rate(self) -> Fraction:
+        """The frame rate as the rational it stands for (29.97002997 -> 30000/1001)."""
+        return exact_rate(self.fps)
+
+    @property
     def start_s(self) -> float:
-        return self.first / self.fps
+        return float(self.first / self.rate)
 
     @property
     def end_s(self) -> float:
-        return self.stop / self.fps
+        return float(self.stop / self.rate)
 
     @property
     def frames(self) -> int:
         return self.stop - self.first
 
     def csv_row(self) -> list[str]:
-        length_s = self.frames / self.fps
+        length_s = float(self.frames / self.rate)
         return [
             str(self.number),
             str(self.first + 1),
