@@ -63,6 +63,7 @@ from dp_features.dataset.assemble import (
     bytes_hash,
     parquet_bytes,
 )
+from dp_features.dataset.embeddings import EMBEDDING_ARRAYS, pooled
 from dp_features.dataset.evaluation import evaluate_models
 from dp_features.dataset.feature_row import (
     ComponentInput,
@@ -119,8 +120,12 @@ def latest_manifests(store: Storage) -> list[Manifest]:
     return [best[k] for k in sorted(best)]
 
 
-def component_inputs(store: Storage, manifest: Manifest) -> tuple[dict, dict]:
-    """({component: ComponentInput}, {component: signature}) of one manifest's artifacts."""
+def component_inputs(
+    store: Storage, manifest: Manifest, pooled_embeddings: dict | None = None
+) -> tuple[dict, dict]:
+    """({component: ComponentInput}, {component: signature}) of one manifest's artifacts;
+    the mean embedding of each real-model (never stand-in) embedding artifact goes into
+    `pooled_embeddings[component]` when given."""
     inputs, signatures = {}, {}
     for record in manifest.components:
         if record.status == "skipped" or not record.artifact_key:
@@ -140,17 +145,35 @@ def component_inputs(store: Storage, manifest: Manifest) -> tuple[dict, dict]:
             "config_hash": artifact.meta.config_hash,
             "stand_in": any(m.stand_in for m in artifact.meta.models_used),
         }
+        array = EMBEDDING_ARRAYS.get(record.name)
+        real = bool(artifact.meta.models_used) and not signatures[record.name]["stand_in"]
+        wanted = pooled_embeddings is not None and array in artifact.arrays
+        if wanted and real and artifact.meta.status == "ok":
+            vector = pooled(artifact.arrays[array])
+            if vector is not None:
+                pooled_embeddings[record.name] = vector
     return inputs, signatures
 
 
-def build_feature_table(store: Storage) -> pd.DataFrame:
+def build_feature_table(store: Storage, embeddings: list | None = None) -> pd.DataFrame:
     """FEATURE_TABLE_META + the specs' feature columns, one row per video, sorted by
-    video_key."""
+    video_key. With `embeddings` (a list), each real-model embedding artifact's mean
+    vector is appended to it as {video_key, component, vector}."""
     sets = feature_sets()
     names = [column.name for column in feature_columns(sets)]
     rows = []
     for manifest in latest_manifests(store):
-        inputs, signatures = component_inputs(store, manifest)
+        pooled_vectors: dict = {}
+        inputs, signatures = component_inputs(store, manifest, pooled_vectors)
+        for component, vector in sorted(pooled_vectors.items()):
+            if embeddings is not None:
+                embeddings.append(
+                    {
+                        "video_key": manifest.video.partition_key,
+                        "component": component,
+                        "vector": vector.astype(np.float32).tolist(),
+                    }
+                )
         rows.append(
             {
                 "video_key": manifest.video.partition_key,
@@ -268,6 +291,9 @@ class TrainingDatasetConfig(Config):
     include_stand_in: bool | None = Field(
         default=None, description="keep the features of stand-in models [no]"
     )
+    embedding_pca_components: int | None = Field(
+        default=None, description="PCA columns per embedding of a real model [profile: 0]"
+    )
     enrichment_recordings: str | None = Field(
         default=None, description="folder of recorded YouTube Data API answers (replay)"
     )
@@ -302,7 +328,8 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
         context: AssetExecutionContext, config: FeatureTableConfig, storage: StorageResource
     ) -> MaterializeResult:
         store = storage.get_storage()
-        frame = build_feature_table(store)
+        pooled_vectors: list = []
+        frame = build_feature_table(store, pooled_vectors)
         if frame.empty:
             raise DpError(
                 ErrorCode.INPUT_NOT_FOUND,
@@ -316,6 +343,9 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
         store.put_bytes(
             f"{folder}/columns.json", json.dumps(_column_descriptions(), indent=1).encode()
         )
+        # mean embeddings of real models, for the optional PCA columns of training_dataset
+        embeddings = pd.DataFrame(pooled_vectors, columns=["video_key", "component", "vector"])
+        store.put_bytes(f"{folder}/embeddings.parquet", parquet_bytes(embeddings))
         missing = {
             c.removesuffix("_missing"): int(frame[c].sum())
             for c in frame.columns
@@ -328,6 +358,9 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
                 "rows": len(frame),
                 "feature_columns": len(feature_columns(feature_sets())),
                 "videos_missing_component": MetadataValue.json(missing),
+                "videos_with_embeddings": MetadataValue.json(
+                    embeddings["component"].value_counts().sort_index().to_dict()
+                ),
             }
         )
 
@@ -361,13 +394,25 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
                 "min_train_rows": config.min_train_rows,
                 "min_test_rows": config.min_test_rows,
                 "include_stand_in": config.include_stand_in,
+                "embedding_pca_components": config.embedding_pca_components,
             },
         )
         task = Task.from_settings(settings)
-        features = read_parquet(store, upstream_key(context, "feature_table"))
+        features_key = upstream_key(context, "feature_table")
+        features = read_parquet(store, features_key)
+        embeddings_key = features_key.rsplit("/", 1)[0] + "/embeddings.parquet"
+        embeddings = (
+            read_parquet(store, embeddings_key)
+            if settings.embedding_pca_components and store.exists(embeddings_key)
+            else None
+        )
         targets = load_targets(snapshots_path, config.enrichment_recordings, task)
         dataset = assemble_dataset(
-            features, targets, task, DatasetOptions.from_settings(settings, config.split_time)
+            features,
+            targets,
+            task,
+            DatasetOptions.from_settings(settings, config.split_time),
+            embeddings,
         )
         for warning in dataset.warnings:
             context.log.warning(warning)
@@ -398,7 +443,11 @@ def dataset_assets(components: list[str] | None = None) -> list[AssetsDefinition
             "dropped_columns": dataset.dropped_columns,
             "warnings": dataset.warnings,
             "correlations": [c.__dict__ for c in dataset.correlations],
-            "column_descriptions": {**_column_descriptions(), **TEMPORAL_DESCRIPTIONS},
+            "column_descriptions": {
+                **_column_descriptions(),
+                **TEMPORAL_DESCRIPTIONS,
+                **dataset.embedding_descriptions,
+            },
             "leakage_checks": "passed",
         }
         store.put_bytes(f"{folder}/training_dataset.parquet", data)

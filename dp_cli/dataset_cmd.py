@@ -195,6 +195,9 @@ def dataset() -> None:
 @click.option("--min-train-rows", type=int, default=None, help="refuse below [profile: 50]")
 @click.option("--min-test-rows", type=int, default=None, help="refuse below [profile: 20]")
 @click.option("--include-stand-in", is_flag=True, help="keep the features of stand-in models")
+@click.option(
+    "--embedding-pca", type=int, default=None, help="PCA columns per real-model embedding [0]"
+)
 @click.option("--enrichment", default=None, help="folder of recorded YouTube API answers")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document on stdout")
 def dataset_build(
@@ -209,6 +212,7 @@ def dataset_build(
     min_train_rows,
     min_test_rows,
     include_stand_in,
+    embedding_pca,
     enrichment,
     as_json,
 ) -> None:
@@ -226,6 +230,7 @@ def dataset_build(
         "min_train_rows": min_train_rows,
         "min_test_rows": min_test_rows,
         "include_stand_in": True if include_stand_in else None,
+        "embedding_pca_components": embedding_pca,
         "enrichment_recordings": str(Path(enrichment).absolute()) if enrichment else None,
     }
     landed, error = run_dataset_job(

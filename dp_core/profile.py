@@ -106,6 +106,9 @@ class DatasetSettings(_Strict):
     min_test_rows: int = Field(20, ge=1, description="fewer is a refusal")
     include_stand_in: bool = Field(False, description="keep features of stand-in models")
     bootstrap_samples: int = Field(300, ge=10, le=10000, description="channel resamples")
+    embedding_pca_components: int = Field(
+        0, ge=0, le=32, description="PCA features per embedding (real models only); 0: off"
+    )
 
     @model_validator(mode="after")
     def _prediction_before_horizon(self) -> DatasetSettings:

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_bytes
+from dp_features.dataset.embeddings import pca_features
 from dp_features.dataset.leakage import (
     Correlation,
     LeakFinding,
@@ -69,6 +70,7 @@ class DatasetOptions:
     min_test_rows: int = 20
     include_stand_in: bool = False
     split_time: str | None = None
+    embedding_pca_components: int = 0
 
     @classmethod
     def from_settings(cls, settings, split_time: str | None = None) -> DatasetOptions:
@@ -79,6 +81,7 @@ class DatasetOptions:
             settings.min_test_rows,
             settings.include_stand_in,
             split_time,
+            settings.embedding_pca_components,
         )
 
 
@@ -97,6 +100,7 @@ class TrainingDataset:
     warnings: list[str] = field(default_factory=list)
     correlations: list[Correlation] = field(default_factory=list)
     unmatched_videos: list[str] = field(default_factory=list)  # features without targets
+    embedding_descriptions: dict[str, str] = field(default_factory=dict)  # PCA columns
 
     def part(self, split: str) -> pd.DataFrame:
         return self.frame[self.frame["split"] == split].reset_index(drop=True)
@@ -172,9 +176,11 @@ def assemble_dataset(
     targets: Targets,
     task: Task,
     options: DatasetOptions | None = None,
+    embeddings: pd.DataFrame | None = None,
 ) -> TrainingDataset:
-    """Join, split, check the rules (DpError CONFIG_INVALID naming each and its fix), drop
-    uninformative columns, order the rows."""
+    """Join, split, check the rules (DpError CONFIG_INVALID naming each and its fix), add
+    the PCA embedding columns (optional: `embeddings` of real models, fitted on train),
+    drop uninformative columns, order the rows."""
     options = options or DatasetOptions()
     joined = join_targets(feature_table, targets.rows)
     unmatched = sorted(set(feature_table["video_key"]) - set(joined["video_key"]))
@@ -217,6 +223,16 @@ def assemble_dataset(
     )
     raise_on_leaks(findings)
 
+    embedding_descriptions: dict[str, str] = {}
+    if embeddings is not None and not embeddings.empty and options.embedding_pca_components:
+        pca, embedding_descriptions = pca_features(
+            embeddings, list(train["video_key"]), options.embedding_pca_components
+        )
+        if not pca.empty:
+            train, validation, test = (
+                f.join(pca, on="video_key") for f in (train, validation, test)
+            )
+            content += list(pca.columns)
     all_missing = [c for c in (*content, *metadata) if train[c].isna().all()]
     constant = [
         c
@@ -260,6 +276,7 @@ def assemble_dataset(
         warnings=warnings,
         correlations=strong_correlations(development, feature_columns, TARGETS),
         unmatched_videos=unmatched,
+        embedding_descriptions=embedding_descriptions,
     )
 
 

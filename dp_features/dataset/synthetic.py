@@ -142,6 +142,17 @@ STAND_IN_MODEL = ModelUsed(
 )
 
 
+REAL_CLIP_MODEL = STAND_IN_MODEL.model_copy(
+    update={"name": "clip-vit-b32", "weights_digest": "1" * 64, "stand_in": False}
+)
+
+
+def _models(component: str, stand_in: tuple[str, ...]) -> list[ModelUsed]:
+    if component in stand_in:
+        return [STAND_IN_MODEL]
+    return [REAL_CLIP_MODEL] if component == "core_clip" else []
+
+
 def write_run(
     storage,
     video: SyntheticVideo,
@@ -149,12 +160,16 @@ def write_run(
     finished_at: datetime,
     config_hash: str = "synthetic",
     stand_in: tuple[str, ...] = (),
+    clip_embeddings: np.ndarray | None = None,
 ) -> Manifest:
     """Artifacts + a finished manifest for one video, as the pipeline would write them;
-    the components in `stand_in` name a stand-in model in their meta."""
+    the components in `stand_in` name a stand-in model in their meta. With
+    `clip_embeddings` (frames x dim) a `core_clip` artifact is written too, from a real
+    model unless "core_clip" is in `stand_in`."""
     key = video_key("youtube", video.video_id).partition_key
     records = []
-    for component in COMPONENTS:
+    components = COMPONENTS if clip_embeddings is None else (*COMPONENTS, "core_clip")
+    for component in components:
         error = component == "speech_activity" and video.speech_error
         meta = ArtifactMeta(
             component=component,
@@ -169,9 +184,13 @@ def write_run(
             analysis_fps=2.0,
             analysis_width=640,
             analysis_height=360,
-            models_used=[STAND_IN_MODEL] if component in stand_in else [],
+            models_used=_models(component, stand_in),
         )
-        arrays = {} if error else _arrays(video, component)
+        arrays = (
+            {"embeddings": np.asarray(clip_embeddings, np.float32)}
+            if component == "core_clip"
+            else ({} if error else _arrays(video, component))
+        )
         storage.put_bytes(
             artifact_key(key, run_id, component), encode_artifact(Artifact(meta, arrays))
         )

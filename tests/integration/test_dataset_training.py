@@ -39,6 +39,7 @@ from dp_cli.main import main
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.errors import DpError
+from dp_core.identity import video_key
 from dp_core.manifest import Manifest
 from dp_features.dataset.assemble import (
     DatasetOptions,
@@ -395,6 +396,40 @@ def test_stand_in_features_are_marked_and_left_out_by_default(tables, tmp_path):
     assert not any(c.startswith("speech_activity_") for c in dataset.feature_columns)
     kept = assemble_dataset(marked, targets, TASK, DatasetOptions(include_stand_in=True))
     assert "speech_activity_speech_ratio" in kept.feature_columns
+
+
+def test_embedding_pca_columns_come_only_from_real_models(tables, tmp_path):
+    store = LocalStorage(tmp_path)
+    real, stand_in = synthetic_videos(count=2, channels=1)
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    frames = np.arange(12, dtype=np.float64).reshape(3, 4)
+    write_run(store, real, "run-real", when, clip_embeddings=frames)
+    write_run(store, stand_in, "run-fake", when, clip_embeddings=frames, stand_in=("core_clip",))
+    pooled_vectors = []
+    build_feature_table(store, pooled_vectors)
+    assert [(e["video_key"], e["component"]) for e in pooled_vectors] == [
+        (video_key("youtube", real.video_id).partition_key, "core_clip")
+    ]
+    assert pooled_vectors[0]["vector"] == [4.0, 5.0, 6.0, 7.0]  # the frames' mean
+
+    features, targets = features_and_targets(tables)
+    rng = np.random.default_rng(8)
+    embeddings = pd.DataFrame(
+        {
+            "video_key": features["video_key"],
+            "component": "core_clip",
+            "vector": list(rng.normal(size=(len(features), 16))),
+        }
+    )
+    off = assemble_dataset(features, targets, TASK, embeddings=embeddings)
+    assert not any("_pca_" in c for c in off.feature_columns)  # off by default
+    on = assemble_dataset(
+        features, targets, TASK, DatasetOptions(embedding_pca_components=3), embeddings
+    )
+    assert {"core_clip_pca_1", "core_clip_pca_2", "core_clip_pca_3"} <= set(
+        on.feature_groups["content"]
+    )
+    assert on.frame["core_clip_pca_1"].notna().all()
 
 
 def test_rows_from_two_profiles_are_refused_with_the_fix(tables):

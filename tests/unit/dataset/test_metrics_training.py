@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dp_features.dataset.embeddings import fit_pca, pca_features, pooled
 from dp_features.dataset.metrics import (
     bootstrap_ranges,
     mae,
@@ -132,3 +133,21 @@ def test_with_a_prior_boosting_starts_from_the_persistence_line():
     assert mae(truth, model.predict_log(test)) < mae(truth, line)  # the trees add speech
     # without the prior among the features there is no line to start from
     assert train_model(train, ["speech"], "views", validation=validation).base is None
+
+
+def test_pca_embedding_features_are_fitted_on_train_only():
+    rng = np.random.default_rng(6)
+    direction = np.array([3.0, 4.0, 0.0, 0.0]) / 5.0
+    keys = [f"v{i}" for i in range(40)]
+    vectors = rng.normal(0, 0.05, (40, 4)) + np.outer(rng.normal(0, 2, 40), direction)
+    vectors[30:] += 100.0  # test rows far away: a fit that saw them would centre on them
+    frame = pd.DataFrame({"video_key": keys, "component": "core_clip", "vector": list(vectors)})
+    columns, descriptions = pca_features(frame, keys[:30], components=2)
+    assert list(columns.columns) == ["core_clip_pca_1", "core_clip_pca_2"]
+    assert "fit on train" in descriptions["core_clip_pca_1"]
+    mean, directions = fit_pca(vectors[:30], 2)
+    assert abs(directions[0] @ direction) == pytest.approx(1.0, abs=1e-3)  # the planted axis
+    np.testing.assert_allclose(
+        columns.loc[keys, "core_clip_pca_1"], (vectors - mean) @ directions[0]
+    )
+    assert pooled(np.ones((3, 4))).tolist() == [1.0] * 4 and pooled(np.zeros((0, 4))) is None
