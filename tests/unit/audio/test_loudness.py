@@ -54,6 +54,26 @@ def test_as_arrays_names_every_field_once():
     assert arrays["momentary_max_lufs"] == pytest.approx(-23.0, abs=0.1)
 
 
+def test_chunks_of_exactly_one_hop_lose_no_hop():
+    """A chunk that completes a 100 ms hop exactly closes it at once (the last hop too)."""
+    x = _tone(-23.0, 4.1)  # 41 hops: an odd count, so no later chunk flushes a pending hop
+    meter = LoudnessMeter(RATE, "stereo", 2)
+    for start in range(0, x.shape[1], RATE // 10):
+        meter.add(x[:, start : start + RATE // 10])
+    streamed, whole = meter.result(), measure_loudness(x, RATE, "stereo")
+    assert streamed.short_term_lufs.size == whole.short_term_lufs.size == 41 - 30 + 1
+    assert streamed.gated_block_count == whole.gated_block_count == 41 - 4 + 1
+
+
+def test_silence_is_measured_without_a_numpy_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # log10(0) must not warn: -inf is the documented value
+        r = measure_loudness(np.zeros((2, 4 * RATE), dtype=np.float32), RATE, "stereo")
+    assert r.momentary_max_lufs == -np.inf and np.all(r.short_term_lufs == -np.inf)
+
+
 def test_mono_reads_3db_below_the_same_tone_on_two_channels():
     # BS.1770 sums channel energies: one channel of a -23 dBFS sine is -23 - 3.01 LUFS.
     r = measure_loudness(_tone(-23.0, 5.0, n_channels=1)[0], RATE, "mono")
