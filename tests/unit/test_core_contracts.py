@@ -76,6 +76,7 @@ def _error(call, *args, **kwargs) -> DpError:
         ("a-b-c8687a08aa5d", "a-b-c8687a08aa5d-05a6011fe169"),  # a kept id never looks hashed
         ("x" * 80, "x" * 80),  # the longest kept id
         ("x" * 81, "x" * 66 + "-4d1f7bb876c6"),
+        ("X y X", "X-y-X-41b29df0d195"),
     ],
 )
 def test_slugs_of_stored_videos_stay_the_same(video_id, slug):
@@ -163,6 +164,7 @@ def test_checkpoint_names_the_run_and_the_latest_state_per_component():
     )
     assert state["components"]["segmenter"]["state"] == "success"
     assert not state["complete"]
+    assert checkpoint(events[:1], "STARTED")["run_id"] == "r1"  # the first event names the run
     empty = checkpoint([], "QUEUED")
     assert empty["run_id"] is None and empty["partition_key"] is None and empty["complete"]
 
@@ -175,6 +177,7 @@ def test_artifact_refusals_name_what_is_wrong():
     error = _error(encode_artifact, Artifact(meta=meta, arrays={META_ENTRY: np.zeros(1)}))
     assert error.code is ErrorCode.INTERNAL
     assert error.message == f"array name {META_ENTRY!r} is reserved"
+    assert _error(decode_artifact, b"x").message.startswith("<bytes> is not a valid NPZ artifact")
     error = _error(decode_artifact, b"not a zip", source="k.npz")
     assert error.code is ErrorCode.INPUT_CORRUPT
     assert error.message.startswith("k.npz is not a valid NPZ artifact: ")
@@ -182,8 +185,9 @@ def test_artifact_refusals_name_what_is_wrong():
     np.savez_compressed(buffer, x=np.zeros(2))
     error = _error(decode_artifact, buffer.getvalue(), source="k.npz")
     assert error.message == f"k.npz has no {META_ENTRY!r} entry"
-    with pytest.raises(ValueError, match="an artifact with status 'error' needs an error_code"):
+    with pytest.raises(ValueError) as raised:
         ArtifactMeta.model_validate({**meta.model_dump(), "status": "error", "error_code": None})
+    assert "Value error, an artifact with status 'error' needs an error_code [" in str(raised.value)
 
 
 def test_the_digest_check_on_read_passes_only_the_recorded_bytes():
@@ -339,6 +343,10 @@ def test_every_profile_problem_is_named_in_one_message():
     assert "components.cut_detection: needs 'segmenter', which the profile lacks" in problems
     assert problems[-1] == "components.segmenter: every profile needs the segmenter"
     data["components"] = {"segmenter": segmenter}
+    data.update(name="Bad Name", batching={"videos_per_run": 0})
+    problems = _error(parse_profile, data, catalog()).message.split("; ")
+    assert len(problems) == 2 and problems[0].startswith("profile <profile>: name: ")
+    assert problems[1].startswith("batching.videos_per_run: ")
     assert _error(parse_profile, [1], catalog()).message == (
         "profile <profile>: <root>: Input should be a valid dictionary or instance of Profile"
     )
@@ -346,7 +354,7 @@ def test_every_profile_problem_is_named_in_one_message():
 
 def test_a_profile_file_is_found_by_its_path_whatever_its_suffix(tmp_path):
     text = (PROFILES_DIR / "cpu_baseline.yaml").read_text()
-    for name in ("mine.yml", "mine.yaml", "mine"):
+    for name in ("plain", "mine.yml", "mine.yaml"):  # no suffix: found because it exists
         (tmp_path / name).write_text(text)
         assert load_profile(str(tmp_path / name), catalog()).name == "cpu_baseline"
     bad = tmp_path / "bad.yml"
