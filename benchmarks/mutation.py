@@ -187,23 +187,33 @@ def run_group(name: str, work_root: Path, max_children: int) -> dict[str, Counte
 
 
 def report(results: dict[str, Counter]) -> float:
+    """Prints the table; returns the overall kill rate over the mutants that were checked
+    (a stopped run leaves some "not checked": they are counted apart, not as survivors)."""
     print(
-        f"\n{'module':<40} {'mutants':>7} {'killed':>7} {'survived':>8} {'other':>6} {'kill %':>7}"
+        f"\n{'module':<40} {'mutants':>7} {'checked':>7} {'killed':>7} {'survived':>8} "
+        f"{'other':>6} {'kill %':>7}"
     )
-    total_killed = total = 0
+    total_killed = total_checked = total = 0
     for module, counts in results.items():
         survivors = counts.pop("_survivors")
         n = sum(counts.values())
+        checked = n - counts["not checked"]
         killed = counts["killed"]
-        other = n - killed - counts["survived"]
-        rate = 100.0 * killed / n if n else float("nan")
-        print(f"{module:<40} {n:>7} {killed:>7} {counts['survived']:>8} {other:>6} {rate:>6.1f}%")
+        other = checked - killed - counts["survived"]
+        rate = 100.0 * killed / checked if checked else float("nan")
+        print(
+            f"{module:<40} {n:>7} {checked:>7} {killed:>7} {counts['survived']:>8} "
+            f"{other:>6} {rate:>6.1f}%"
+        )
         for survivor in survivors:
             print(f"    survived: {survivor}")
         total_killed += killed
+        total_checked += checked
         total += n
-    overall = 100.0 * total_killed / total if total else float("nan")
-    print(f"{'all':<40} {total:>7} {total_killed:>7} {'':>8} {'':>6} {overall:>6.1f}%")
+    overall = 100.0 * total_killed / total_checked if total_checked else float("nan")
+    print(
+        f"{'all':<40} {total:>7} {total_checked:>7} {total_killed:>7} {'':>8} {'':>6} {overall:>6.1f}%"
+    )
     return overall
 
 
@@ -215,6 +225,9 @@ def main() -> int:
     parser.add_argument("--work", default=None, help="scratch folder [a new temp folder]")
     parser.add_argument("--max-children", type=int, default=2)
     parser.add_argument("--goal", type=float, default=90.0, help="kill-rate goal, percent")
+    parser.add_argument(
+        "--report-only", action="store_true", help="summarise the runs already in --work"
+    )
     args = parser.parse_args()
     unknown = sorted(set(args.groups) - set(GROUPS))
     if unknown:
@@ -222,7 +235,10 @@ def main() -> int:
     work_root = Path(args.work or tempfile.mkdtemp(prefix="dp-mutation-"))
     results: dict[str, Counter] = {}
     for group in args.groups or DEFAULT_GROUPS:
-        results |= run_group(group, work_root, args.max_children)
+        if args.report_only:
+            results |= _results(work_root / group, GROUPS[group][1])
+        else:
+            results |= run_group(group, work_root, args.max_children)
     overall = report(results)
     gap = args.goal - overall
     print(
