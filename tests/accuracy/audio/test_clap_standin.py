@@ -170,6 +170,7 @@ def test_real_loader_path_with_a_toy_bpe_tokenizer(tmp_path, stand_in_dir):
     model = load_clap(folder)
     audio, text = model.models_used
     assert not model.stand_in and (audio.name, text.name) == ("toy-clap-audio", "toy-clap-text")
+    assert not audio.verified and not text.verified  # unpinned digests: never reported real
     assert audio.weights_digest == sha256_file(folder / AUDIO_FILE)
     assert text.weights_digest != sha256_file(folder / TEXT_FILE)  # covers tokenizer.json too
     ids, mask = model.tokenizer.encode(["This is a sound of dog.", "x " * 300])
