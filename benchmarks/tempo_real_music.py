@@ -78,6 +78,21 @@ def real_part(part: str) -> tuple[list[str], dict[str, int], int]:
     return rows, passed, cases
 
 
+def charted() -> list[str]:
+    rows = []
+    for part in ("tuning", "heldout"):
+        for piece in real_music.pieces(part):
+            truth = real_music.chart_bpm(piece)
+            if truth is None:
+                continue
+            y = real_music.rendered(piece, 1.0)
+            mine, lib = ours(y), theirs(y)
+            rows.append(
+                f"| {piece.name} | {truth:.0f} | {mine:.1f} ({mine / truth:.2f}x) | {lib:.1f} ({lib / truth:.2f}x) |"
+            )
+    return rows
+
+
 def synthetic() -> tuple[list[str], dict[str, int], int]:
     material = [
         (f"click {b}", b, click_track(b, 20.0, RATE)[0])
@@ -130,6 +145,9 @@ def main() -> None:
             f"({passed['librosa'] / cases:.0%}), librosa at a 10 ms hop "
             f"{passed['librosa_10ms']}/{cases} ({passed['librosa_10ms'] / cases:.0%})"
         )
+    print("\n### Frets on Fire songs: tempo at 1.0x against the note chart's tempo\n")
+    print("| piece | chart BPM | ours | librosa |\n| --- | --- | --- | --- |")
+    print("\n".join(charted()))
     rows, passed, n = synthetic()
     print("\n### synthetic (known tempo, 1.0x)\n")
     print("| signal | ours BPM | librosa BPM |\n| --- | --- | --- |")
