@@ -33,7 +33,9 @@ def one_seed(seed: int, videos: int) -> dict:
     settings = dataset_settings("cpu_baseline", {})
     task = Task.from_settings(settings)
     with tempfile.TemporaryDirectory() as folder:
-        paths = write_sample(Path(folder), count=videos, channels=videos // 10, seed=seed)
+        paths = write_sample(
+            Path(folder), LocalStorage, count=videos, channels=videos // 10, seed=seed
+        )
         features = build_feature_table(LocalStorage(paths["store"]))
         targets = load_targets(str(paths["snapshots"]), None, task)
     dataset = assemble_dataset(features, targets, task, DatasetOptions.from_settings(settings))

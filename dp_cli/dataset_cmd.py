@@ -248,8 +248,11 @@ def dataset_build(
 def dataset_sample(folder, videos) -> None:
     """Write the SYNTHETIC sample: a result store and its snapshots (labelled synthetic)."""
     from dp_features.dataset.synthetic import write_sample
+    from dp_resources.storage.backends import LocalStorage
 
-    paths = write_sample(Path(folder).absolute(), count=videos, channels=max(1, videos // 10))
+    paths = write_sample(
+        Path(folder).absolute(), LocalStorage, count=videos, channels=max(1, videos // 10)
+    )
     click.echo(f"synthetic sample store: {paths['store']}")
     click.echo(f"synthetic snapshots:    {paths['snapshots']}")
     click.echo(

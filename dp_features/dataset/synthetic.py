@@ -271,14 +271,14 @@ def write_snapshots(folder: Path, videos: list[SyntheticVideo]) -> Path:
 
 
 def write_sample(
-    folder: Path, count: int = 300, channels: int = 30, seed: int = 7
+    folder: Path, open_store, count: int = 300, channels: int = 30, seed: int = 7
 ) -> dict[str, Path]:
-    """The shipped sample: `store/` (result store) + `snapshots.csv` + `SYNTHETIC.txt`."""
-    from dp_resources.storage.backends import LocalStorage  # storage lives in dp_resources
-
+    """The shipped sample: `store/` (result store) + `snapshots.csv` + `SYNTHETIC.txt`.
+    `open_store(path)` gives the storage to write the store through (this layer does no
+    storage I/O of its own: dp_resources.storage.backends.LocalStorage)."""
     folder.mkdir(parents=True, exist_ok=True)
     videos = synthetic_videos(count, channels, seed)
-    write_result_store(LocalStorage(folder / "store"), videos)
+    write_result_store(open_store(folder / "store"), videos)
     snapshots = folder / "snapshots.csv"
     snapshot_frame(videos).to_csv(snapshots, index=False)
     (folder / "SYNTHETIC.txt").write_text(LABEL + "\n")
