@@ -89,3 +89,28 @@ def test_a_short_dim_fade_at_a_cut_is_one_gradual_transition():
     # The span covers the dim frames (22 and 23 at 8 fps) and reaches into both fades.
     assert start <= times[21] and end >= times[24], (start, end)
     assert times[21] < result.cut_times_s[0] < times[24]
+
+
+def test_a_cut_between_two_bright_low_texture_shots_is_not_a_flash(sample_clips, tmp_path):
+    # Real washed-out pictures (opencv-doc's tree.avi, then its leuvenB photograph, both at
+    # 30 % contrast near white): after the flash test's motion compensation the two look
+    # alike (0.26 < 0.35), so the flash test only looks for the old picture after a jump
+    # back - and there is none at a cut. (Without that rule this cut was taken for a flash.)
+    from dp_resources.models.registry import model_folder
+    from tests.accuracy.visual import broad_cut_set as broad
+
+    photos = next(iter(sample_clips.values())).parent / "cut_photos"  # samples/cut_photos
+    paths = broad.source_paths(sample_clips, model_folder("transnetv2"), photos)
+    bright = (broad.Look("bright"),)
+    edit = broad.Edit(
+        "bright-cut",
+        (
+            broad.Shot(broad.Footage("tree", 0, 45), bright),
+            broad.Join("hard", label="hard-bright"),
+            broad.Shot(broad.Still("leuvenB", 45), bright),
+        ),
+    )
+    [clip] = broad.load_clips((edit,), broad.Sources(paths), tmp_path)
+    result = detect_cuts(clip.frames, clip.times_s, clip.duration_s)
+    assert len(result.cut_times_s) == 1, result.cut_times_s
+    assert abs(result.cut_times_s[0] - clip.times_s[45]) < 1e-6
