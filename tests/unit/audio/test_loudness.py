@@ -2,7 +2,12 @@ import numpy as np
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_features.audio.loudness import LoudnessMeter, measure_loudness
+from dp_features.audio.loudness import (
+    LoudnessMeter,
+    _gated_loudness,
+    _loudness_range,
+    measure_loudness,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -170,3 +175,32 @@ def test_chunk_with_other_channel_count_mid_stream():
     with pytest.raises(DpError) as info:
         meter.add(np.zeros((1, 10)))
     assert info.value.code == ErrorCode.INPUT_CORRUPT
+
+
+def test_exactly_one_block_and_exactly_one_short_term_window():
+    r = measure_loudness(_tone(-20.0, 0.4), RATE, "stereo")
+    assert r.gated_block_count == 1 and r.integrated_lufs == pytest.approx(-20.0, abs=0.1)
+    r = measure_loudness(_tone(-20.0, 3.0), RATE, "stereo")
+    assert r.short_term_lufs.size == 1 and r.short_term_times_s.tolist() == [1.5]
+
+
+def test_a_block_exactly_at_the_absolute_gate_does_not_pass_it():
+    """BS.1770-4 / Tech 3342 keep blocks *above* -70 LUFS."""
+    assert _gated_loudness(np.array([-70.0]), -10.0) == (float("-inf"), 0)
+    assert _loudness_range(np.array([-70.0, -70.0])) == 0.0
+    # within 20 LU of the rest, so only the absolute gate keeps -70 out of the spread
+    assert _loudness_range(np.array([-70.0] * 5 + [-60.0] * 5)) == 0.0
+
+
+def _nearest_rank_lra(values: np.ndarray) -> float:
+    """Tech 3342's reference: sorted values, nearest rank round((n - 1) * p / 100), rounding
+    halves up, for p = 10 and 95 (no gate reached here: every value is within 20 LU)."""
+    v = np.sort(values)
+    n = v.size
+    return float(v[int((n - 1) * 95 / 100 + 0.5)] - v[int((n - 1) * 10 / 100 + 0.5)])
+
+
+@pytest.mark.parametrize("n", [7, 21, 25, 50, 99, 101, 206, 333, 1000])
+def test_loudness_range_takes_the_nearest_ranks(n):
+    values = -30.0 + 15.0 * np.random.default_rng(n).random(n) ** 2  # distinct, skewed
+    assert _loudness_range(values) == pytest.approx(_nearest_rank_lra(values), abs=1e-12)
