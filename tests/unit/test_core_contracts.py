@@ -49,6 +49,7 @@ from dp_core.storage_keys import (
     state_events_key,
     state_prefix,
     validate_key,
+    video_prefix,
 )
 from dp_core.version import dataprocessor_version
 from tests.fixtures.artifacts import artifact_meta
@@ -120,6 +121,8 @@ def test_every_stored_object_has_its_documented_key():
     assert state_events_key(key, "r1") == "state/youtube/abc/r1/state_events.jsonl"
     assert state_checkpoint_key(key, "r1") == "state/youtube/abc/r1/state.json"
     assert frames_prefix(key, "r1") == "frames_dir/youtube/abc/r1"
+    assert video_prefix("result_store", key) == "result_store/youtube/abc"
+    assert _error(video_prefix, "../x", key).code is ErrorCode.CONFIG_INVALID
 
 
 @pytest.mark.parametrize(
