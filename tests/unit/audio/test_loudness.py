@@ -204,3 +204,21 @@ def _nearest_rank_lra(values: np.ndarray) -> float:
 def test_loudness_range_takes_the_nearest_ranks(n):
     values = -30.0 + 15.0 * np.random.default_rng(n).random(n) ** 2  # distinct, skewed
     assert _loudness_range(values) == pytest.approx(_nearest_rank_lra(values), abs=1e-12)
+
+
+def test_mono_takes_planar_or_flat_chunks_and_bad_chunks_are_named():
+    x = _tone(-23.0, 1.0, n_channels=1)
+    flat, planar = LoudnessMeter(RATE, "mono", 1), LoudnessMeter(RATE, "mono", 1)
+    flat.add(x[0])
+    planar.add(x)  # [1, S]
+    assert flat.result().integrated_lufs == planar.result().integrated_lufs
+    with pytest.raises(DpError) as info:
+        LoudnessMeter(RATE, "stereo", 2).add(x[0])
+    assert info.value.code is ErrorCode.INPUT_CORRUPT
+    assert info.value.message == (
+        f"audio chunk has shape ({RATE},), expected [2, samples] (planar)"
+    )
+    with pytest.raises(DpError) as info:
+        LoudnessMeter(RATE, "mono", 1).add((x * 32767).astype(np.int16))
+    assert info.value.code is ErrorCode.INPUT_UNSUPPORTED
+    assert info.value.message == "audio must be float in -1..1, got int16"
