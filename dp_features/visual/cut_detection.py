@@ -839,25 +839,38 @@ def _slide_share(
     b = pb.reshape(m, h, w, 3)
     k = pk.reshape(m, h, w, 3)
     scale = np.abs(a - b).mean(axis=(1, 2, 3)) + 1e-3
+    plain = np.minimum(np.abs(k - a).mean(axis=(1, 2, 3)), np.abs(k - b).mean(axis=(1, 2, 3)))
+    bound = np.minimum(c.wipe_max_residual * scale, 0.5 * plain)  # a slide's error is below
     best_err = np.full(m, np.inf)
     best_share = np.full(m, -1.0)
     for axis, size in ((2, w), (1, h)):
+        # Column (row) means first: the mean error of the means is a lower bound of the
+        # mean error, so an offset whose means miss the bound is skipped exactly.
+        pa1, pb1, pk1 = (x.mean(axis=3 - axis) for x in (a, b, k))  # [m, size, 3]
         for s in range(max(1, int(size * c.wipe_min_side)), int(size * (1 - c.wipe_min_side)) + 1):
             for from_end in (True, False):
-                if axis == 2:
-                    if from_end:  # b comes in from the right, a leaves to the left
-                        pred = np.concatenate([a[:, :, s:], b[:, :, :s]], axis=2)
-                    else:
-                        pred = np.concatenate([b[:, :, w - s :], a[:, :, : w - s]], axis=2)
-                elif from_end:
-                    pred = np.concatenate([a[:, s:], b[:, :s]], axis=1)
+                cut = size - s
+                if from_end:  # b comes in from the right (bottom), a leaves to the left (top)
+                    prof = np.concatenate([pa1[:, s:], pb1[:, :s]], axis=1)
                 else:
-                    pred = np.concatenate([b[:, h - s :], a[:, : h - s]], axis=1)
-                err = np.abs(k - pred).mean(axis=(1, 2, 3))
-                better = err < best_err
-                best_err[better] = err[better]
-                best_share[better] = s / size
-    plain = np.minimum(np.abs(k - a).mean(axis=(1, 2, 3)), np.abs(k - b).mean(axis=(1, 2, 3)))
+                    prof = np.concatenate([pb1[:, cut:], pa1[:, :cut]], axis=1)
+                rows = np.nonzero(np.abs(pk1 - prof).mean(axis=(1, 2)) < bound)[0]
+                if len(rows) == 0:
+                    continue
+                ar, br = a[rows], b[rows]
+                if axis == 2:
+                    if from_end:
+                        pred = np.concatenate([ar[:, :, s:], br[:, :, :s]], axis=2)
+                    else:
+                        pred = np.concatenate([br[:, :, cut:], ar[:, :, :cut]], axis=2)
+                elif from_end:
+                    pred = np.concatenate([ar[:, s:], br[:, :s]], axis=1)
+                else:
+                    pred = np.concatenate([br[:, cut:], ar[:, :cut]], axis=1)
+                err = np.abs(k[rows] - pred).mean(axis=(1, 2, 3))
+                better = err < best_err[rows]
+                best_err[rows[better]] = err[better]
+                best_share[rows[better]] = s / size
     ok = (best_err < c.wipe_max_residual * scale) & (best_err < 0.5 * plain)
     return np.where(ok, best_share, -1.0)
 
