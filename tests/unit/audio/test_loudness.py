@@ -222,3 +222,22 @@ def test_mono_takes_planar_or_flat_chunks_and_bad_chunks_are_named():
         LoudnessMeter(RATE, "mono", 1).add((x * 32767).astype(np.int16))
     assert info.value.code is ErrorCode.INPUT_UNSUPPORTED
     assert info.value.message == "audio must be float in -1..1, got int16"
+
+
+def test_meter_refusals_and_the_hop_length():
+    assert LoudnessMeter(8000, "stereo", 2).hop == 800  # the lowest rate K-weighting allows
+    with pytest.raises(DpError) as info:
+        LoudnessMeter(7999, "stereo", 2)
+    assert info.value.code is ErrorCode.INPUT_UNSUPPORTED
+    assert info.value.message == "loudness needs audio at >= 8000 Hz, got 7999 Hz"
+    with pytest.raises(DpError) as info:
+        LoudnessMeter(RATE, "stereo", 3)
+    assert info.value.message == "loudness: channel layout 'stereo' has 2 channels, the audio has 3"
+    # 100 ms rounded to whole samples, halves up (as libebur128)
+    assert [LoudnessMeter(r, "mono", 1).hop for r in (11025, 44104, 44105)] == [1103, 4410, 4411]
+    x = _tone(-23.0, 0.1)
+    x[0, 10] = np.nan
+    with pytest.raises(DpError) as info:
+        LoudnessMeter(RATE, "stereo", 2).add(x)
+    assert info.value.code is ErrorCode.INPUT_CORRUPT
+    assert info.value.message == "audio holds NaN or infinite samples"
