@@ -68,6 +68,7 @@ def test_chunks_of_exactly_one_hop_lose_no_hop():
     streamed, whole = meter.result(), measure_loudness(x, RATE, "stereo")
     assert streamed.short_term_lufs.size == whole.short_term_lufs.size == 41 - 30 + 1
     assert streamed.gated_block_count == whole.gated_block_count == 41 - 4 + 1
+    assert streamed.duration_s == whole.duration_s == pytest.approx(4.1)
 
 
 def test_silence_is_measured_without_a_numpy_warning():
@@ -241,3 +242,12 @@ def test_meter_refusals_and_the_hop_length():
         LoudnessMeter(RATE, "stereo", 2).add(x)
     assert info.value.code is ErrorCode.INPUT_CORRUPT
     assert info.value.message == "audio holds NaN or infinite samples"
+
+
+def test_a_stream_of_only_lfe_channels_has_no_loudness_but_a_peak():
+    x = _tone(-10.0, 4.0)  # two channels, both LFE: nothing that BS.1770 measures
+    r = measure_loudness(x, RATE, "LFE+LFE2")
+    assert r.integrated_lufs == -np.inf and r.gated_block_count == 0
+    assert r.short_term_lufs.size == 11 and np.all(r.short_term_lufs == -np.inf)
+    assert r.duration_s == pytest.approx(4.0)
+    assert r.true_peak_dbtp == pytest.approx(-10.0, abs=0.2)
