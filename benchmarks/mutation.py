@@ -10,7 +10,8 @@ killed / (killed + survived + timeout + suspicious + no tests). Survivors are li
 Groups (see GROUPS): `core` - dp_core (ids and slugs, artifacts and their digest check on
 read, manifests, profiles, retries, ...); `loudness` - the BS.1770 / Tech 3342 meter;
 `loudness_parts` - its K-weighting, true-peak and channel-weight modules. The default run
-is `core loudness` (about 10 + 35 minutes niced on 2 shared cores).
+is `core loudness` (measured 12 + 41 minutes niced on 2 heavily shared cores; a surviving
+loudness mutant runs its whole selection, ~50 s). Results: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
