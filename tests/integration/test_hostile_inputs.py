@@ -244,8 +244,10 @@ def test_frames_whose_time_never_advances_hit_the_frame_cap(frozen_time):
 
 def test_a_stream_making_no_progress_is_stopped_by_the_time_budget(frozen_time):
     # a frame cap far away (6 h): the wall-clock budget ends it (stall_s, the 120 s default
-    # scaled down for the test)
-    plan = DecodePlan(**{**PLAN.__dict__, "stall_s": 0.05})
+    # scaled down for the test; the per-media-second credit too: the decoder spaces equal
+    # timestamps 1 us apart, so 20,000 frames earn 0.02 s of media, 0.6 s at 30 s each —
+    # as long as the whole file takes on a quiet machine)
+    plan = DecodePlan(**{**PLAN.__dict__, "stall_s": 0.05, "wall_s_per_media_s": 0.5})
     error, elapsed = refused(frozen_time, plan)
     assert error.code is ErrorCode.RESOURCE_EXHAUSTED
     assert "does not advance" in error.message

@@ -3,9 +3,12 @@
 import math
 
 import numpy as np
+import pytest
 from dagster import MetadataValue
 
 from dp_assets.metadata_rounding import round_significant, rounded
+
+pytestmark = pytest.mark.unit
 
 
 def test_floats_keep_four_significant_digits_and_their_integer_part():

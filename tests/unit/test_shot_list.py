@@ -12,6 +12,8 @@ from scenedetect.scene_manager import write_scene_list
 
 from dp_cli.shot_list import Shot, frame_index, shots_csv, shots_of, smpte, timecode
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "fps",
