@@ -2,8 +2,10 @@
 
 A range step materializes every partition of its range: a failed video is data (an
 artifact with `status: error`), and Dagster 1.13 offers no public way for a step to mark
-some partitions of its range failed (DECISIONS: "Failed partitions"). So after a batch
-run, the videos that failed get a follow-up run of the same job, tagged
+some partitions of its range failed (DECISIONS: "Failed partitions"). Even a step that
+fails after writing its error artifacts (a required component's blocking check) leaves
+those partitions green. So after a batch run, the videos whose components wrote an error
+artifact get a follow-up run of the same job, tagged
 `dp/failures_of_run`, that computes nothing: each selected step fails with the code its
 partition's latest artifact records (dp_assets/factory.py). Dagster then shows those
 partitions Failed (their latest attempt failed), the follow-up run is listed Failed on
