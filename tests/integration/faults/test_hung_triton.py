@@ -12,11 +12,12 @@ import urllib.request
 
 import pytest
 import yaml
-from dagster import DagsterRunStatus
+from dagster import AssetKey, DagsterRunStatus
 
 from dp_assets.components import load_profile
 from dp_assets.definitions import Settings
 from dp_assets.factory import MARK_FAILED_TAG
+from dp_assets.partitions import videos_partitions
 from dp_cli.process import process_videos
 from dp_core.errors import ErrorCode
 from dp_core.manifest import Manifest
@@ -121,6 +122,11 @@ def test_hung_mid_run_ends_dp_process_within_a_minute(
     # the batch run (a follow-up run marks its failed video failed: dp_assets/failure_marks.py)
     [dagster_run] = [r for r in dagster_instance.get_runs() if MARK_FAILED_TAG not in r.tags]
     assert dagster_run.status == DagsterRunStatus.FAILURE
+    # the component that wrote its error artifact shows Failed in Dagster, not Materialized
+    shown = dagster_instance.get_status_by_partition(
+        AssetKey("core_clip"), [result.partition_key], videos_partitions
+    )
+    assert shown[result.partition_key].value == "FAILED"
     manifest = Manifest.model_validate_json(storage.get_bytes(result.manifest_key))
     assert manifest.component("core_clip").status == "error"
     assert manifest.component("core_clip").error_code is ErrorCode.MODEL_TIMEOUT
