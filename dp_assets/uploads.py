@@ -17,6 +17,7 @@ from pathlib import Path
 from dagster import AssetKey, AssetMaterialization, AssetRecordsFilter, AssetSpec, DagsterInstance
 
 from dp_assets.partitions import VIDEOS, videos_partitions
+from dp_core.artifact import SOURCE_INPUT
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file, sha256_json
 from dp_core.identity import video_key
@@ -38,7 +39,7 @@ VIDEO_SUFFIXES = frozenset(
 )
 
 
-UPLOAD_INPUT = "upload"  # the segmenter's lineage entry for the source file
+UPLOAD_INPUT = SOURCE_INPUT  # the segmenter's lineage entry for the source file
 
 
 @dataclass(frozen=True)

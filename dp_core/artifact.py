@@ -58,6 +58,10 @@ class ArtifactRef(BaseModel):
     run_id: str
 
 
+# the segmenter's lineage entry for the source file it was made from
+SOURCE_INPUT = "upload"
+
+
 class ArtifactMeta(BaseModel):
     """The required meta of every artifact (SPEC: NPZ artifact)."""
 

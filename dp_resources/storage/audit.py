@@ -17,15 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dp_core.artifact import decode_artifact
+from dp_core.artifact import SOURCE_INPUT, decode_artifact
 from dp_core.errors import DpError
 from dp_core.hashing import sha256_bytes
 from dp_core.manifest import Manifest
 from dp_resources.storage.backends import Storage
 from dp_resources.storage.frame_store import read_index
 from dp_resources.storage.verified_objects import ObjectVerifier
-
-UPLOAD_INPUT = "upload"
 
 
 @dataclass
@@ -115,7 +113,7 @@ def _artifact_problems(
         return [f"{key}: does not decode ({exc.message[:200]})"]
     problems = []
     for name, ref in meta.inputs.items():
-        if name == UPLOAD_INPUT:
+        if name == SOURCE_INPUT:
             recorded = manifest.video.source_digest
             if recorded and ref.sha256 != recorded:
                 problems.append(f"{key}: made from source {ref.sha256}, manifest says {recorded}")

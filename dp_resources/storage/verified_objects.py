@@ -37,14 +37,6 @@ class VerifiedCache:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(_SCHEMA)
 
-    def hit(self, storage: str, key: str, size: int, version: str, sha256: str) -> bool:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT size, version, sha256 FROM verified WHERE storage=? AND key=?",
-                (storage, key),
-            ).fetchone()
-        return row == (size, version, sha256)
-
     def known(self, storage: str, key: str, size: int, version: str) -> str | None:
         """The sha256 hashed for this object while it had this size and version, if any."""
         with self._lock:
@@ -103,7 +95,7 @@ class ObjectVerifier:
         except FileNotFoundError:
             return f"{key}: missing from {self.storage.base}"
         base = self.storage.base
-        if self.cache and self.cache.hit(base, key, info.size, info.version, sha256):
+        if self.cache and self.cache.known(base, key, info.size, info.version) == sha256:
             return None
         try:
             data = self.storage.get_bytes(key)
