@@ -6,8 +6,8 @@ from dp_assets.components._shared import no_audio
 from dp_assets.previews import audio_events_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
+from dp_features.audio.audio_events import AUDIO_EVENTS_FEATURES
 from dp_features.audio.audio_events import audio_events as tag_audio_events
-from dp_features.dataset.feature_row import AUDIO_EVENTS_FEATURES
 from dp_resources.models.families.packaged import (
     load_yamnet,
     yamnet_class_names,

@@ -7,8 +7,8 @@ import numpy as np
 from dp_assets.components._frame_models import batched_frame_model
 from dp_assets.step_api import Batched, LoadOnce, StepContext
 from dp_core.component_spec import ComponentSpec
-from dp_features.dataset.feature_row import CLIP_FEATURES
 from dp_features.visual.model_inputs import clip_pixels
+from dp_features.visual.shot_embeddings import CLIP_FEATURES
 from dp_resources.models.batching import VideoOutputs
 from dp_resources.models.families.clip import load_clip
 

@@ -9,8 +9,7 @@ from dp_assets.components._shared import analysis_meta, no_video, result_fields
 from dp_assets.previews import detections_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec, Params
-from dp_features.dataset.feature_row import FACE_LANDMARKS_FEATURES
-from dp_features.visual.faces import face_landmarks
+from dp_features.visual.faces import FACE_LANDMARKS_FEATURES, face_landmarks
 from dp_resources.models.families.faces import load_face_landmarker
 
 

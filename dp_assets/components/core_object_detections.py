@@ -9,8 +9,8 @@ from dp_assets.components._shared import result_fields
 from dp_assets.previews import detections_preview
 from dp_assets.step_api import Batched, LoadOnce, StepContext
 from dp_core.component_spec import ComponentSpec, Params
-from dp_features.dataset.feature_row import OBJECT_DETECTIONS_FEATURES
 from dp_features.visual.object_detection import (
+    OBJECT_DETECTIONS_FEATURES,
     Letterbox,
     aggregate_detections,
     letterbox_frames,

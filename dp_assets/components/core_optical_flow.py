@@ -6,8 +6,7 @@ from dp_assets.components._shared import analysis_meta, no_video
 from dp_assets.previews import motion_preview
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
-from dp_features.dataset.feature_row import OPTICAL_FLOW_FEATURES
-from dp_features.visual.optical_flow import FlowStats, OpticalFlowStream
+from dp_features.visual.optical_flow import OPTICAL_FLOW_FEATURES, FlowStats, OpticalFlowStream
 
 
 def flow_step(step: StepContext) -> PerVideo:

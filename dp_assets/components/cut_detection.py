@@ -16,8 +16,8 @@ from dp_assets.components._shared import analysis_meta, no_video
 from dp_assets.previews import shots_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec, Params
-from dp_features.dataset.feature_row import CUT_DETECTION_FEATURES
 from dp_features.visual.cut_detection import CutDetector
+from dp_features.visual.cut_detection_features import CUT_DETECTION_FEATURES
 from dp_features.visual.cut_fusion import CombinedCutDetector
 from dp_resources.models.families.transnetv2 import load_transnetv2
 

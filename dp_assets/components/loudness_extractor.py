@@ -6,8 +6,7 @@ from dp_assets.components._shared import no_audio
 from dp_assets.previews import loudness_preview
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
-from dp_features.audio.loudness import LoudnessMeter
-from dp_features.dataset.feature_row import LOUDNESS_FEATURES
+from dp_features.audio.loudness import LOUDNESS_FEATURES, LoudnessMeter
 
 
 def measure_step(step: StepContext) -> PerVideo:

@@ -11,8 +11,7 @@ from pydantic import Field
 from dp_assets.previews import ocr_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec, Params
-from dp_features.dataset.feature_row import OCR_FEATURES
-from dp_features.text.ocr import FrameOcr, OcrConfig
+from dp_features.text.ocr import OCR_FEATURES, FrameOcr, OcrConfig
 from dp_features.text.ocr_lines import merge_lines
 from dp_resources.models.families.text import load_ocr_reader
 

@@ -7,8 +7,12 @@ import numpy as np
 from dp_assets.components._shared import analysis_meta, no_video
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
-from dp_features.dataset.feature_row import SHOT_QUALITY_FEATURES
-from dp_features.visual.shot_quality import FRAME_METRICS, FrameQuality, frame_quality
+from dp_features.visual.shot_quality import (
+    FRAME_METRICS,
+    SHOT_QUALITY_FEATURES,
+    FrameQuality,
+    frame_quality,
+)
 from dp_features.visual.shot_quality import shot_quality as per_shot
 
 

@@ -14,9 +14,8 @@ from dp_assets.previews import speech_preview
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.audio_events import WINDOW_S
-from dp_features.audio.speech_activity import gate_music
+from dp_features.audio.speech_activity import SPEECH_FEATURES, gate_music
 from dp_features.audio.speech_activity import speech_activity as detect_speech
-from dp_features.dataset.feature_row import SPEECH_FEATURES
 from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import onnx_providers
 

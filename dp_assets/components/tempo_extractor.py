@@ -8,7 +8,7 @@ from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInpu
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.onset_strength import OnsetStrengthStream
 from dp_features.audio.tempo import tempo_from_onsets
-from dp_features.dataset.feature_row import TEMPO_FEATURES
+from dp_features.audio.tempo_features import TEMPO_FEATURES
 
 
 def estimate_step(step: StepContext) -> PerVideo:

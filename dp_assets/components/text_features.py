@@ -9,7 +9,7 @@ import numpy as np
 from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_core.errors import DpError, ErrorCode
-from dp_features.dataset.feature_row import TEXT_FEATURES
+from dp_features.text.text_features import TEXT_FEATURES
 from dp_features.text.text_features import text_features as describe_text
 from dp_resources.models.families.text import load_text_embedder
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dp_assets.components._shared import analysis_meta, no_video
 from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
-from dp_features.dataset.feature_row import VIDEO_PACING_FEATURES
+from dp_features.visual.pacing import VIDEO_PACING_FEATURES
 from dp_features.visual.pacing import video_pacing as pacing_of
 
 

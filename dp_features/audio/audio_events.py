@@ -37,8 +37,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.chunk_stream import stream_origin, to_mono
+from dp_features.feature_stats import Arrays, finite_values
 
 SAMPLE_RATE = 16000
 STFT_WINDOW = 400  # 25 ms
@@ -300,3 +302,26 @@ def audio_events(
         samples, start_s = chunk if isinstance(chunk, tuple) else (chunk.samples, chunk.start_s)
         tagger.feed(samples, start_s)
     return tagger.finish()
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    scores = finite_values(a, "class_scores")
+    total = scores.sum() if scores.size else 0.0
+    p = scores / total if total > 0 else np.zeros(0)
+    entropy = float(-(p[p > 0] * np.log(p[p > 0])).sum()) if p.size else float("nan")
+    return {
+        "audio_events_top_score": float(scores.max()) if scores.size else float("nan"),
+        "audio_events_classes_above_0_2": float((scores > 0.2).sum()),
+        "audio_events_score_entropy_nats": entropy,
+    }
+
+
+# audio_events' feature-table columns ({column: description, units}).
+AUDIO_EVENTS_FEATURES = FeatureSet(
+    _features,
+    {
+        "audio_events_top_score": "highest clip-level class score, 0..1",
+        "audio_events_classes_above_0_2": "count of classes scoring above 0.2",
+        "audio_events_score_entropy_nats": "entropy of normalised class scores, nats",
+    },
+)

@@ -38,10 +38,18 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import sosfilt
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.channel_weights import channel_weights
 from dp_features.audio.k_weighting import MIN_SAMPLE_RATE_HZ, k_weighting_sos
 from dp_features.audio.true_peak import TruePeakMeter
+from dp_features.feature_stats import (
+    Arrays,
+    finite_values,
+    first_value,
+    quantile_or_nan,
+    std_or_nan,
+)
 
 LOUDNESS_OFFSET_DB = -0.691  # BS.1770-4 eq. 2: makes a 1 kHz tone read its level
 ABSOLUTE_GATE_LUFS = -70.0
@@ -261,3 +269,31 @@ def _loudness_range(short_term_lufs: np.ndarray) -> float:
     low = kept[int(np.floor((kept.size - 1) * LRA_LOW_PERCENTILE / 100.0 + 0.5))]
     high = kept[int(np.floor((kept.size - 1) * LRA_HIGH_PERCENTILE / 100.0 + 0.5))]
     return float(high - low)
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    short_term = finite_values(a, "short_term_lufs")
+    return {
+        "loudness_extractor_integrated_lufs": first_value(a, "integrated_lufs"),
+        "loudness_extractor_loudness_range_lu": first_value(a, "loudness_range_lu"),
+        "loudness_extractor_true_peak_dbtp": first_value(a, "true_peak_dbtp"),
+        "loudness_extractor_momentary_max_lufs": first_value(a, "momentary_max_lufs"),
+        "loudness_extractor_short_term_p10_lufs": quantile_or_nan(short_term, 0.1),
+        "loudness_extractor_short_term_p90_lufs": quantile_or_nan(short_term, 0.9),
+        "loudness_extractor_short_term_std_lu": std_or_nan(short_term),
+    }
+
+
+# loudness_extractor's feature-table columns ({column: description, units}).
+LOUDNESS_FEATURES = FeatureSet(
+    _features,
+    {
+        "loudness_extractor_integrated_lufs": "EBU R128 integrated loudness, LUFS",
+        "loudness_extractor_loudness_range_lu": "EBU R128 loudness range, LU",
+        "loudness_extractor_true_peak_dbtp": "true peak, dBTP",
+        "loudness_extractor_momentary_max_lufs": "maximum momentary loudness, LUFS",
+        "loudness_extractor_short_term_p10_lufs": "10th percentile short-term loudness, LUFS",
+        "loudness_extractor_short_term_p90_lufs": "90th percentile short-term loudness, LUFS",
+        "loudness_extractor_short_term_std_lu": "std of short-term loudness, LU",
+    },
+)

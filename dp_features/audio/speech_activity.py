@@ -34,8 +34,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.chunk_stream import stream_origin, to_mono
+from dp_features.feature_stats import Arrays, first_value, mean_or_nan, span_rows
 
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512  # 32 ms
@@ -286,3 +288,24 @@ def speech_activity(chunks, model: Model, params: VadParams = VadParams()) -> Sp
         samples, start_s = chunk if isinstance(chunk, tuple) else (chunk.samples, chunk.start_s)
         stream.feed(samples, start_s)
     return speech_activity_from_stream(stream, params)
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    segments = span_rows(a, "speech_segments_s")
+    lengths = segments[:, 1] - segments[:, 0]
+    return {
+        "speech_activity_speech_ratio": first_value(a, "speech_ratio"),
+        "speech_activity_segment_count": float(len(segments)),
+        "speech_activity_segment_length_mean_s": mean_or_nan(lengths),
+    }
+
+
+# speech_activity's feature-table columns ({column: description, units}).
+SPEECH_FEATURES = FeatureSet(
+    _features,
+    {
+        "speech_activity_speech_ratio": "share of the audio with speech, 0..1",
+        "speech_activity_segment_count": "count of speech segments",
+        "speech_activity_segment_length_mean_s": "mean speech segment length, seconds",
+    },
+)

@@ -32,7 +32,9 @@ from typing import Protocol
 import numpy as np
 
 from dp_core.artifact import ModelUsed
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import Arrays, finite_values, mean_or_nan, ratio_or_nan, span_rows
 
 
 @dataclass(frozen=True)
@@ -192,3 +194,27 @@ def read_frames(
     ocr = FrameOcr(reader, config or OcrConfig())
     ocr.add(frames, times_s)
     return ocr.result()
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    spans = span_rows(a, "lines_span_s")
+    read = np.asarray(a.get("frame_read", np.zeros(0, bool)), bool)
+    frames_with_text = np.unique(np.asarray(a.get("box_frame", np.zeros(0)), np.int64)).size
+    return {
+        "ocr_line_count": float(len(spans)),
+        "ocr_line_seconds_total": float((spans[:, 1] - spans[:, 0]).sum()),
+        "ocr_line_confidence_mean": mean_or_nan(finite_values(a, "lines_confidence")),
+        "ocr_text_frame_ratio": ratio_or_nan(float(frames_with_text), float(read.sum())),
+    }
+
+
+# ocr's feature-table columns ({column: description, units}).
+OCR_FEATURES = FeatureSet(
+    _features,
+    {
+        "ocr_line_count": "count of on-screen text lines",
+        "ocr_line_seconds_total": "sum of on-screen text line durations, seconds",
+        "ocr_line_confidence_mean": "mean OCR line confidence, 0..1",
+        "ocr_text_frame_ratio": "share of read frames with text, 0..1",
+    },
+)

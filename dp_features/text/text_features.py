@@ -31,6 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
+from dp_features.feature_stats import Arrays, finite_values, first_value
+
 SOURCES = ("ocr", "title", "description", "tags")
 COUNT_NAMES = (
     "characters",
@@ -199,3 +202,21 @@ def text_features(
         counts=counts,
         cyrillic_share=cyrillic / (cyrillic + latin) if cyrillic + latin else float("nan"),
     )
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    counts = finite_values(a, "counts")
+    return {
+        "text_features_token_count_total": float(counts.sum()) if counts.size else float("nan"),
+        "text_features_cyrillic_share": first_value(a, "cyrillic_share"),
+    }
+
+
+# text_features' feature-table columns ({column: description, units}).
+TEXT_FEATURES = FeatureSet(
+    _features,
+    {
+        "text_features_token_count_total": "sum of the text counts (all sources)",
+        "text_features_cyrillic_share": "share of Cyrillic letters in the text, 0..1",
+    },
+)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
+from dp_features.feature_stats import Arrays, finite_values, first_value
+
 
 def fit_inside(width: int, height: int, max_width: int, max_height: int) -> tuple[int, int]:
     """Scale (width, height) down to fit inside the box, aspect kept, even sides, never up."""
@@ -71,3 +74,20 @@ def rotate_upright(frame: np.ndarray, rotation_deg: int) -> np.ndarray:
     if quarter_turns == 0:
         return frame
     return np.ascontiguousarray(np.rot90(frame, k=quarter_turns))
+
+
+def _segmenter_features(a: Arrays) -> dict[str, float]:
+    return {
+        "segmenter_duration_s": first_value(a, "duration_s"),
+        "segmenter_analysis_frames": float(finite_values(a, "analysis_times_s").size),
+    }
+
+
+# segmenter's feature-table columns ({column: description, units}).
+SEGMENTER_FEATURES = FeatureSet(
+    _segmenter_features,
+    {
+        "segmenter_duration_s": "video duration, seconds",
+        "segmenter_analysis_frames": "count of analysis frames sampled",
+    },
+)

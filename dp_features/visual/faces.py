@@ -34,7 +34,9 @@ from typing import Literal
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import Arrays, finite_values, mean_or_nan
 
 LANDMARK_COUNT = 478  # 468 face-mesh points + 2 x 5 iris points (MediaPipe, refined)
 MESH_MATCH_MIN_IOU = 0.3
@@ -276,3 +278,21 @@ def face_landmarks(frame_times_s: np.ndarray, frames: Sequence[FrameFaces]) -> F
         status="ok" if total else "empty",
         reason=reason,
     )
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    faces = finite_values(a, "face_count")
+    return {
+        "core_face_landmarks_faces_per_frame_mean": mean_or_nan(faces),
+        "core_face_landmarks_frames_with_face_ratio": mean_or_nan((faces > 0).astype(np.float64)),
+    }
+
+
+# core_face_landmarks' feature-table columns ({column: description, units}).
+FACE_LANDMARKS_FEATURES = FeatureSet(
+    _features,
+    {
+        "core_face_landmarks_faces_per_frame_mean": "mean faces per analysis frame",
+        "core_face_landmarks_frames_with_face_ratio": "share of frames with >= 1 face, 0..1",
+    },
+)

@@ -28,7 +28,9 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import Arrays, finite_values, mean_or_nan, ratio_or_nan
 
 INPUT_SIZE = 416
 STRIDES = (8, 16, 32)
@@ -361,3 +363,25 @@ def aggregate_detections(
         class_counts=class_counts,
         status="ok" if len(scores) else "empty",
     )
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    frames = float(finite_values(a, "frame_times_s").size)
+    scores = finite_values(a, "scores")
+    classes = np.unique(np.asarray(a.get("class_names", np.zeros(0, "<U1"))).astype(str))
+    return {
+        "core_object_detections_per_frame_mean": ratio_or_nan(float(scores.size), frames),
+        "core_object_detections_score_mean": mean_or_nan(scores),
+        "core_object_detections_class_count": float(classes.size),
+    }
+
+
+# core_object_detections' feature-table columns ({column: description, units}).
+OBJECT_DETECTIONS_FEATURES = FeatureSet(
+    _features,
+    {
+        "core_object_detections_per_frame_mean": "detections per analysis frame",
+        "core_object_detections_score_mean": "mean detection score, 0..1",
+        "core_object_detections_class_count": "count of distinct detected classes",
+    },
+)

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import (
+    Arrays,
+    finite_values,
+    mean_or_nan,
+    quantile_or_nan,
+    std_or_nan,
+)
 from dp_features.visual.frame_chunks import rgb_chunk
 
 N_DIRECTIONS = 8
@@ -149,3 +157,28 @@ def optical_flow_stats(frames: np.ndarray, times_s: np.ndarray, scale: float = 1
     """Flow statistics of a whole frame stack (uint8 RGB [N, H, W, 3], times in seconds);
     `scale` = original width / frame width."""
     return OpticalFlowStream(scale).update(frames, times_s)
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    magnitude = finite_values(a, "magnitude_mean_px_s")
+    global_speed = np.hypot(finite_values(a, "global_dx_px_s"), finite_values(a, "global_dy_px_s"))
+    return {
+        "core_optical_flow_magnitude_mean_px_s": mean_or_nan(magnitude),
+        "core_optical_flow_magnitude_p90_px_s": quantile_or_nan(magnitude, 0.9),
+        "core_optical_flow_magnitude_std_px_s": std_or_nan(magnitude),
+        "core_optical_flow_global_speed_mean_px_s": mean_or_nan(global_speed),
+        "core_optical_flow_residual_mean_px_s": mean_or_nan(finite_values(a, "residual_mean_px_s")),
+    }
+
+
+# core_optical_flow's feature-table columns ({column: description, units}).
+OPTICAL_FLOW_FEATURES = FeatureSet(
+    _features,
+    {
+        "core_optical_flow_magnitude_mean_px_s": "mean flow magnitude, pixels/s",
+        "core_optical_flow_magnitude_p90_px_s": "90th percentile of per-pair mean flow, px/s",
+        "core_optical_flow_magnitude_std_px_s": "std of per-pair mean flow, px/s",
+        "core_optical_flow_global_speed_mean_px_s": "mean camera (global) motion speed, px/s",
+        "core_optical_flow_residual_mean_px_s": "mean motion left after global motion, px/s",
+    },
+)

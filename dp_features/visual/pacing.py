@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import Arrays, first_value
 
 FAST_SHOT_S = 1.5  # shots shorter than this count as "fast" cuts
 
@@ -181,3 +183,35 @@ def video_pacing(
         motion_energy_p90=float(np.percentile(curve, 90)) if has_curve else 0.0,
         motion_cut_correlation=_corr(curve.astype(np.float64), cuts_per_cell.astype(np.float64)),
     )
+
+
+_PACING_COLUMNS = (
+    "cuts_per_minute",
+    "shot_length_mean_s",
+    "shot_length_cv",
+    "fast_shot_ratio",
+    "pace_change_cpm",
+    "motion_energy_mean",
+    "motion_energy_p90",
+    "motion_cut_correlation",
+)
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    return {f"video_pacing_{name}": first_value(a, name) for name in _PACING_COLUMNS}
+
+
+# video_pacing's feature-table columns ({column: description, units}).
+VIDEO_PACING_FEATURES = FeatureSet(
+    _features,
+    {
+        "video_pacing_cuts_per_minute": "cuts per minute (pacing component)",
+        "video_pacing_shot_length_mean_s": "mean shot length, seconds",
+        "video_pacing_shot_length_cv": "coefficient of variation of shot length",
+        "video_pacing_fast_shot_ratio": "share of short shots, 0..1",
+        "video_pacing_pace_change_cpm": "change of cut rate over the video, cuts/min",
+        "video_pacing_motion_energy_mean": "mean motion energy",
+        "video_pacing_motion_energy_p90": "90th percentile motion energy",
+        "video_pacing_motion_cut_correlation": "correlation of motion and cuts, -1..1",
+    },
+)

@@ -1,4 +1,5 @@
-"""CLIP frame embeddings grouped by shot: input checks, frame-to-shot assignment, centroids.
+"""CLIP frame embeddings grouped by shot: input checks, frame-to-shot assignment, centroids;
+and `core_clip`'s feature-table columns (how similar consecutive frames are).
 
 Shared by `scene_classification` and `uniqueness`. Inputs are `core_clip`'s arrays
 (`frame_times_s` float [N] seconds, `embeddings` float [N, D], L2-normalised) and
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
 from dp_core.errors import DpError, ErrorCode
+from dp_features.feature_stats import Arrays
 
 
 def checked_frame_embeddings(
@@ -114,3 +117,22 @@ def shot_centroids(
             gap = np.maximum(np.maximum(start - frame_times_s, frame_times_s - end), 0.0)
             centroids[shot] = unit_embeddings[int(np.argmin(gap))]
     return centroids, counts
+
+
+def _clip_features(a: Arrays) -> dict[str, float]:
+    embeddings = np.asarray(a.get("embeddings", np.zeros((0, 1))), np.float64)
+    if embeddings.ndim != 2 or len(embeddings) < 2:
+        return {"core_clip_frame_to_frame_similarity_mean": float("nan")}
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    return {"core_clip_frame_to_frame_similarity_mean": float((unit[1:] * unit[:-1]).sum(1).mean())}
+
+
+# core_clip's feature-table columns ({column: description, units}).
+CLIP_FEATURES = FeatureSet(
+    _clip_features,
+    {
+        "core_clip_frame_to_frame_similarity_mean": (
+            "mean cosine similarity of consecutive CLIP frame embeddings (1 = static)"
+        )
+    },
+)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from dp_core.component_spec import FeatureSet
+from dp_features.feature_stats import Arrays, finite_values, mean_or_nan, quantile_or_nan
 from dp_features.visual.frame_chunks import rgb_frames
 
 DARK_LUMA = 16
@@ -152,3 +154,33 @@ def shot_quality(
                 out[s] = np.median(shot_values)
         metrics[name] = out
     return ShotQuality(bounds, counts[:n_shots], metrics)
+
+
+def _features(a: Arrays) -> dict[str, float]:
+    sharpness = finite_values(a, "sharpness")
+    return {
+        "shot_quality_sharpness_mean": mean_or_nan(sharpness),
+        "shot_quality_sharpness_p10": quantile_or_nan(sharpness, 0.1),
+        "shot_quality_brightness_mean": mean_or_nan(finite_values(a, "brightness")),
+        "shot_quality_contrast_mean": mean_or_nan(finite_values(a, "contrast")),
+        "shot_quality_colourfulness_mean": mean_or_nan(finite_values(a, "colourfulness")),
+        "shot_quality_noise_sigma_mean": mean_or_nan(finite_values(a, "noise_sigma")),
+        "shot_quality_dark_clip_ratio_mean": mean_or_nan(finite_values(a, "dark_clip_ratio")),
+        "shot_quality_bright_clip_ratio_mean": mean_or_nan(finite_values(a, "bright_clip_ratio")),
+    }
+
+
+# shot_quality's feature-table columns ({column: description, units}).
+SHOT_QUALITY_FEATURES = FeatureSet(
+    _features,
+    {
+        "shot_quality_sharpness_mean": "mean sharpness over sampled frames",
+        "shot_quality_sharpness_p10": "10th percentile sharpness (the blurriest frames)",
+        "shot_quality_brightness_mean": "mean brightness, 0..1",
+        "shot_quality_contrast_mean": "mean contrast",
+        "shot_quality_colourfulness_mean": "mean colourfulness (Hasler-Suesstrunk)",
+        "shot_quality_noise_sigma_mean": "mean noise sigma estimate",
+        "shot_quality_dark_clip_ratio_mean": "mean share of crushed-black pixels, 0..1",
+        "shot_quality_bright_clip_ratio_mean": "mean share of blown-out pixels, 0..1",
+    },
+)
