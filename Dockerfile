@@ -15,6 +15,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/dataprocessor
+# The runtime packages only: the offline model tooling (dp_tools/, the `[tools]` extra) stays
+# out of the image, so `dp models stand-in | prepare | ...` say `pip install .[tools]` here.
 COPY pyproject.toml README.md ./
 COPY requirements/ requirements/
 COPY dp_core/ dp_core/

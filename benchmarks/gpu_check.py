@@ -4,7 +4,7 @@ and Triton, cross-video batching, and `gpu_triton` end to end (issue 19).
     bash benchmarks/gpu_check.sh              # installs the `gpu` extra, then runs this
     python -m benchmarks.gpu_check [--cpu-dry-run] [--work DIR] [--only STAGE ...]
 
-Every model is a FULL-SIZE STAND-IN (dp_resources/model_tooling/stand_ins/*_full.py: the
+Every model is a FULL-SIZE STAND-IN (dp_tools/stand_ins/*_full.py: the
 production architectures and sizes, random weights): the figures are speeds, never
 features. Each stage runs in its own process with its own timeout, so one that fails or
 hangs is recorded and the others still run:
@@ -151,9 +151,9 @@ def pixels(batch: int):
 def stage_build(plan: Plan, work: Path) -> list[Row]:
     import onnx
 
-    from dp_resources.model_tooling.quantization import quantize_model_folder
-    from dp_resources.model_tooling.stand_ins import build_stand_in
-    from dp_resources.model_tooling.stand_ins.layers import parameter_count
+    from dp_tools.quantization import quantize_model_folder
+    from dp_tools.stand_ins import build_stand_in
+    from dp_tools.stand_ins.layers import parameter_count
 
     rows = []
     for name in ("clip", "midas", "clap"):
@@ -344,7 +344,7 @@ def _repository(plan: Plan, work: Path, onnx_files: dict[str, Path], parameters=
     """The production configs over `onnx_files`, as Python-backend models of pytriton's
     server (build_cpu_test_repository); for the GPU run the model runs onnxruntime's CUDA
     provider and the instance group is KIND_GPU, so clients see a GPU deployment."""
-    from dp_resources.model_tooling.triton_repository import (
+    from dp_tools.triton_repository import (
         DEFAULT_REPOSITORY,
         PYTHON_MODEL_FILE,
         build_cpu_test_repository,
@@ -480,9 +480,9 @@ def stage_e2e(plan: Plan, work: Path) -> list[Row]:
     from dp_cli.home import EMBEDDED_DAGSTER_YAML
     from dp_cli.process import process_videos
     from dp_core.profile import PROFILES_DIR
-    from dp_resources.model_tooling.nanodet import prepare_nanodet
     from dp_resources.models.families.nanodet import ONNX_FILE as NANODET_ONNX
     from dp_resources.models.registry import family, planned_models
+    from dp_tools.nanodet import prepare_nanodet
     from tests.fixtures.media import ClipSpec, make_clip
     from tests.fixtures.triton_server import start_triton_server
 

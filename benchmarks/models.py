@@ -23,18 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
-from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
-from dp_resources.model_tooling.triton_repository import (
-    DEFAULT_REPOSITORY,
-    build_cpu_test_repository,
-)
 from dp_resources.models.batching import CrossVideoBatcher
 from dp_resources.models.families.clap import AUDIO_FILE
 from dp_resources.models.families.clip import IMAGE_FILE
 from dp_resources.models.onnx_runtime import OnnxModel
 from dp_resources.models.runtime import ModelRuntime
 from dp_resources.models.triton_runtime import TritonModel
+from dp_tools.stand_ins.clap import build_clap_stand_in
+from dp_tools.stand_ins.clip import build_clip_stand_in
+from dp_tools.triton_repository import (
+    DEFAULT_REPOSITORY,
+    build_cpu_test_repository,
+)
 from tests.fixtures.triton_server import start_triton_server
 
 WORKERS = 4

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
-from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from dp_resources.models.families.clip import load_clip
 from dp_resources.models.families.midas import load_midas
+from dp_tools.stand_ins.clip import build_clip_stand_in
+from dp_tools.stand_ins.midas import build_midas_stand_in
 
 BUDGET_MS = 20.0
 

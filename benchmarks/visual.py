@@ -27,13 +27,13 @@ from dp_features.visual.pacing import video_pacing
 from dp_features.visual.shot_quality import frame_quality, shot_quality
 from dp_resources.media.segmentation import segment_video
 from dp_resources.media.segmented_video import SegmentedVideo
-from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
-from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from dp_resources.models.families.clip import load_clip
 from dp_resources.models.families.faces import load_face_landmarker
 from dp_resources.models.families.midas import load_midas
 from dp_resources.models.families.nanodet import load_object_detector
 from dp_resources.storage.backends import LocalStorage
+from dp_tools.stand_ins.clip import build_clip_stand_in
+from dp_tools.stand_ins.midas import build_midas_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 REPO = Path(__file__).resolve().parents[1]

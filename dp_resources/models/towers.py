@@ -3,7 +3,7 @@ batched runs, the joint text/media embedder and tokenizers.
 
 A model folder holds one ONNX file per tower (`ModelFamily.towers` in the registry),
 optionally a `tokenizer.json` (real models with a text tower) and `model.json`. A STAND-IN
-folder also holds `stand_in.json` (dp_resources/model_tooling/stand_ins/): the marker that
+folder also holds `stand_in.json` (dp_tools/stand_ins/): the marker that
 says "random weights, for tests", with the sha256 of every tower; a folder whose towers do
 not match the marker's digests (half-written, modified) is refused, never loaded.
 

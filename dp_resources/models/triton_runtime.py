@@ -4,7 +4,7 @@
 `OnnxModel`. When it is built it checks, in order, that the server is live and ready, that
 the repository holds the model, and that the model (and version) is ready; then it reads
 the model's config and metadata once: inputs, outputs, `max_batch_size`, backend, instance
-group, and the `parameters` our exporter records (dp_resources/model_tooling/triton_repository.py):
+group, and the `parameters` our exporter records (dp_tools/triton_repository.py):
 `weights_digest`, `precision`, `source_name`, `source_version`, `stand_in`.
 
 There is no fallback to local inference, ever: every failure is a `DpError` naming the
@@ -61,7 +61,7 @@ _silent_until: dict[tuple[str, str | None], float] = {}
 _silent_lock = threading.Lock()
 
 # `parameters` keys of a served model's config (all strings, as Triton's config API returns
-# them), written by the exporter (dp_resources/model_tooling/triton_repository.py).
+# them), written by the exporter (dp_tools/triton_repository.py).
 PARAM_WEIGHTS_DIGEST = "weights_digest"
 PARAM_PRECISION = "precision"
 PARAM_SOURCE_NAME = "source_name"

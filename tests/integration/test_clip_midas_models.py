@@ -14,8 +14,6 @@ import pytest
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
-from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from dp_resources.models.families.clip import (
     EMBEDDING_DIM,
     IMAGE_FILE,
@@ -35,6 +33,8 @@ from dp_resources.models.families.midas import (
     load_midas,
 )
 from dp_resources.models.registry import STAND_IN_MARKER, describe_folder
+from dp_tools.stand_ins.clip import build_clip_stand_in
+from dp_tools.stand_ins.midas import build_midas_stand_in
 
 pytestmark = pytest.mark.integration
 

@@ -21,11 +21,11 @@ from dp_cli.samples import fetch_photos
 from dp_core.artifact import ArtifactMeta, ModelUsed, decode_artifact
 from dp_core.hashing import sha256_file
 from dp_core.manifest import Manifest
-from dp_resources.model_tooling.triton_repository import read_config
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.clip import load_clip
 from dp_resources.models.families.midas import load_midas
 from dp_resources.models.registry import resolve_model_mapping
+from dp_tools.triton_repository import read_config
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

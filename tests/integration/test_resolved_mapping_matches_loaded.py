@@ -7,8 +7,6 @@ import shutil
 import pytest
 
 from dp_assets.components import model_families, parse_profile
-from dp_resources.model_tooling.nanodet import prepare_nanodet
-from dp_resources.model_tooling.stand_ins import build_stand_in
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.clip import load_clip
 from dp_resources.models.families.faces import load_face_landmarker
@@ -24,6 +22,8 @@ from dp_resources.models.registry import (
     resolve_component,
     stand_in_families,
 )
+from dp_tools.nanodet import prepare_nanodet
+from dp_tools.stand_ins import build_stand_in
 
 pytestmark = pytest.mark.integration
 COMPONENT_FAMILY = model_families()  # component -> model family, from the specs

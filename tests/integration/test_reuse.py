@@ -12,7 +12,7 @@ from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_resources.model_tooling.stand_ins import build_stand_in
+from dp_tools.stand_ins import build_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

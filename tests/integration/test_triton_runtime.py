@@ -19,11 +19,6 @@ from onnx import TensorProto, helper
 from dp_core.artifact import ModelUsed, model_signature
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
-from dp_resources.model_tooling.triton_repository import (
-    DEFAULT_REPOSITORY,
-    build_cpu_test_repository,
-)
 from dp_resources.models.families.clap import (
     AUDIO_FILE,
     STAND_IN_MARKER,
@@ -33,6 +28,11 @@ from dp_resources.models.families.clap import (
 )
 from dp_resources.models.runtime import ModelRuntime
 from dp_resources.models.triton_runtime import TritonModel
+from dp_tools.stand_ins.clap import build_clap_stand_in
+from dp_tools.triton_repository import (
+    DEFAULT_REPOSITORY,
+    build_cpu_test_repository,
+)
 from tests.fixtures.triton_server import TritonServer, start_triton_server
 
 pytestmark = pytest.mark.integration

@@ -13,11 +13,11 @@ from dp_assets.definitions import Settings
 from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
-from dp_resources.model_tooling.nanodet import prepare_nanodet
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
-from dp_resources.model_tooling.stand_ins.clip import build_clip_stand_in
-from dp_resources.model_tooling.stand_ins.midas import build_midas_stand_in
 from dp_resources.models.registry import model_folder
+from dp_tools.nanodet import prepare_nanodet
+from dp_tools.stand_ins.clap import build_clap_stand_in
+from dp_tools.stand_ins.clip import build_clip_stand_in
+from dp_tools.stand_ins.midas import build_midas_stand_in
 from tests.fixtures.media import ClipSpec, make_clip
 
 pytestmark = pytest.mark.integration

@@ -12,13 +12,13 @@ import numpy as np
 import onnx
 import pytest
 
-from dp_resources.model_tooling.stand_ins import build_stand_in
-from dp_resources.model_tooling.stand_ins.layers import parameter_count
-from dp_resources.model_tooling.stand_ins.midas_full import LITE3_STAGES
 from dp_resources.models.families.clap import AUDIO_FILE, WINDOW_SAMPLES, load_clap
 from dp_resources.models.families.clip import IMAGE_FILE, TEXT_FILE, load_clip
 from dp_resources.models.families.midas import MODEL_FILE, load_midas
 from dp_resources.models.registry import STAND_IN_MARKER
+from dp_tools.stand_ins import build_stand_in
+from dp_tools.stand_ins.layers import parameter_count
+from dp_tools.stand_ins.midas_full import LITE3_STAGES
 
 pytestmark = pytest.mark.unit
 

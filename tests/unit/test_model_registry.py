@@ -9,7 +9,6 @@ from dp_assets.components import model_families, parse_profile
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import digest_of_files, sha256_file
 from dp_core.manifest import RunSection
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import runtime_options
@@ -24,6 +23,7 @@ from dp_resources.models.registry import (
     manifest_model_mapping,
     resolve_model_mapping,
 )
+from dp_tools.stand_ins.clap import build_clap_stand_in
 
 pytestmark = pytest.mark.unit
 COMPONENT_FAMILIES = model_families()  # component -> model family, from the specs

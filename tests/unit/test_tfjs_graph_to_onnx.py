@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.model_tooling.tfjs_to_onnx import read_tfjs_graph, tfjs_graph_to_onnx
+from dp_tools.tfjs_to_onnx import read_tfjs_graph, tfjs_graph_to_onnx
 
 pytestmark = pytest.mark.unit
 

@@ -12,8 +12,12 @@ from tritonclient.grpc import model_config_pb2
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
-from dp_resources.model_tooling.triton_repository import (
+from dp_resources.models.families.clap import (
+    AUDIO_FILE,
+    TEXT_FILE,
+)
+from dp_tools.stand_ins.clap import build_clap_stand_in
+from dp_tools.triton_repository import (
     CONFIG_FILE,
     DEFAULT_REPOSITORY,
     ONNX_FILE,
@@ -21,10 +25,6 @@ from dp_resources.model_tooling.triton_repository import (
     build_cpu_test_repository,
     export_repository,
     read_config,
-)
-from dp_resources.models.families.clap import (
-    AUDIO_FILE,
-    TEXT_FILE,
 )
 
 pytestmark = pytest.mark.unit

@@ -4,7 +4,7 @@ Production model: LAION CLAP, HTSAT audio tower + RoBERTa text tower (Apache-2.0
 `laion/clap-htsat-unfused`), exported to ONNX by `dp models export` (not here). No weights
 exist offline (shared/MODELS.md): `dp models pull clap` fetches them where a network
 exists; tests build a stand-in with `dp models stand-in clap` (random weights, same I/O:
-dp_resources/model_tooling/stand_ins/clap.py).
+dp_tools/stand_ins/clap.py).
 
 ONNX I/O contract of a CLAP model folder (batch dimension `batch` dynamic):
 - `clap_audio.onnx`: input `waveform` float32 [B, 480000] (10 s of mono audio at

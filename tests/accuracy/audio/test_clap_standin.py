@@ -17,7 +17,6 @@ import pytest
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.audio.clap import ClapParams, ClapStream, clap_embeddings
-from dp_resources.model_tooling.stand_ins.clap import build_clap_stand_in
 from dp_resources.models.families.clap import (
     AUDIO_FILE,
     EMBEDDING_DIM,
@@ -32,6 +31,7 @@ from dp_resources.models.families.clap import (
     default_clap_dir,
     load_clap,
 )
+from dp_tools.stand_ins.clap import build_clap_stand_in
 
 pytestmark = pytest.mark.accuracy
 

@@ -12,12 +12,12 @@ import pytest
 from dp_cli.samples import fetch_photos
 from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.object_detection import COCO_CLASSES, PERSON, aggregate_detections
-from dp_resources.model_tooling.nanodet import prepare_nanodet
 from dp_resources.models.families.nanodet import (
     MODEL_NAME,
     ONNX_FILE,
     load_object_detector,
 )
+from dp_tools.nanodet import prepare_nanodet
 from tests.fixtures.media import REPO, ClipSpec, make_clip
 
 pytestmark = pytest.mark.accuracy

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from dp_core.errors import DpError, ErrorCode
-from dp_resources.model_tooling.transnetv2 import TOLERANCE
 from dp_resources.models.families.transnetv2 import REFERENCE_FILE, load_transnetv2
 from dp_resources.models.registry import model_folder
+from dp_tools.transnetv2 import TOLERANCE
 
 pytestmark = pytest.mark.accuracy
 

@@ -19,8 +19,6 @@ import onnx
 from onnx import TensorProto
 
 from dp_features.visual.model_inputs import CLIP_SIZE
-from dp_resources.model_tooling.stand_ins.common import StandIn, stand_in_model
-from dp_resources.model_tooling.stand_ins.layers import GraphBuilder, layer_norm, transformer
 from dp_resources.models.families.clip import (
     EMBEDDING_DIM,
     FAMILY,
@@ -32,6 +30,8 @@ from dp_resources.models.families.clip import (
     TEXT_LENGTH,
     TEXT_OUTPUT,
 )
+from dp_tools.stand_ins.common import StandIn, stand_in_model
+from dp_tools.stand_ins.layers import GraphBuilder, layer_norm, transformer
 
 PATCH, IMAGE_WIDTH, IMAGE_HEADS, IMAGE_LAYERS = 32, 768, 12, 12
 VOCAB, TEXT_WIDTH, TEXT_HEADS, TEXT_LAYERS = 49408, 512, 8, 12

@@ -15,14 +15,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from dp_resources.model_tooling.stand_ins.common import (
-    StandIn,
-    bias,
-    const,
-    self_attention_block,
-    stand_in_model,
-    weights,
-)
 from dp_resources.models.families.clap import (
     AUDIO_FILE,
     AUDIO_INPUT,
@@ -36,6 +28,14 @@ from dp_resources.models.families.clap import (
     TEXT_LENGTH,
     TEXT_OUTPUT,
     WINDOW_SAMPLES,
+)
+from dp_tools.stand_ins.common import (
+    StandIn,
+    bias,
+    const,
+    self_attention_block,
+    stand_in_model,
+    weights,
 )
 
 _STAND_IN_FRAME = 960  # 20 ms at 48 kHz; 500 frames per window

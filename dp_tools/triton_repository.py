@@ -43,7 +43,7 @@ from dp_resources.storage.atomic_files import publish_copy, publish_text
 CONFIG_FILE = "config.pbtxt"
 ONNX_FILE = "model.onnx"
 PYTHON_MODEL_FILE = "model.py"
-DEFAULT_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
+DEFAULT_REPOSITORY = Path(__file__).resolve().parents[1] / "model_repository"
 
 # The `parameters` keys (PARAM_*) are the ones TritonModel reads back: triton_runtime.py.
 
@@ -193,7 +193,7 @@ def _atomic_copy(source: Path, path: Path) -> None:
 # The Python-backend model of the CPU test double. It runs inside the Triton server's own
 # Python (`.venv-triton`: numpy 1.26, onnxruntime), never in the platform's venv.
 PYTHON_BACKEND_MODEL = '''\
-"""CPU TEST DOUBLE (written by dp_resources/model_tooling/triton_repository.py): runs model.onnx with
+"""CPU TEST DOUBLE (written by dp_tools/triton_repository.py): runs model.onnx with
 onnxruntime on the CPU. All requests of one execution (as merged by Triton's dynamic
 batcher) are concatenated along the batch axis and run as one batch."""
 

@@ -16,14 +16,6 @@ import onnx
 from onnx import TensorProto, helper
 
 from dp_features.visual.model_inputs import CLIP_SIZE
-from dp_resources.model_tooling.stand_ins.common import (
-    StandIn,
-    bias,
-    const,
-    self_attention_block,
-    stand_in_model,
-    weights,
-)
 from dp_resources.models.families.clip import (
     EMBEDDING_DIM,
     FAMILY,
@@ -35,6 +27,14 @@ from dp_resources.models.families.clip import (
     TEXT_INPUT,
     TEXT_LENGTH,
     TEXT_OUTPUT,
+)
+from dp_tools.stand_ins.common import (
+    StandIn,
+    bias,
+    const,
+    self_attention_block,
+    stand_in_model,
+    weights,
 )
 
 _PATCH = 32

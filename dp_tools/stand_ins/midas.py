@@ -15,19 +15,19 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from dp_features.visual.model_inputs import MIDAS_SIZE
-from dp_resources.model_tooling.stand_ins.common import (
-    StandIn,
-    bias,
-    const,
-    stand_in_model,
-    weights,
-)
 from dp_resources.models.families.midas import (
     DEPTH_SIZE,
     FAMILY,
     MODEL_FILE,
     MODEL_INPUT,
     MODEL_OUTPUT,
+)
+from dp_tools.stand_ins.common import (
+    StandIn,
+    bias,
+    const,
+    stand_in_model,
+    weights,
 )
 
 # (output channels, input channels) of the stand-in's encoder convolutions, each stride 2.

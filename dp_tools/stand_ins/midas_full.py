@@ -22,8 +22,6 @@ import onnx
 from onnx import TensorProto
 
 from dp_features.visual.model_inputs import MIDAS_SIZE
-from dp_resources.model_tooling.stand_ins.common import StandIn, stand_in_model
-from dp_resources.model_tooling.stand_ins.layers import GraphBuilder, conv
 from dp_resources.models.families.midas import (
     DEPTH_SIZE,
     FAMILY,
@@ -31,6 +29,8 @@ from dp_resources.models.families.midas import (
     MODEL_INPUT,
     MODEL_OUTPUT,
 )
+from dp_tools.stand_ins.common import StandIn, stand_in_model
+from dp_tools.stand_ins.layers import GraphBuilder, conv
 
 STEM_CHANNELS = 32
 # EfficientNet-Lite3 stages after width / depth scaling: (block, repeats, kernel, stride,

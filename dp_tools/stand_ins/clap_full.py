@@ -18,14 +18,6 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from dp_resources.model_tooling.stand_ins.clap import STAND_IN as TOY_STAND_IN
-from dp_resources.model_tooling.stand_ins.common import StandIn, stand_in_model
-from dp_resources.model_tooling.stand_ins.layers import (
-    GraphBuilder,
-    layer_norm,
-    linear,
-    transformer,
-)
 from dp_resources.models.families.clap import (
     AUDIO_FILE,
     AUDIO_INPUT,
@@ -35,6 +27,14 @@ from dp_resources.models.families.clap import (
     SAMPLE_RATE,
     TEXT_FILE,
     WINDOW_SAMPLES,
+)
+from dp_tools.stand_ins.clap import STAND_IN as TOY_STAND_IN
+from dp_tools.stand_ins.common import StandIn, stand_in_model
+from dp_tools.stand_ins.layers import (
+    GraphBuilder,
+    layer_norm,
+    linear,
+    transformer,
 )
 
 N_FFT, HOP, MEL_BANDS, F_MIN, F_MAX = 1024, 480, 64, 50.0, 14000.0

@@ -240,7 +240,7 @@ def tfjs_graph_to_onnx(
         raise DpError(
             ErrorCode.MODEL_NOT_FOUND,
             f"{model_json} uses TFJS ops this converter does not map: {', '.join(unsupported)} "
-            f"(it maps {', '.join(sorted(SUPPORTED_OPS))}; see dp_resources/model_tooling/tfjs_to_onnx.py)",
+            f"(it maps {', '.join(sorted(SUPPORTED_OPS))}; see dp_tools/tfjs_to_onnx.py)",
         )
     builder = _OnnxBuilder(graph, dynamic_batch)
     for node in _topological_order(graph.nodes):

@@ -20,9 +20,9 @@ from onnx import helper, numpy_helper
 
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_bytes
-from dp_resources.model_tooling.tfjs_to_onnx import IR_VERSION, OPSET
 from dp_resources.models.registry import STAND_IN_MARKER, ModelFamily
 from dp_resources.storage.atomic_files import publish_dir, staging_dir
+from dp_tools.tfjs_to_onnx import IR_VERSION, OPSET
 
 
 def build_stand_in_folder(
