@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from dp_assets.components._shared import no_audio
-from dp_assets.previews import audio_events_preview
-from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_assets.step_api import (
+    ComponentOutput,
+    LoadOnce,
+    PerVideo,
+    PreviewSource,
+    StepContext,
+    VideoInput,
+)
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.audio_events import AUDIO_EVENTS_FEATURES
 from dp_features.audio.audio_events import audio_events as tag_audio_events
+from dp_features.previews import HeatLane, timeline
 from dp_resources.models.families.packaged import (
     load_yamnet,
     yamnet_class_names,
@@ -41,6 +50,19 @@ def tag_step(step: StepContext) -> PerVideo:
         )
 
     return tag
+
+
+PREVIEW_ROWS = 5  # labels shown in the preview
+
+
+def audio_events_preview(source: PreviewSource) -> bytes:
+    """The top labels' scores per window, one row each (columns found by mean score)."""
+    a = source.arrays
+    labels = [str(t) for t in np.asarray(a["top_labels"]).ravel()[:PREVIEW_ROWS]]
+    columns = np.argsort(-np.asarray(a["class_scores"]), kind="stable")[: len(labels)]
+    scores = np.asarray(a["window_scores"])[:, columns]
+    lane = HeatLane("audio events", a["window_times_s"], scores, labels)
+    return timeline(source.duration_s, [lane], "top audio events, score per 0.96 s window")
 
 
 SPEC = ComponentSpec(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import analysis_meta, no_video
-from dp_assets.previews import motion_preview
-from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
+from dp_assets.step_api import ComponentOutput, PerVideo, PreviewSource, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
+from dp_features.previews import CurveLane, timeline
 from dp_features.visual.optical_flow import OPTICAL_FLOW_FEATURES, FlowStats, OpticalFlowStream
 
 
@@ -27,6 +27,12 @@ def flow_step(step: StepContext) -> PerVideo:
         )
 
     return flow
+
+
+def motion_preview(source: PreviewSource) -> bytes:
+    a = source.arrays
+    curve = CurveLane("motion energy", a["pair_times_s"], a["magnitude_mean_px_s"], "px/s")
+    return timeline(source.duration_s, [curve], "mean optical-flow magnitude per frame pair")
 
 
 SPEC = ComponentSpec(

@@ -12,10 +12,20 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
+
 from dp_assets.components._shared import analysis_meta, no_video
-from dp_assets.previews import shots_preview
-from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_assets.previews import frames_near
+from dp_assets.step_api import (
+    ComponentOutput,
+    LoadOnce,
+    PerVideo,
+    PreviewSource,
+    StepContext,
+    VideoInput,
+)
 from dp_core.component_spec import ComponentSpec, Params
+from dp_features.previews import contact_sheet, shots_shown
 from dp_features.visual.cut_detection import CutDetector
 from dp_features.visual.cut_detection_features import CUT_DETECTION_FEATURES
 from dp_features.visual.cut_fusion import CombinedCutDetector
@@ -59,6 +69,22 @@ def detect_step(step: StepContext) -> PerVideo:
 def _local_options(options: dict) -> dict:
     """The loader takes a folder and ONNX providers (the step runs on the CPU queue)."""
     return {key: options[key] for key in ("model_dir", "providers") if key in options}
+
+
+def shots_preview(source: PreviewSource) -> bytes:
+    """cut_detection: a frame from the middle of each shot, cuts marked (contact sheet)."""
+    arrays = source.arrays
+    bounds = np.asarray(arrays["shot_bounds_s"], np.float64).reshape(-1, 2)
+    shown = shots_shown(len(bounds))
+    thumbnails = frames_near(source.frames, bounds[shown].mean(axis=1))
+    return contact_sheet(
+        thumbnails,
+        shown,
+        bounds,
+        arrays["cut_times_s"],
+        arrays["cut_kinds"],
+        source.duration_s,
+    )
 
 
 SPEC = ComponentSpec(

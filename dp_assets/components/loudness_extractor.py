@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dp_assets.components._shared import no_audio
-from dp_assets.previews import loudness_preview
-from dp_assets.step_api import ComponentOutput, PerVideo, StepContext, VideoInput
+from dp_assets.step_api import ComponentOutput, PerVideo, PreviewSource, StepContext, VideoInput
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.loudness import LOUDNESS_FEATURES, LoudnessMeter
+from dp_features.previews import CurveLane, timeline
 
 
 def measure_step(step: StepContext) -> PerVideo:
@@ -33,6 +33,16 @@ def measure_step(step: StepContext) -> PerVideo:
         )
 
     return measure
+
+
+def loudness_preview(source: PreviewSource) -> bytes:
+    a = source.arrays
+    title = (
+        f"integrated {float(a['integrated_lufs']):.1f} LUFS · range "
+        f"{float(a['loudness_range_lu']):.1f} LU · true peak {float(a['true_peak_dbtp']):.1f} dBTP"
+    )
+    curve = CurveLane("short-term (3 s)", a["short_term_times_s"], a["short_term_lufs"], "LUFS")
+    return timeline(source.duration_s, [curve], title)
 
 
 SPEC = ComponentSpec(

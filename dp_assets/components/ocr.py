@@ -8,9 +8,16 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from dp_assets.previews import ocr_preview
-from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_assets.step_api import (
+    ComponentOutput,
+    LoadOnce,
+    PerVideo,
+    PreviewSource,
+    StepContext,
+    VideoInput,
+)
 from dp_core.component_spec import ComponentSpec, Params
+from dp_features.previews import SpanLane, timeline
 from dp_features.text.ocr import OCR_FEATURES, FrameOcr, OcrConfig
 from dp_features.text.ocr_lines import merge_lines
 from dp_resources.models.families.text import load_ocr_reader
@@ -76,6 +83,14 @@ def read_step(step: StepContext) -> PerVideo:
         )
 
     return read
+
+
+def ocr_preview(source: PreviewSource) -> bytes:
+    a = source.arrays
+    texts = [str(t) for t in np.asarray(a["lines_text"]).ravel()]
+    lane = SpanLane("text lines", a["lines_span_s"], texts)
+    title = f"{len(texts)} on-screen text line(s), first {lane.rows()} by time"
+    return timeline(source.duration_s, [lane], title)
 
 
 SPEC = ComponentSpec(

@@ -10,12 +10,19 @@ Without it the segments are Silero's alone, and the artifact says so (meta `musi
 from __future__ import annotations
 
 from dp_assets.components._shared import no_audio
-from dp_assets.previews import speech_preview
-from dp_assets.step_api import ComponentOutput, LoadOnce, PerVideo, StepContext, VideoInput
+from dp_assets.step_api import (
+    ComponentOutput,
+    LoadOnce,
+    PerVideo,
+    PreviewSource,
+    StepContext,
+    VideoInput,
+)
 from dp_core.component_spec import ComponentSpec
 from dp_features.audio.audio_events import WINDOW_S
 from dp_features.audio.speech_activity import SPEECH_FEATURES, gate_music
 from dp_features.audio.speech_activity import speech_activity as detect_speech
+from dp_features.previews import CurveLane, SpanLane, timeline
 from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import onnx_providers
 
@@ -55,6 +62,15 @@ def detect_step(step: StepContext) -> PerVideo:
         )
 
     return detect
+
+
+def speech_preview(source: PreviewSource) -> bytes:
+    a = source.arrays
+    lanes: list = [SpanLane("speech", a["speech_segments_s"])]
+    if "speech_probability" in a:
+        lanes.append(CurveLane("probability", a["probability_times_s"], a["speech_probability"]))
+    title = f"speech {float(a['speech_ratio']) * 100:.0f} % of the audio"
+    return timeline(source.duration_s, lanes, title)
 
 
 SPEC = ComponentSpec(
