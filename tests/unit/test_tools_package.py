@@ -80,3 +80,16 @@ def test_the_model_list_needs_no_tooling(without_tooling, tmp_path):
     done = CliRunner().invoke(main, ["models", "list"], env=env)
     assert done.exit_code == 0, done.output
     assert "clap" in done.output
+
+
+def test_the_tool_side_builders_cover_exactly_the_families_that_declare_them():
+    from dp_resources.models.registry import families_obtained_by, stand_in_families
+    from dp_tools.hub import SOURCES
+    from dp_tools.prepare import PREPARERS
+    from dp_tools.stand_ins import STAND_INS
+
+    for size, builders in STAND_INS.items():
+        assert set(builders) == set(stand_in_families()), size
+        assert all(s.family.name == name and s.size == size for name, s in builders.items())
+    assert set(PREPARERS) == set(families_obtained_by("prepare"))
+    assert set(SOURCES) == set(families_obtained_by("pull"))

@@ -41,7 +41,7 @@ import numpy as np
 from dp_core.errors import DpError, ErrorCode
 from dp_resources.models.onnx_runtime import OnnxModel
 from dp_resources.models.registry import STAND_IN_MARKER as STAND_IN_MARKER  # re-exported
-from dp_resources.models.registry import ModelFamily, family, model_folder
+from dp_resources.models.registry import ModelFamily, Tower, how_to_pull, model_folder
 from dp_resources.models.towers import (
     HashedWordTokenizer,
     JointEmbedder,
@@ -55,7 +55,21 @@ WINDOW_SAMPLES = 480000  # 10 s at 48 kHz
 EMBEDDING_DIM = 512
 TEXT_LENGTH = 77
 
-FAMILY = family("clap")  # files, I/O names, tokenizer: dp_resources/models/registry.py
+FAMILY = ModelFamily(
+    "clap",
+    "CLAP",
+    "laion-clap-htsat",
+    how_to_pull("clap"),
+    obtained_by="pull",
+    towers=(
+        Tower("clap_audio.onnx", "audio", ("waveform",), ("audio_embedding",)),
+        Tower("clap_text.onnx", "text", ("input_ids", "attention_mask"), ("text_embedding",)),
+    ),
+    reference="LAION CLAP",
+    stand_in_name="clap-htsat-stand-in",
+    tokenizer_file="tokenizer.json",
+    tokenizer_description="the RoBERTa tokenizer",
+)
 _AUDIO, _TEXT = FAMILY.tower("audio"), FAMILY.tower("text")
 AUDIO_FILE, AUDIO_INPUT, AUDIO_OUTPUT = _AUDIO.file, _AUDIO.inputs[0], _AUDIO.output
 TEXT_FILE, TEXT_INPUTS, TEXT_OUTPUT = _TEXT.file, _TEXT.inputs, _TEXT.output
@@ -126,6 +140,7 @@ def default_clap_dir() -> Path:
     return model_folder(FAMILY.name)
 
 
+@FAMILY.loads
 def load_clap(
     model_dir: Path | None = None,
     *,

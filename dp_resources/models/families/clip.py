@@ -43,7 +43,7 @@ import numpy as np
 from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.model_inputs import clip_pixels
 from dp_resources.models.onnx_runtime import OnnxModel
-from dp_resources.models.registry import ModelFamily, family, model_folder
+from dp_resources.models.registry import ModelFamily, Tower, how_to_pull, model_folder
 from dp_resources.models.towers import (
     HashedWordTokenizer,
     JointEmbedder,
@@ -56,7 +56,21 @@ from dp_resources.models.triton_towers import TritonSettings, load_towers
 EMBEDDING_DIM = 512
 TEXT_LENGTH = 77
 
-FAMILY = family("clip")  # files, I/O names, tokenizer: dp_resources/models/registry.py
+FAMILY = ModelFamily(
+    "clip",
+    "CLIP",
+    "openclip-vit-b-32-laion2b",
+    how_to_pull("clip"),
+    obtained_by="pull",
+    towers=(
+        Tower("clip_image.onnx", "image", ("pixel_values",), ("image_embedding",)),
+        Tower("clip_text.onnx", "text", ("input_ids",), ("text_embedding",)),
+    ),
+    reference="OpenCLIP ViT-B-32 laion2b_s34b_b79k",
+    stand_in_name="clip-vit-b-32-stand-in",
+    tokenizer_file="tokenizer.json",
+    tokenizer_description="the CLIP BPE tokenizer",
+)
 _IMAGE, _TEXT = FAMILY.tower("image"), FAMILY.tower("text")
 IMAGE_FILE, IMAGE_INPUT, IMAGE_OUTPUT = _IMAGE.file, _IMAGE.inputs[0], _IMAGE.output
 TEXT_FILE, TEXT_INPUT, TEXT_OUTPUT = _TEXT.file, _TEXT.inputs[0], _TEXT.output
@@ -144,6 +158,7 @@ def default_clip_dir() -> Path:
     return model_folder(FAMILY.name)
 
 
+@FAMILY.loads
 def load_clip(
     model_dir: Path | None = None,
     *,

