@@ -128,11 +128,8 @@ def build_definitions(settings: Settings) -> Definitions:
         selection=profile.component_order(),
         tags={PROFILE_TAG: settings.profile},
         description=f"Every component of profile {profile.name!r} for a batch of videos.",
-        # DP_EXECUTOR: in_process (default) or celery; a required failure stops the run
-        executor_def=executor_from_env(
-            required=frozenset(n for n, c in profile.components.items() if c.required),
-            step_threads=profile.batching.step_threads,
-        ),
+        # DP_EXECUTOR: multiprocess (default), in_process or celery
+        executor_def=executor_from_env(steps_at_once=profile.batching.steps_at_once),
     )
 
     def finalize_finished_run(context: RunStatusSensorContext, storage: StorageResource) -> None:

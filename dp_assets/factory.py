@@ -29,6 +29,7 @@ from dagster import (
 from dp_assets.component_step import run_step
 from dp_assets.freshness import component_fingerprint
 from dp_assets.partitions import videos_partitions
+from dp_assets.required_stop import failed_required_step, not_starting_message
 from dp_assets.step_api import StepContext
 from dp_assets.uploads import upload_spec
 from dp_core.artifact import Artifact
@@ -69,6 +70,7 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
     fingerprint = fingerprint_of(spec, profile)
     optional = tuple(name for name in spec.optional_inputs if name in profile.components)
     severity = AssetCheckSeverity.ERROR if settings.required else AssetCheckSeverity.WARN
+    required = frozenset(name for name, c in profile.components.items() if c.required)
     check = AssetCheckSpec(
         CHECK_NAME,
         asset=spec.name,
@@ -93,10 +95,22 @@ def component_asset(spec: ComponentSpec, profile: Profile) -> AssetsDefinition:
         check_specs=[check],
         kinds=set(spec.kinds) or None,
         required_resource_keys={"storage", "profile", "models"},
+        output_required=False,  # not output when a required step failed: dependants skip
     )
     def component(context: AssetExecutionContext, **inputs: dict[str, Artifact]):
         if MARK_FAILED_TAG in context.run.tags:
             raise recorded_failure(context, spec.name)
+        failed = failed_required_step(context.instance, context.run.run_id, required)
+        if failed is not None:
+            message = not_starting_message(spec.name, failed)
+            context.log.warning(message)
+            yield AssetCheckResult(
+                check_name=CHECK_NAME,
+                passed=False,
+                severity=AssetCheckSeverity.WARN,
+                metadata={"not_run": message},
+            )
+            return
         resources = context.resources
         step = StepContext(
             spec=spec,

@@ -10,12 +10,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dagster import AssetKey, DagsterEventType, DagsterInstance, build_reconstructable_job
-from dagster._core.definitions.job_base import InMemoryJob
-from dagster._core.execution.api import execute_run
+from dagster import (
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    RunsFilter,
+    build_reconstructable_job,
+    execute_job,
+)
 
 from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
+from dp_assets.execution import PRELOAD_PROFILE_ENV, PRELOAD_STORAGE_ENV
 from dp_assets.failure_marks import mark_failed_videos
 from dp_assets.freshness import reusable
 from dp_assets.leases import lease_owner, open_leases
@@ -38,6 +44,7 @@ from dp_resources.storage.backends import Storage, open_storage
 from dp_resources.storage.verified_objects import ObjectVerifier, VerifiedCache
 
 QUIET_LOGGERS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+INVOCATION_TAG = "dp/invocation"  # finds the run `execute_job` creates while it runs
 
 
 @dataclass
@@ -88,9 +95,11 @@ def plan_batches(batch_keys: list[str], registered: list[str], size: int) -> lis
 class ProgressPrinter(threading.Thread):
     """Follows a run's event log and prints each component step and per-video result."""
 
-    def __init__(self, instance: DagsterInstance, run_id: str, components: list[str], echo):
+    def __init__(self, instance: DagsterInstance, invocation: str, components: list[str], echo):
         super().__init__(daemon=True)
-        self.instance, self.run_id, self.components, self.echo = instance, run_id, components, echo
+        self.instance, self.invocation = instance, invocation
+        self.components, self.echo = components, echo
+        self.run_id: str | None = None
         self.stop_event = threading.Event()
         self.cursor = None
 
@@ -104,6 +113,13 @@ class ProgressPrinter(threading.Thread):
         self.poll()
 
     def poll(self) -> None:
+        if self.run_id is None:
+            found = self.instance.get_run_records(
+                RunsFilter(tags={INVOCATION_TAG: self.invocation}), limit=1
+            )
+            if not found:
+                return
+            self.run_id = found[0].dagster_run.run_id
         connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor)
         self.cursor = connection.cursor
         for record in connection.records:
@@ -275,41 +291,44 @@ def _groups(
 
 def _run(instance, job, storage, profile, settings, keys, compute, reused, records, echo):
     """One Dagster run of the `compute` components over `keys`; the rest is reused."""
-    run_id = str(uuid.uuid4())
+    invocation = str(uuid.uuid4())
     skipped = len(profile.components) - len(compute)
     echo(
         f"run · {len(keys)} video(s) · {len(compute)} component(s) to compute"
         + (f", {skipped} up to date" if skipped else "")
-        + f" · run_id {run_id}"
     )
-    tags = {PROFILE_TAG: settings.profile, RANGE_START: keys[0], RANGE_END: keys[-1]}
-    # The job's own executor runs it (execute_in_process would force in-process): with
-    # DP_EXECUTOR=celery the steps go to the workers, which rebuild the same job from these
-    # settings (dp_assets.definitions.process_job), not from their own environment.
-    celery = os.environ.get("DP_EXECUTOR") == "celery"
-    executable = (
-        build_reconstructable_job(
-            "dp_assets.definitions",
-            "process_job",
-            reconstructable_args=(settings.storage_base, settings.profile),
-        )
-        if celery
-        else InMemoryJob(job)
+    tags = {
+        **job.tags,
+        PROFILE_TAG: settings.profile,
+        RANGE_START: keys[0],
+        RANGE_END: keys[-1],
+        INVOCATION_TAG: invocation,
+        **process_tags(),
+    }
+    # The job's own executor runs it, in step processes or Celery workers, which rebuild the
+    # same job from these settings (dp_assets.definitions.process_job), not from their own
+    # environment; the multiprocess executor's forkserver builds it once (step_preload).
+    os.environ.setdefault(PRELOAD_STORAGE_ENV, settings.storage_base)
+    os.environ.setdefault(PRELOAD_PROFILE_ENV, settings.profile)
+    reconstructable_job = build_reconstructable_job(
+        "dp_assets.definitions",
+        "process_job",
+        reconstructable_args=(settings.storage_base, settings.profile),
     )
-    progress = ProgressPrinter(instance, run_id, compute, echo)
+    progress = ProgressPrinter(instance, invocation, compute, echo)
     progress.start()
     try:
-        dagster_run = instance.create_run_for_job(
-            job_def=job,
-            run_id=run_id,
+        result = execute_job(
+            reconstructable_job,
+            instance,
             run_config=QUIET_LOGGERS,
-            tags={**job.tags, **tags, **process_tags()},
-            asset_selection=frozenset(AssetKey(name) for name in compute),
-            job_code_origin=executable.get_python_origin() if celery else None,
+            tags=tags,
+            asset_selection=[AssetKey(name) for name in compute],
         )
-        execute_run(executable, dagster_run, instance)
+        run_id = progress.run_id = result.run_id
     finally:
         progress.finish()
+    echo(f"  run_id {run_id}")
     try:
         manifests = finalize_run(instance, run_id, storage, profile, reused, keys=keys)
     except DpError as exc:  # e.g. storage went away mid-run: report, go on with the next

@@ -84,10 +84,9 @@ class Batching(_Strict):
     # videos of one step computed at once, by components whose spec says they may be
     # (`ComponentSpec.parallel_videos`): the in-process executor runs one step at a time
     video_threads: int = Field(2, ge=1, le=64)
-    # independent steps of a run at once in the run's process (in-process executor only).
-    # Opt-in: with 2, a clean-clone CI run once logged an SQLite connection of Dagster's
-    # event log finalized in another thread (harmless there, not yet understood)
-    step_threads: int = Field(1, ge=1, le=64)
+    # independent steps of a run at once (the multiprocess executor, dp_assets/execution.py);
+    # None: as many as the machine has cores
+    steps_at_once: int | None = Field(None, ge=1, le=64)
 
 
 class DatasetSettings(_Strict):
