@@ -20,6 +20,10 @@ from dp_resources.storage.frame_store import (
     read_index,
 )
 
+# analysis frames handed to a consumer at once: 640x360 RGB is 0.7 MB a frame, and per-frame
+# feature code makes float32 copies of several times that (peak RSS of the long video)
+BUDGET_SLICE_FRAMES = 32
+
 
 @dataclass
 class SegmentedVideo:
@@ -74,17 +78,16 @@ class SegmentedVideo:
         return iter_video_chunks(self.storage, prefix, self._index_sha256("analysis"))
 
     def budget_frames(self, component: str) -> Iterator[VideoChunk]:
-        """The analysis frames of `component`'s budget, chunk by chunk."""
-        wanted = self.budget(component)
-        for chunk in self.analysis_chunks():
-            keep = np.isin(chunk.positions, wanted)
-            if keep.any():
-                yield VideoChunk(
-                    chunk.frames[keep],
-                    chunk.times_s[keep],
-                    chunk.positions[keep],
-                    chunk.source_frames[keep],
-                )
+        """The analysis frames of `component`'s budget, at most `BUDGET_SLICE_FRAMES` at a
+        time; frames outside the budget are not decoded."""
+        prefix = f"{self.prefix}/analysis"
+        return iter_video_chunks(
+            self.storage,
+            prefix,
+            self._index_sha256("analysis"),
+            positions=self.budget(component),
+            max_frames=BUDGET_SLICE_FRAMES,
+        )
 
     def has_stream(self, name: str) -> bool:
         return name in self.metadata["streams"]

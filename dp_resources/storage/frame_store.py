@@ -220,19 +220,37 @@ def _chunks(storage: Storage, prefix: str, index_sha256: str | None) -> Iterator
 
 
 def iter_video_chunks(
-    storage: Storage, prefix: str, index_sha256: str | None = None
+    storage: Storage,
+    prefix: str,
+    index_sha256: str | None = None,
+    positions: np.ndarray | None = None,
+    max_frames: int | None = None,
 ) -> Iterator[VideoChunk]:
-    """Decode a video stream chunk by chunk (memory: one chunk at a time)."""
-    position = 0
+    """Decode a video stream chunk by chunk (memory: one chunk at a time).
+
+    `positions` (indices among the stream's frames): only those frames are decoded, the
+    others' JPEGs are skipped. `max_frames`: yield at most that many frames at a time (a
+    stored chunk of 256 analysis frames is ~180 MB decoded, and consumers make float copies
+    several times that)."""
+    wanted = None if positions is None else np.unique(np.asarray(positions, np.int64))
+    start = 0
     for _, arrays in _chunks(storage, prefix, index_sha256):
-        raw, offsets = arrays["jpeg_bytes"].tobytes(), arrays["jpeg_offsets"]
-        frames = np.stack(
-            [decode_jpeg(raw[offsets[i] : offsets[i + 1]]) for i in range(len(offsets) - 1)]
-        )
-        n = len(frames)
-        positions = np.arange(position, position + n)
-        yield VideoChunk(frames, arrays["times_s"], positions, arrays["source_frame"])
-        position += n
+        raw, offsets = arrays["jpeg_bytes"], arrays["jpeg_offsets"]
+        n = len(offsets) - 1
+        here = np.arange(start, start + n)
+        if wanted is not None:
+            here = here[np.isin(here, wanted)]
+        step = max_frames or max(len(here), 1)
+        for first in range(0, len(here), step):
+            picked = here[first : first + step]
+            local = picked - start
+            frames = np.stack(
+                [decode_jpeg(raw[offsets[i] : offsets[i + 1]].tobytes()) for i in local]
+            )
+            yield VideoChunk(
+                frames, arrays["times_s"][local], picked, arrays["source_frame"][local]
+            )
+        start += n
 
 
 def iter_audio_chunks(

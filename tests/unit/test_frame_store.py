@@ -1,0 +1,69 @@
+"""Chunked frame streams: a budget reads only its frames, in slices, with their own times."""
+
+import numpy as np
+import pytest
+
+from dp_resources.media.segmented_video import BUDGET_SLICE_FRAMES, SegmentedVideo
+from dp_resources.storage.backends import LocalStorage
+from dp_resources.storage.frame_store import VideoStreamWriter, iter_video_chunks
+
+pytestmark = pytest.mark.unit
+
+
+def frame_of_level(level: int) -> np.ndarray:
+    return np.full((16, 24, 3), level, np.uint8)  # flat: JPEG keeps the level exactly
+
+
+@pytest.fixture
+def stream(tmp_path):
+    """20 frames in chunks of 8; frame i has level 10 * i, time i / 2 s, source frame 3 * i."""
+    storage = LocalStorage(tmp_path / "store")
+    writer = VideoStreamWriter(storage, "v/analysis", frames_per_chunk=8, jpeg_quality=95)
+    for i in range(20):
+        writer.add(frame_of_level(10 * i), i / 2, 3 * i)
+    writer.close()
+    return storage, writer.index_sha256
+
+
+def levels(chunk) -> list[int]:
+    return [round(float(f.mean())) for f in chunk.frames]
+
+
+def all_levels(chunks) -> list[int]:
+    return [level for chunk in chunks for level in levels(chunk)]
+
+
+def test_all_frames_in_stored_chunks_by_default(stream):
+    storage, digest = stream
+    chunks = list(iter_video_chunks(storage, "v/analysis", digest))
+    assert [len(c.frames) for c in chunks] == [8, 8, 4]
+    assert all_levels(chunks) == [10 * i for i in range(20)]
+    assert np.concatenate([c.positions for c in chunks]).tolist() == list(range(20))
+
+
+def test_positions_and_slices(stream):
+    storage, digest = stream
+    wanted = np.array([19, 0, 3, 3, 7, 8, 9, 10, 11, 12])  # unsorted, a repeat
+    chunks = list(iter_video_chunks(storage, "v/analysis", digest, wanted, max_frames=2))
+    # slices never span two stored chunks: [0, 3] [7] | [8, 9] [10, 11] [12] | [19]
+    assert [c.positions.tolist() for c in chunks] == [[0, 3], [7], [8, 9], [10, 11], [12], [19]]
+    for chunk in chunks:
+        assert levels(chunk) == (10 * chunk.positions).tolist()
+        assert chunk.times_s.tolist() == (chunk.positions / 2).tolist()
+        assert chunk.source_frames.tolist() == (3 * chunk.positions).tolist()
+    assert list(iter_video_chunks(storage, "v/analysis", digest, np.array([], np.int64))) == []
+
+
+def test_budget_frames_read_only_the_budget(stream, monkeypatch):
+    storage, digest = stream
+    import dp_resources.storage.frame_store as frame_store
+
+    decoded = []
+    original = frame_store.decode_jpeg
+    monkeypatch.setattr(frame_store, "decode_jpeg", lambda b: decoded.append(1) or original(b))
+    video = SegmentedVideo(storage, "v", {"analysis/index.json": digest})
+    video.__dict__["frame_budgets"] = {"shot_quality": {"indices": [1, 2, 15]}}
+    chunks = list(video.budget_frames("shot_quality"))
+    assert sum(len(c.frames) for c in chunks) == len(decoded) == 3
+    assert all_levels(chunks) == [10, 20, 150]
+    assert BUDGET_SLICE_FRAMES >= 1 and all(len(c.frames) <= BUDGET_SLICE_FRAMES for c in chunks)
