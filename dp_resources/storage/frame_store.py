@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -61,8 +62,18 @@ def encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
     return buffer.getvalue()
 
 
+# OpenCV's decoder: the same libjpeg-turbo decode (islow IDCT, fancy upsampling) as Pillow's,
+# pixel for pixel, in less than half the time (no Image object, no mode conversion); EXIF
+# orientation is not applied, as Pillow does not
+_CV2_RGB = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+
+
 def decode_jpeg(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    """uint8 RGB [H, W, 3] of JPEG `data`."""
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), _CV2_RGB)
+    if frame is None:  # not a JPEG OpenCV reads: Pillow, and its error for a broken file
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    return frame
 
 
 class VideoStreamWriter:

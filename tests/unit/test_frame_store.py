@@ -67,3 +67,24 @@ def test_budget_frames_read_only_the_budget(stream, monkeypatch):
     assert sum(len(c.frames) for c in chunks) == len(decoded) == 3
     assert all_levels(chunks) == [10, 20, 150]
     assert BUDGET_SLICE_FRAMES >= 1 and all(len(c.frames) <= BUDGET_SLICE_FRAMES for c in chunks)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_jpeg_decode_matches_pillow_pixel_for_pixel(mode):
+    import io
+
+    from PIL import Image
+
+    from dp_resources.storage.frame_store import decode_jpeg
+
+    rng = np.random.default_rng(3)
+    picture = rng.integers(0, 256, (45, 70, 3), np.uint8)  # noise: every IDCT path differs
+    buffer = io.BytesIO()
+    Image.fromarray(picture).convert(mode).save(buffer, format="JPEG", quality=90)
+    data = buffer.getvalue()
+    expected = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    decoded = decode_jpeg(data)
+    assert decoded.dtype == np.uint8 and decoded.shape == (45, 70, 3)
+    np.testing.assert_array_equal(decoded, expected)
+    with pytest.raises(OSError):
+        decode_jpeg(b"not a jpeg")
