@@ -8,6 +8,7 @@ failure carried as data), the other videos go on, and dependants see the status.
 from __future__ import annotations
 
 import base64
+import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from dp_assets.step_api import (
     Upstream,
     VideoInput,
 )
+from dp_assets.step_record import StepRecord
 from dp_assets.uploads import UPLOAD_INPUT, UploadRecord, load_upload
 from dp_core.artifact import Artifact, ArtifactMeta, ArtifactRef, seal
 from dp_core.errors import DpError, ErrorCode, error_code_of
@@ -33,6 +35,8 @@ from dp_core.storage_keys import artifact_key
 from dp_core.version import dataprocessor_version
 from dp_features.previews import image_mime
 from dp_resources.models.batching import CrossVideoBatcher
+
+EVENT_DETAILS_ENV = "DP_EVENT_DETAILS"
 
 
 def run_step(
@@ -224,7 +228,8 @@ def _finish(
     )
     artifact = Artifact(meta=meta, arrays={} if error else output.arrays)
     seal(artifact, artifact_key(upload.partition_key, step.run_id, step.name))
-    output.display.update(_preview(context, step, video, artifact))
+    if event_details():  # drawn only where it is shown (dp report draws its own)
+        output.display.update(_preview(context, step, video, artifact))
     _report(context, step, upload.partition_key, artifact, output)
     return artifact
 
@@ -262,6 +267,13 @@ def _user_message(error: Exception, upload: UploadRecord) -> str:
     return message.replace(source, upload.source_name)
 
 
+def event_details() -> bool:
+    """`DP_EVENT_DETAILS=1`: previews and per-component summaries go into the
+    materialization events too (the UI shows them; ~8 KB more per video and component in
+    the event log). Off by default: the artifact keeps them and `dp report` draws them."""
+    return os.environ.get(EVENT_DETAILS_ENV, "") == "1"
+
+
 def _report(
     context: AssetExecutionContext,
     step: StepContext,
@@ -269,25 +281,16 @@ def _report(
     artifact: Artifact,
     output: ComponentOutput,
 ) -> None:
-    meta = artifact.meta
-    metadata = {
-        "status": meta.status,
-        "error_code": meta.error_code.value if meta.error_code else "",
-        "artifact_key": artifact.ref.key,
-        "sha256": artifact.ref.sha256,
-        "fingerprint": step.fingerprint,
-        "input_sha256": MetadataValue.json({n: ref.sha256 for n, ref in meta.inputs.items()}),
-        "duration_ms": meta.duration_ms,
-        "device_used": meta.device_used,
-        "model_signature": meta.model_signature,
-        "warnings": MetadataValue.json(meta.warnings),
-    }
-    if meta.error_message:
-        metadata["error"] = meta.error_message
+    """The video's `StepRecord` as its partition's metadata, with the spec's summaries and
+    picture when `event_details()` asks for them."""
+    metadata = StepRecord.of_artifact(artifact, step.fingerprint).to_metadata()
+    if event_details():
+        metadata.update(output.display)
     # floats as people read them in the UI (4 significant digits); the artifact keeps all
-    context.add_asset_metadata(rounded({**metadata, **output.display}), partition_key=key)
+    context.add_asset_metadata(rounded(metadata), partition_key=key)
     # ok/empty is in the materialization already: a log line per video would be one more
     # stored event each (~10 ms on SQLite; 32 videos x 15 components = 5 s per run)
+    meta = artifact.meta
     if meta.status == "error":
         context.log.warning(
             f"{step.name} {key}: error [{meta.error_code.value}] {meta.error_message}"

@@ -21,12 +21,12 @@ unchanged re-run computes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterInstance
 
+from dp_assets.step_record import StepRecord
 from dp_assets.uploads import UPLOAD_INPUT
 from dp_core.artifact import decode_artifact, verify_digest
 from dp_core.component_spec import ComponentSpec
@@ -62,15 +62,33 @@ def component_fingerprint(
 
 @dataclass(frozen=True)
 class Materialized:
-    """A partition's latest materialization of one component, from its metadata."""
+    """A partition's latest materialization of one component: the step's record, the run
+    that made the artifact, and when (epoch seconds). A copy the event-log retention kept
+    after deleting that run (dp_assets/retention.py) names the original run and time."""
 
     run_id: str
-    artifact_key: str
-    sha256: str
-    status: str
-    fingerprint: str
-    input_sha256: dict[str, str]
-    metadata: dict
+    record: StepRecord
+    timestamp: float
+
+    @property
+    def artifact_key(self) -> str:
+        return self.record.artifact_key
+
+    @property
+    def sha256(self) -> str:
+        return self.record.sha256
+
+    @property
+    def status(self) -> str:
+        return self.record.status
+
+    @property
+    def fingerprint(self) -> str:
+        return self.record.fingerprint
+
+    @property
+    def input_sha256(self) -> dict[str, str]:
+        return self.record.input_sha256
 
     @classmethod
     def latest(cls, instance: DagsterInstance, component: str, key: str) -> Materialized | None:
@@ -79,16 +97,11 @@ class Materialized:
         ).records
         if not records:
             return None
-        metadata = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
-        inputs = metadata.get("input_sha256") or {}
+        record = StepRecord.from_metadata(records[0].asset_materialization.metadata)
         return cls(
-            run_id=records[0].run_id,
-            artifact_key=str(metadata.get("artifact_key", "")),
-            sha256=str(metadata.get("sha256", "")),
-            status=str(metadata.get("status", "error")),
-            fingerprint=str(metadata.get("fingerprint", "")),
-            input_sha256=json.loads(inputs) if isinstance(inputs, str) else dict(inputs),
-            metadata=metadata,
+            run_id=record.made_by_run or records[0].run_id,
+            record=record,
+            timestamp=record.made_at or records[0].timestamp,
         )
 
 
@@ -112,7 +125,7 @@ def reusable(
         verifier.prefetch(video_prefix(root, key))
     for name in profile.component_order():
         latest = Materialized.latest(instance, name, key)
-        if latest is None or latest.status not in ("ok", "empty") or not latest.sha256:
+        if latest is None or not latest.record.reusable_status:
             continue
         if latest.fingerprint != fingerprints[name]:
             continue
@@ -128,7 +141,7 @@ def reusable(
                 continue
         problem = verifier.problem(latest.artifact_key, latest.sha256)
         if problem is None and not spec.inputs:
-            problem = _frames_problem(verifier, latest.metadata)
+            problem = _frames_problem(verifier, latest.record)
         if problem is not None:
             warn(f"{name} of {key} is not reusable, recomputing: {problem}")
             continue
@@ -136,10 +149,10 @@ def reusable(
     return kept
 
 
-def _frames_problem(verifier: ObjectVerifier, metadata: Mapping) -> str | None:
+def _frames_problem(verifier: ObjectVerifier, record: StepRecord) -> str | None:
     """The first file the segmenter wrote under its frames_dir (stream chunks included)
     that the storage does not hold as written, if any."""
-    key, sha256 = str(metadata.get("artifact_key", "")), str(metadata.get("sha256", ""))
+    key, sha256 = record.artifact_key, record.sha256
     data = verify_digest(verifier.storage.get_bytes(key), sha256, key)
     extra = decode_artifact(data, source=key).meta.model_extra or {}
     if not extra.get("frames_prefix"):

@@ -16,6 +16,7 @@ from dagster import DagsterEventType, DagsterInstance
 from dp_assets.components import catalog, model_families
 from dp_assets.freshness import Materialized
 from dp_assets.partitions import VIDEOS
+from dp_assets.step_record import StepRecord
 from dp_assets.uploads import load_upload
 from dp_core.errors import ErrorCode
 from dp_core.manifest import (
@@ -38,12 +39,17 @@ RANGE_END = "dagster/asset_partition_range_end"
 PARTITION = "dagster/partition"
 
 
-def run_partition_keys(instance: DagsterInstance, tags: dict) -> list[str]:
-    """The videos a run covered, from its partition tags."""
+def run_partition_keys(
+    instance: DagsterInstance, tags: dict, registered: Sequence[str] | None = None
+) -> list[str]:
+    """The videos a run covered, from its partition tags. `registered`: the partition
+    list when the caller read it already (a range is a slice of it)."""
     if PARTITION in tags:
         return [tags[PARTITION]]
     if RANGE_START in tags:
-        keys = instance.get_dynamic_partitions(VIDEOS)
+        keys = (
+            list(registered) if registered is not None else instance.get_dynamic_partitions(VIDEOS)
+        )
         start, end = keys.index(tags[RANGE_START]), keys.index(tags[RANGE_END])
         return keys[start : end + 1]
     return []
@@ -55,10 +61,10 @@ def _iso(timestamp: float | None) -> str | None:
 
 @dataclass
 class _Progress:
-    """Per video and component: the journal so far and the last materialization's metadata."""
+    """Per video and component: the journal so far and the last materialization's record."""
 
     events: dict[str, list[StateEvent]]
-    materialized: dict[tuple[str, str], dict]
+    materialized: dict[tuple[str, str], StepRecord]
 
 
 def _journal(
@@ -66,7 +72,7 @@ def _journal(
 ) -> _Progress:
     components = profile.component_order()
     events: dict[str, list[StateEvent]] = {k: [] for k in keys}
-    materialized: dict[tuple[str, str], dict] = {}
+    materialized: dict[tuple[str, str], StepRecord] = {}
 
     def add(key: str, ts: str, component: str, state: str, code: str | None = None) -> None:
         events[key].append(
@@ -99,10 +105,10 @@ def _journal(
             key = materialization.partition
             if key not in events or component not in components:
                 continue
-            metadata = {name: value.value for name, value in materialization.metadata.items()}
-            materialized[(key, component)] = metadata
-            state = ARTIFACT_TO_COMPONENT_STATUS[metadata.get("status", "error")]
-            add(key, ts, component, state, metadata.get("error_code") or None)
+            record = StepRecord.from_metadata(materialization.metadata)
+            materialized[(key, component)] = record
+            state = ARTIFACT_TO_COMPONENT_STATUS.get(record.status, "error")
+            add(key, ts, component, state, record.error_code or None)
         elif event.event_type == DagsterEventType.STEP_FAILURE and event.step_key in components:
             # a failure the run process reported for a lost step carries its code
             failure = event.event_specific_data.user_failure_data
@@ -120,11 +126,11 @@ def _component_record(
     if name not in profile.components:
         return ComponentRecord(name=name, required=False, status="skipped")
     required = profile.components[name].required
-    metadata = progress.materialized.get((key, name))
+    record = progress.materialized.get((key, name))
     reused_from = None
-    if metadata is None and name in reused:  # up to date from an earlier run, not recomputed
-        metadata, reused_from = reused[name].metadata, reused[name].run_id
-    if metadata is None:
+    if record is None and name in reused:  # up to date from an earlier run, not recomputed
+        record, reused_from = reused[name].record, reused[name].run_id
+    if record is None:
         last = [e for e in progress.events[key] if e.component == name]
         failed = bool(last) and last[-1].state == "error"
         return ComponentRecord(
@@ -136,20 +142,7 @@ def _component_record(
             else ErrorCode.DEPENDENCY_ERROR,
             error_message="the step failed" if failed else "not run: the run stopped first",
         )
-    return ComponentRecord(
-        name=name,
-        required=required,
-        status=ARTIFACT_TO_COMPONENT_STATUS[metadata["status"]],
-        error_code=metadata.get("error_code") or None,
-        error_message=metadata.get("error"),
-        warnings=list(metadata.get("warnings") or []),
-        device_used=metadata.get("device_used"),
-        duration_ms=metadata.get("duration_ms"),
-        artifact_key=metadata.get("artifact_key"),
-        sha256=metadata.get("sha256") or None,
-        model_signature=metadata.get("model_signature") or "",
-        reused_from_run=reused_from,
-    )
+    return record.component_record(name, required, reused_from_run=reused_from)
 
 
 def finalize_run(
