@@ -15,6 +15,7 @@ import click
 
 from dp_cli import dataset_cmd, export_cmd
 from dp_cli.models_cmd import models
+from dp_cli.retention_cmd import retention
 from dp_cli.verify_cmd import verify
 from dp_core.errors import DpError, ErrorCode
 
@@ -323,6 +324,7 @@ main.add_command(dataset_cmd.train)
 main.add_command(models)
 main.add_command(export_cmd.export)
 main.add_command(verify)
+main.add_command(retention)
 
 if __name__ == "__main__":
     main()
