@@ -12,7 +12,15 @@ import pytest
 
 from dp_features.audio.onset_strength import N_MELS, OnsetStrengthStream
 from dp_features.audio.tempo import _pulse_clarity, estimate_tempo, tempo_from_onsets
-from dp_features.audio.tempo_levels import MAX_BPM, choose_level, log_normal_prior
+from dp_features.audio.tempo_levels import (
+    MAX_BPM,
+    _peaks,
+    autocorrelation,
+    choose_level,
+    fourier_magnitude,
+    log_normal_prior,
+    refine_tempo,
+)
 from tests.fixtures.audio_synth import click_track
 
 pytestmark = pytest.mark.unit
@@ -164,3 +172,71 @@ def test_the_autocorrelation_spans_two_periods_of_the_slowest_candidate():
     assert levels.autocorrelation.size == 2 * 200 + 2 + 1
     short = choose_level(e[:1000], e[:1000], FPS, slowest_bpm=60.0)
     assert short.autocorrelation.size == 2 * 100 + 2 + 1
+
+
+def parabolic_bumps(period: float, multiples: int, size: int) -> np.ndarray:
+    """An autocorrelation with a parabola-topped peak at each multiple of `period` (lags):
+    three samples around each peak lie on its parabola, so interpolation is exact."""
+    ac = np.zeros(size)
+    ac[0] = 1.0
+    for k in range(1, multiples + 1):
+        for lag in range(int(k * period) - 2, int(k * period) + 4):
+            if 0 < lag < size:
+                ac[lag] = max(ac[lag], 1.0 - ((lag - k * period) / 3.0) ** 2)
+    return ac
+
+
+def test_refinement_interpolates_each_of_four_multiples_exactly():
+    """Peaks at 1..4 x 33.3 lags (180.18 BPM) read from a coarse 33-lag guess: each
+    parabola's vertex / k is the period exactly; a 5th multiple is never read (the
+    autocorrelation there is empty and would pull the average)."""
+    ac = parabolic_bumps(33.3, multiples=4, size=200)
+    assert refine_tempo(ac, 6000.0 / 33.0, FPS) == pytest.approx(6000.0 / 33.3, rel=1e-12)
+    ac = parabolic_bumps(41.7, multiples=4, size=230)  # vertices the other side of a lag
+    assert refine_tempo(ac, 6000.0 / 42.0, FPS) == pytest.approx(6000.0 / 41.7, rel=1e-12)
+
+
+def test_refinement_searches_4_percent_around_the_guess():
+    ac = parabolic_bumps(30.0, multiples=1, size=50)  # one multiple fits
+    # a guess of 32 lags: 30 is 6.25 % away, but its window (30.72 -> lag 30) reaches it
+    assert refine_tempo(ac, 6000.0 / 32.0, FPS) == pytest.approx(200.0, rel=1e-12)
+
+
+def test_a_peak_past_the_window_moves_the_estimate_half_a_lag_at_most():
+    ac = np.zeros(50)
+    ac[0] = 1.0
+    ac[31:35] = [0.5, 0.9, 1.0, 0.5]  # the top (33) lies past the window 28..32
+    assert refine_tempo(ac, 200.0, FPS) == pytest.approx(6000.0 / 32.5, rel=1e-12)
+
+
+def test_refinement_stops_where_the_autocorrelation_ends():
+    """The 2nd multiple's window (57..63) needs lag 64 to interpolate: 64 lags are too few,
+    so only the 1st multiple counts, whatever the end of the autocorrelation holds."""
+    ac = parabolic_bumps(30.0, multiples=1, size=64)
+    ac[61:64] = [0.3, 0.6, 0.9]  # rising into the end
+    assert refine_tempo(ac, 200.0, FPS) == pytest.approx(200.0, rel=1e-12)
+
+
+def test_fourier_magnitude_reads_the_peak_within_1_percent_only():
+    e = pulse_train(50.0, seconds=60.0)  # 120 BPM
+    bpm = np.array([30.0, 110.0, 118.9, 120.0, 121.1, 130.0])
+    f = fourier_magnitude(e, FPS, bpm)
+    np.testing.assert_allclose(f[2:5], 1.0, rtol=1e-12)  # within 1 %: the peak itself
+    assert f[1] < 0.05 and f[5] < 0.05  # 8 % off: not the peak's lobe
+    # the mean is removed per window and the scale normalised away
+    np.testing.assert_allclose(fourier_magnitude(e + 5.0, FPS, bpm), f, atol=1e-12)
+    np.testing.assert_allclose(fourier_magnitude(e * 1e-4, FPS, bpm), f, atol=1e-12)
+    assert not fourier_magnitude(np.zeros(500), FPS, bpm).any()  # flat: zeros, not NaN
+
+
+def test_the_autocorrelation_has_a_lag_per_frame_at_most():
+    e = pulse_train(20.0, seconds=3.0)
+    ac = autocorrelation(e, max_lag=10 * e.size)
+    assert ac.size == e.size and np.isfinite(ac).all() and ac[0] == pytest.approx(1.0)
+
+
+def test_peaks_are_positive_local_maxima_ends_included_plateaus_once():
+    np.testing.assert_array_equal(_peaks(np.array([3.0, 2.0, 1.0])), [0])
+    np.testing.assert_array_equal(_peaks(np.array([1.0, 2.0, 3.0])), [2])
+    np.testing.assert_array_equal(_peaks(np.array([1.0, 2.0, 2.0, 1.0])), [1])
+    np.testing.assert_array_equal(_peaks(np.array([0.0, -1.0, 0.0])), [])
