@@ -1,10 +1,14 @@
 """Where steps run: Dagster's executors, chosen by `DP_EXECUTOR` (see `.env.example`):
 
-- `multiprocess` (default): Dagster's `multiprocess_executor`: independent steps at once, up
-  to the profile's `batching.steps_at_once` (default: the machine's cores), each in its own
-  process forked from a forkserver that imported dp once (`dp_assets/step_preload.py`);
-- `in_process`: Dagster's `in_process_executor`, one step at a time in the run's process
-  (debugging; `execute_in_process`);
+- `multiprocess`: Dagster's `multiprocess_executor`: independent steps at once, up to the
+  profile's `batching.steps_at_once` (default: the machine's cores), each in its own process
+  forked from a forkserver that imported dp once (`dp_assets/step_preload.py`);
+- `in_process`: Dagster's `in_process_executor`, one step at a time in the run's process;
+- unset: `multiprocess` where steps may run `PARALLEL_FROM_STEPS` or more at once (the
+  profile's `steps_at_once`, else the cores), else `in_process`. A step process costs about
+  a second to start (a Dagster instance, the job, the plan): on 2 cores that ate more than
+  the parallel steps gained (the sample clip: 51 s in process, 70-101 s multiprocess,
+  docs/DECISIONS.md);
 - `celery`: dagster-celery's executor, its loop kept from hanging on a lost worker or a
   silent broker (`dp_assets/celery_adapter.py`, the one module on internals).
   `DP_CELERY_BROKER_URL`, `DP_CELERY_BACKEND_URL` (default: the broker): Redis URLs, read by
@@ -47,6 +51,7 @@ BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": BROKER_SOCKET_TIMEOUT_S,
     "socket_connect_timeout": BROKER_SOCKET_TIMEOUT_S,
 }
+PARALLEL_FROM_STEPS = 4  # the default executor is multiprocess from this many steps at once
 PRELOAD_MODULES = ["dp_assets.step_preload"]
 PRELOAD_STORAGE_ENV = "DP_PRELOAD_STORAGE"  # the settings whose job step_preload builds
 PRELOAD_PROFILE_ENV = "DP_PRELOAD_PROFILE"
@@ -55,13 +60,22 @@ PRELOAD_PROFILE_ENV = "DP_PRELOAD_PROFILE"
 def multiprocess_steps(steps_at_once: int | None = None) -> ExecutorDefinition:
     """Dagster's multiprocess executor: `steps_at_once` steps (default: the cores) in
     processes forked from a forkserver that preloaded dp and the run's job."""
-    return multiprocess_executor.configured(
-        {
-            "max_concurrent": steps_at_once or os.cpu_count() or 1,
-            "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}},
-        },
-        name="multiprocess",
-    )
+    return multiprocess_executor.configured(multiprocess_config(steps_at_once), name="multiprocess")
+
+
+def multiprocess_config(steps_at_once: int | None) -> dict:
+    return {
+        "max_concurrent": steps_at_once or os.cpu_count() or 1,
+        "start_method": {"forkserver": {"preload_modules": PRELOAD_MODULES}},
+    }
+
+
+def default_executor(steps_at_once: int | None, cores: int | None = None) -> str:
+    """`multiprocess` when `steps_at_once` (else the cores) reaches PARALLEL_FROM_STEPS, or
+    when the profile asks for more than one step at once; else `in_process`."""
+    at_once = steps_at_once or cores or os.cpu_count() or 1
+    explicit = steps_at_once is not None and steps_at_once > 1
+    return "multiprocess" if explicit or at_once >= PARALLEL_FROM_STEPS else "in_process"
 
 
 def _guarded_celery_executor() -> ExecutorDefinition:
@@ -86,9 +100,9 @@ def _guarded_celery_executor() -> ExecutorDefinition:
 def executor_from_env(
     env: Mapping[str, str] | None = None, steps_at_once: int | None = None
 ) -> ExecutorDefinition:
-    """The process job's executor, chosen by `DP_EXECUTOR`."""
+    """The process job's executor, chosen by `DP_EXECUTOR` (see the module's docstring)."""
     env = os.environ if env is None else env
-    kind = env.get("DP_EXECUTOR", "multiprocess") or "multiprocess"
+    kind = env.get("DP_EXECUTOR") or default_executor(steps_at_once)
     if kind == "multiprocess":
         return multiprocess_steps(steps_at_once)
     if kind == "in_process":
