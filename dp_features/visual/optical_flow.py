@@ -91,20 +91,38 @@ def _empty_stats() -> FlowStats:
     )
 
 
-def _pair_stats(flow: np.ndarray, px_s: float) -> tuple:
-    """Statistics of one flow field [h, w, 2] (px/frame), scaled to px/s by `px_s`."""
-    fx = flow[..., 0].ravel() * px_s
-    fy = flow[..., 1].ravel() * px_s
-    mag = np.hypot(fx, fy)
-    mean, median, p90 = mag.mean(), np.median(mag), np.percentile(mag, 90)
+# pairs whose statistics are computed together: fewer numpy calls than one pair at a time,
+# while a block's float64 temporaries (16 fields of 160x90: 1.8 MB each) stay in cache
+STATS_BLOCK_PAIRS = 16
+
+
+def _block_stats(flows: np.ndarray, px_s: np.ndarray) -> tuple:
+    """Statistics of flow fields [k, h, w, 2] (px/frame), each scaled to px/s by its `px_s`
+    [k]: mean, median, p90, direction histogram [k, 8], global dx, dy, residual (each [k]).
+    Row by row the same arithmetic as one field at a time (reductions along each row)."""
+    k = len(flows)
+    scale = np.asarray(px_s, np.float64)[:, None]
+    fx = flows[..., 0].reshape(k, -1) * scale
+    fy = flows[..., 1].reshape(k, -1) * scale
+    # sqrt of the squares, not np.hypot (libm's, 3x slower): the same to within 1 ulp of
+    # float64 at flow speeds, far below the float32 the statistics are kept in
+    mag = np.sqrt(fx * fx + fy * fy)
+    mean = mag.mean(axis=1)
+    median = np.median(mag, axis=1)
+    p90 = np.percentile(mag, 90, axis=1)
     # Screen angle: image y grows downwards, so "up" is -y.
     angle = np.arctan2(-fy, fx)
     bins = np.round(angle / (2 * np.pi / N_DIRECTIONS)).astype(np.int64) % N_DIRECTIONS
-    hist = np.bincount(bins, weights=mag, minlength=N_DIRECTIONS)
-    total = hist.sum()
-    hist = hist / total if total > 0 else np.zeros(N_DIRECTIONS)
-    gx, gy = np.median(fx), np.median(fy)
-    residual = np.hypot(fx - gx, fy - gy).mean()
+    bins += np.arange(k)[:, None] * N_DIRECTIONS  # one run of 8 bins per field
+    hist = np.bincount(bins.ravel(), weights=mag.ravel(), minlength=k * N_DIRECTIONS)
+    hist = hist.reshape(k, N_DIRECTIONS)
+    total = hist.sum(axis=1)
+    moving = total > 0
+    hist[moving] /= total[moving, None]
+    hist[~moving] = 0.0
+    gx, gy = np.median(fx, axis=1), np.median(fy, axis=1)
+    rx, ry = fx - gx[:, None], fy - gy[:, None]
+    residual = np.sqrt(rx * rx + ry * ry).mean(axis=1)
     return mean, median, p90, hist, gx, gy, residual
 
 
@@ -134,22 +152,26 @@ class OpticalFlowStream:
         if self._prev is not None:
             gray = np.concatenate([self._prev[None], gray])
             times = np.concatenate([[self._prev_time], times])
-        rows = []
-        for i in range(1, len(gray)):
-            dt = times[i] - times[i - 1]
-            if dt <= 0:
-                raise DpError(ErrorCode.INPUT_CORRUPT, "frame times must increase")
-            flow = self._dis.calc(gray[i - 1], gray[i], None)
-            rows.append((0.5 * (times[i] + times[i - 1]), *_pair_stats(flow, self.scale / dt)))
+        dt = np.diff(times)
+        if (dt <= 0).any():
+            raise DpError(ErrorCode.INPUT_CORRUPT, "frame times must increase")
+        pairs = len(gray) - 1
+        blocks = []
+        for first in range(0, pairs, STATS_BLOCK_PAIRS):
+            ends = range(first + 1, min(first + STATS_BLOCK_PAIRS, pairs) + 1)
+            flows = np.stack([self._dis.calc(gray[i - 1], gray[i], None) for i in ends])
+            blocks.append(_block_stats(flows, self.scale / dt[first : first + len(ends)]))
         self._prev, self._prev_time = gray[-1].copy(), float(times[-1])
-        if not rows:
+        if not blocks:
             return _empty_stats()
-        cols = list(zip(*rows, strict=True))
+        mean, median, p90, hist, gx, gy, residual = (
+            np.concatenate(c) for c in zip(*blocks, strict=True)
+        )
         return FlowStats(
-            np.asarray(cols[0], np.float64),
-            *(np.asarray(c, np.float32) for c in cols[1:4]),
-            np.asarray(cols[4], np.float32).reshape(-1, N_DIRECTIONS),
-            *(np.asarray(c, np.float32) for c in cols[5:]),
+            0.5 * (times[1:] + times[:-1]),
+            *(np.asarray(c, np.float32) for c in (mean, median, p90)),
+            np.asarray(hist, np.float32).reshape(-1, N_DIRECTIONS),
+            *(np.asarray(c, np.float32) for c in (gx, gy, residual)),
         )
 
 

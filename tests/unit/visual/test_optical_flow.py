@@ -99,3 +99,35 @@ def test_frames_too_small_for_flow():
     with pytest.raises(DpError) as err:
         optical_flow_stats(np.zeros((3, 8, 10, 3), np.uint8), np.arange(3) / 25.0)
     assert err.value.code == ErrorCode.INPUT_UNSUPPORTED
+
+
+def _one_field_stats(flow: np.ndarray, px_s: float) -> list[np.ndarray]:
+    """The module's documented statistics of one flow field, written out plainly."""
+    fx, fy = flow[..., 0].ravel() * px_s, flow[..., 1].ravel() * px_s
+    mag = np.hypot(fx, fy)
+    bins = np.round(np.arctan2(-fy, fx) / (2 * np.pi / N_DIRECTIONS)).astype(int) % N_DIRECTIONS
+    hist = np.bincount(bins, weights=mag, minlength=N_DIRECTIONS)
+    hist = hist / hist.sum() if hist.sum() > 0 else hist
+    gx, gy = np.median(fx), np.median(fy)
+    residual = np.hypot(fx - gx, fy - gy).mean()
+    return [mag.mean(), np.median(mag), np.percentile(mag, 90), hist, gx, gy, residual]
+
+
+def test_statistics_in_blocks_match_one_field_at_a_time():
+    from dp_features.visual.optical_flow import STATS_BLOCK_PAIRS
+
+    rng = np.random.default_rng(5)
+    n = 2 * STATS_BLOCK_PAIRS + 5  # blocks of unequal length
+    frames = np.clip(rng.normal(128, 50, (n, 90, 160, 3)), 0, 255).astype(np.uint8)
+    frames[7] = frames[6]  # one pair without motion: an all-zero histogram
+    times = np.cumsum(rng.uniform(0.02, 0.06, n))  # variable frame rate
+    stats = OpticalFlowStream(scale=3.0).update(frames, times)
+    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+    names = [name for name in stats.arrays() if name != "pair_times_s"]
+    for i in range(1, n):
+        flow = dis.calc(grey[i - 1], grey[i], None)
+        expected = _one_field_stats(flow, 3.0 / (times[i] - times[i - 1]))
+        for name, value in zip(names, expected, strict=True):
+            np.testing.assert_allclose(getattr(stats, name)[i - 1], value, rtol=1e-6, atol=1e-6)
+    assert not stats.direction_hist[6].any()
