@@ -287,3 +287,19 @@ def test_the_newest_manifest_is_the_one_written_last_not_listed_last(store):
     assert report.superseded == [
         f"{MANIFEST} · cut_detection: {cut}: sha256 does not match the manifest's"
     ]
+
+
+def test_every_component_is_checked_past_skipped_and_undigested_ones(store):
+    storage, keys = store
+    storage.delete(keys["cut"])
+    entries = [
+        ("ocr", None, None),  # skipped: no artifact, nothing to check
+        ("tempo_extractor", "result_store/local/v/run1/tempo_extractor.npz", None),
+        *keys["entries"],
+    ]
+    storage.put_bytes(MANIFEST, manifest("run1", entries))
+    assert audit_storage(storage).problems == [
+        f"{MANIFEST} · tempo_extractor: no sha256 recorded for "
+        "result_store/local/v/run1/tempo_extractor.npz",
+        f"{MANIFEST} · cut_detection: {keys['cut']}: missing",
+    ]

@@ -4,6 +4,7 @@ holds only while the object's size and version are the ones hashed. On a real fo
 storage, digests computed here with hashlib (independent of dp_core.hashing)."""
 
 import hashlib
+import threading
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_a_cached_verdict_is_for_one_digest_and_one_storage(tmp_path, storage, c
 
 
 def test_the_cache_remembers_size_and_version_exactly(tmp_path):
-    path = tmp_path / "c" / "v.sqlite"
+    path = tmp_path / "home" / "cache" / "dp" / "v.sqlite"  # folders made as needed
     cache = VerifiedCache(path)
     cache.remember("base", "k", 10, "v1", "abc")
     assert cache.known("base", "k", 10, "v1") == "abc"
@@ -158,3 +159,16 @@ def test_require_raises_not_found_for_missing_and_corrupt_for_changed(storage):
         verifier.require(KEY, DIGEST)
     assert changed.value.code is ErrorCode.INPUT_CORRUPT
     assert changed.value.message.startswith(f"{KEY}: sha256 ")
+
+
+def test_the_cache_answers_threads_other_than_its_opener(tmp_path, storage, cache):
+    """Reuse checks of a batch's videos run in threads: one cache serves them all."""
+    verdicts = []
+    worker = threading.Thread(
+        target=lambda: verdicts.append(ObjectVerifier(storage, cache).problem(KEY, DIGEST))
+    )
+    worker.start()
+    worker.join()
+    assert verdicts == [None]
+    again = ObjectVerifier(storage, cache)
+    assert again.problem(KEY, DIGEST) is None and again.bytes_read == 0
