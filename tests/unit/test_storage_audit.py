@@ -8,7 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from dp_core.artifact import SOURCE_INPUT, Artifact, ArtifactMeta, ArtifactRef, encode_artifact
+from dp_core.artifact import (
+    SOURCE_INPUT,
+    Artifact,
+    ArtifactMeta,
+    ArtifactRef,
+    decode_artifact,
+    encode_artifact,
+)
+from dp_core.errors import DpError
 from dp_core.manifest import ComponentRecord, Manifest, RunSection, VideoSection
 from dp_resources.storage.audit import audit_storage, frames_problems, manifest_keys
 from dp_resources.storage.backends import LocalStorage
@@ -302,4 +310,41 @@ def test_every_component_is_checked_past_skipped_and_undigested_ones(store):
         f"{MANIFEST} · tempo_extractor: no sha256 recorded for "
         "result_store/local/v/run1/tempo_extractor.npz",
         f"{MANIFEST} · cut_detection: {keys['cut']}: missing",
+    ]
+
+
+def test_each_video_has_its_own_newest_manifest(store):
+    """A problem in video v's only manifest fails the audit, however new another video's
+    manifest is (superseded means: by a newer manifest of the same video)."""
+    storage, keys = store
+    storage.delete(keys["cut"])
+    other = "result_store/local/w/run9/manifest.json"
+    storage.put_bytes(other, manifest("run9", [keys["entries"][0]], finished_at="2026-02-01"))
+    report = audit_storage(storage)
+    assert report.problems == [f"{MANIFEST} · cut_detection: {keys['cut']}: missing"]
+    assert report.superseded == []
+
+
+def test_an_unreadable_manifest_is_older_than_any_readable_one(store):
+    storage, _ = store
+    broken = "result_store/local/v/run0/manifest.json"
+    storage.put_bytes(broken, b"{not json")
+    report = audit_storage(storage)
+    assert report.ok and report.problems == []
+    [superseded] = report.superseded
+    assert superseded.startswith(f"{broken}: not a readable manifest (")
+
+
+def test_an_undecodable_artifact_names_its_key_and_the_decoder_message_in_200_chars(store):
+    storage, keys = store
+    long_key = "result_store/local/v/run1/" + "c" * 150 + ".npz"
+    garbage = b"not an npz at all"
+    storage.put_bytes(long_key, garbage)
+    entries = [keys["entries"][0], ("cut_detection", long_key, sha(garbage))]
+    storage.put_bytes(MANIFEST, manifest("run1", entries))
+    with pytest.raises(DpError) as decoding:
+        decode_artifact(garbage, source=long_key)
+    assert len(decoding.value.message) > 200
+    assert audit_storage(storage).problems == [
+        f"{MANIFEST} · cut_detection: {long_key}: does not decode ({decoding.value.message[:200]})"
     ]
