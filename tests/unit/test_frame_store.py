@@ -88,3 +88,22 @@ def test_jpeg_decode_matches_pillow_pixel_for_pixel(mode):
     np.testing.assert_array_equal(decoded, expected)
     with pytest.raises(OSError):
         decode_jpeg(b"not a jpeg")
+
+
+def test_audio_chunks_cut_at_chunk_length_whatever_the_blocks(tmp_path):
+    from dp_core.errors import DpError
+    from dp_resources.storage.frame_store import AudioStreamWriter, iter_audio_chunks
+
+    storage = LocalStorage(tmp_path / "store")
+    writer = AudioStreamWriter(storage, "v/audio", 100, 0.5, ["FL", "FR"])  # 50 per chunk
+    signal = np.arange(2 * 237, dtype=np.float32).reshape(2, 237)
+    for start, stop in [(0, 0), (0, 7), (7, 50), (50, 51), (51, 200), (200, 237)]:
+        writer.add(signal[:, start:stop], 1.5)
+    index = writer.close()
+    chunks = list(iter_audio_chunks(storage, "v/audio", writer.index_sha256))
+    assert [c.samples.shape[1] for c in chunks] == [50, 50, 50, 50, 37]
+    assert [c.start_s for c in chunks] == [1.5, 2.0, 2.5, 3.0, 3.5]
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks], axis=1), signal)
+    assert index["samples"] == 237 and index["channels"] == 2
+    with pytest.raises(DpError):
+        writer.add(np.zeros((1, 5), np.float32), 0.0)  # a mono block in a stereo stream
