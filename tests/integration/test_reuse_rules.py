@@ -315,3 +315,20 @@ def test_a_segmenter_artifact_that_does_not_decode_is_never_reused_and_is_named(
         assert error.message.startswith(f"{key} is not a valid NPZ artifact")
     else:
         assert kept == {} and any(key in w for w in warnings)
+
+
+def test_a_videos_checks_take_two_listings_and_no_head(store):
+    """Both of the video's folders (result_store, frames_dir) are listed once: no object
+    of it costs a HEAD (S3: one request per 1000 objects instead of one per object)."""
+    verifier = ObjectVerifier(store.storage)
+    kept = reusable(
+        store.instance,
+        KEY,
+        profile_of(COMPONENTS),
+        catalog(),
+        store.fingerprints,
+        verifier,
+        SOURCE,
+    )
+    assert set(kept) == set(COMPONENTS)
+    assert verifier.heads == 0
