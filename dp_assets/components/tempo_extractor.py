@@ -47,6 +47,7 @@ SPEC = ComponentSpec(
     inputs=("segmenter",),
     streams=("audio_model",),
     arrays=("tempo_bpm", "tempo_confidence", "tempo_alt_bpm", "tempo_alt_weight", "beat_times_s"),
-    version="2",  # 2: metrical level by salience, confidence and alternative level (issue 30)
+    # 2: metrical level by salience, confidence and alternative level; 3: range up to 800 BPM
+    version="3",  # (issue 30)
     features=TEMPO_FEATURES,
 )

@@ -21,7 +21,7 @@ Pipeline
    hi-hats have no low attack) and combined as full^0.4 x low^0.6 when the low band has
    onsets.
 3. A broad prior over tempo (log-normal at 90 BPM, sd 5 octaves: it only breaks near
-   ties) and the 30..600 BPM range. The posterior's highest peak is `tempo_bpm`, its
+   ties) and the 30..800 BPM range. The posterior's highest peak is `tempo_bpm`, its
    second `tempo_alt_bpm`; their shares of the posterior mass at its three highest peaks
    are `tempo_confidence` and `tempo_alt_weight`.
 4. Refinement: the autocorrelation peaks near 1..4 beat periods, each interpolated
@@ -37,7 +37,7 @@ held that for 35 of 72 piece x speed cases of the tuning set; librosa's `feature
 for 26. Any estimator that folds tempi into a window narrower than the speeds' span
 (1.5 / 0.8 = 1.9x) must jump a level for some pieces, so the range is wide and the prior
 weak, and the level is chosen by salience, whose shape scales with the music. Constants
-were chosen on the tuning part of tests/fixtures/real_music.py only (65 of 72 piece x speed cases) with the
+were chosen on the tuning part of tests/fixtures/real_music.py only (66 of 72 piece x speed cases) with the
 synthetic click tracks and drum patterns of tests/accuracy/audio held at +-2 %; held-out
 figures are in benchmarks/RESULTS.md.
 

@@ -65,8 +65,8 @@ def test_loudness_and_tempo_through_the_whole_graph(tmp_path, dagster_instance):
 
     tempo = artifacts["clicks"]["tempo_extractor"].arrays
     assert float(tempo["tempo_bpm"]) == pytest.approx(128.0, rel=0.02)
-    # the report reads these names (issue 30); version 2 recomputes older artifacts
-    assert artifacts["clicks"]["tempo_extractor"].meta.component_version == "2"
+    # the report reads these names (issue 30); version 3 recomputes older artifacts
+    assert artifacts["clicks"]["tempo_extractor"].meta.component_version == "3"
     confidence, alt_weight = float(tempo["tempo_confidence"]), float(tempo["tempo_alt_weight"])
     assert 0.5 <= confidence <= 1.0 and 0.0 < alt_weight <= 1.0 - confidence
     ratio = float(tempo["tempo_alt_bpm"]) / 128.0  # the other level: x2, x1/2, x3 or x1/3

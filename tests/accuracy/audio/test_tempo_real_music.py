@@ -21,9 +21,10 @@ pytestmark = pytest.mark.accuracy
 
 RATIO_TOLERANCE = 0.03
 # Issue 30's goal is 95 % of pieces x speeds. Measured on 2026-12-07 (tempo_extractor
-# version 2): 30 of 42 (71 %); librosa's feature.tempo 9 of 42 on the same renderings.
+# version 3): 31 of 42 (74 %); librosa's feature.tempo 9 of 42 on the same renderings.
 # The floor is what we reach, so a regression fails; the gap to the goal is in RESULTS.md.
-HELDOUT_MIN_PASSED = 30
+# This part is no longer untouched: its failures were read before version 3 (DECISIONS).
+HELDOUT_MIN_PASSED = 31
 
 
 def test_heldout_tempo_follows_speed_changes():

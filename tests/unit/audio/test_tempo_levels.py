@@ -70,3 +70,11 @@ def test_choose_level_without_pulse_or_room():
     assert choose_level(flat, flat, FPS) is None
     e = pulses(50.0)
     assert choose_level(e, e, FPS, slowest_bpm=MAX_BPM) is None  # no candidate in range
+
+
+def test_a_fast_pulse_played_faster_stays_in_range():
+    # the fastest salient pulses of the real-music set are ~480 BPM (eighth notes); played
+    # 1.5x as fast they are 720 BPM, which must be reported, not its half (issue 30)
+    for bpm in (480.0, 720.0):
+        e = pulses(60.0 * FPS / bpm)
+        assert choose_level(e, e, FPS).tempo_bpm == pytest.approx(bpm, rel=0.02)
