@@ -10,6 +10,7 @@ import librosa
 import numpy as np
 import pytest
 
+from dp_core.errors import DpError, ErrorCode
 from dp_features.audio.onset_strength import N_MELS, OnsetStrengthStream
 from dp_features.audio.tempo import _pulse_clarity, estimate_tempo, tempo_from_onsets
 from dp_features.audio.tempo_levels import (
@@ -240,3 +241,10 @@ def test_peaks_are_positive_local_maxima_ends_included_plateaus_once():
     np.testing.assert_array_equal(_peaks(np.array([1.0, 2.0, 3.0])), [2])
     np.testing.assert_array_equal(_peaks(np.array([1.0, 2.0, 2.0, 1.0])), [1])
     np.testing.assert_array_equal(_peaks(np.array([0.0, -1.0, 0.0])), [])
+
+
+def test_a_stereo_array_is_refused_naming_its_shape():
+    with pytest.raises(DpError) as refused:
+        estimate_tempo(np.zeros((2, 100), np.float32), RATE)
+    assert refused.value.code is ErrorCode.INPUT_UNSUPPORTED
+    assert refused.value.message == "onsets expect mono audio [samples], got (2, 100)"
