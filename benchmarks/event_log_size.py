@@ -8,7 +8,9 @@ dagster_embedded.yaml), and prints per video: the bytes the home grew by (its ev
 run storage under `history/`, and everything else), the stored events by type with their
 serialized size, and the largest metadata entries of a materialization. With
 `dp_assets.retention` present, it then applies the event-log retention with an age of 0
-(every finished run whose manifests are written) and prints what is left per video.
+(every finished run whose manifests are written), prints what is left, processes a second
+batch of new clips, applies it again and prints what that batch left per video (the
+steady state of a home under retention).
 """
 
 from __future__ import annotations
@@ -115,16 +117,42 @@ def main() -> None:
             print("materialization metadata, largest entries:")
             for name, size in by_entry.most_common(8):
                 print(f"  {name:<28} {size / n / 1024:7.1f} KB per video")
-            if importlib.util.find_spec("dp_assets.retention") is not None:
-                from dp_assets.retention import apply_retention
+            if importlib.util.find_spec("dp_assets.retention") is None:
+                return
+            from dp_assets.retention import apply_retention
 
-                deleted = apply_retention(instance, storage, max_age_days=0.0)
-                left = folder_bytes(home) - home_before
-                print(
-                    f"after retention (age 0: {len(deleted.deleted)} finished runs deleted): "
-                    f"{left / n / 1024:.1f} KB per video left in the home "
-                    "(SQLite files keep their pages for reuse)"
+            retained = apply_retention(instance, storage, max_age_days=0.0)
+            after_first = folder_bytes(home)
+            print(
+                f"after retention (age 0: {len(retained.deleted)} run(s) deleted, "
+                f"{retained.copies} newest results kept): "
+                f"{(after_first - home_before) / n / 1024:.1f} KB per video left in the home"
+            )
+            # a second batch of new videos, then retention again: what stays per video
+            # (SQLite reuses the pages the first batch freed)
+            more = [
+                str(
+                    make_clip(
+                        work / "in2" / f"next{i:03d}.mp4",
+                        ClipSpec(duration_s=args.seconds, width=640, height=360, texture=True),
+                    )
                 )
+                for i in range(args.videos)
+            ]
+            results, _ = process_videos(
+                instance, more, settings, load_profile(str(profile_path)), None, lambda _: None
+            )
+            assert all(r.status == "success" for r in results), [r.message for r in results]
+            peak = folder_bytes(home)
+            second = apply_retention(instance, storage, max_age_days=0.0)
+            steady = folder_bytes(home) - after_first
+            print(
+                f"second batch: home grew {(peak - after_first) / n / 1024:.1f} KB per video "
+                f"before retention, {steady / n / 1024:.1f} KB per video after it "
+                f"({len(second.deleted)} run(s) deleted, {second.kept_unwritten} kept) "
+                f"(goal <= {GOAL_BYTES_PER_VIDEO / 1024:.0f} KB): "
+                f"{'MET' if steady / n <= GOAL_BYTES_PER_VIDEO else 'NOT MET'}"
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

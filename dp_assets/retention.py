@@ -19,16 +19,20 @@ copy: the same `StepRecord` (key, digest, fingerprint, input digests) naming the
 made it and when (`made_by_run`, `made_at`), with the code and data version tags. Reuse,
 partial re-runs and the partition's status in the UI are the same after retention; what
 goes is the per-step history (logs, step events, check evaluations' run events, previews).
+On the embedded SQLite home the emptied per-run database is vacuumed too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from dagster import (
     AssetMaterialization,
@@ -113,6 +117,7 @@ def apply_retention(
             continue
         report.copies += _keep_latest_results(instance, run.run_id)
         instance.delete_run(run.run_id)
+        _compact_emptied_sqlite_shard(instance, run.run_id)
         report.deleted.append(run.run_id)
     return report
 
@@ -151,6 +156,19 @@ def _keep_latest_results(instance: DagsterInstance, run_id: str) -> int:
         )
         kept += 1
     return kept
+
+
+def _compact_emptied_sqlite_shard(instance: DagsterInstance, run_id: str) -> None:
+    """The embedded SQLite event log keeps one database per run (Dagster's
+    SqliteEventLogStorage: `<home>/history/runs/<run_id>.db`); `delete_run` empties it, but
+    the file keeps its pages. An emptied one is vacuumed down to its empty tables (not
+    removed: Dagster remembers the file as set up). PostgreSQL has none (autovacuum)."""
+    shard = Path(instance.root_directory) / "history" / "runs" / f"{run_id}.db"
+    if not shard.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(shard)) as db:
+        if db.execute("SELECT COUNT(*) FROM event_logs").fetchone()[0] == 0:
+            db.execute("VACUUM")
 
 
 def _materializations(instance: DagsterInstance, run_id: str) -> Sequence:

@@ -3,8 +3,9 @@
 The step writes it as the partition's materialization metadata (`to_metadata`); the
 manifest writer, the reuse planner, the failure marks and the progress printer read it
 back (`from_metadata`). Only what the UI shows (status, error code and message, artifact
-key, digest) and what reuse and the manifest need (fingerprint, input digests, duration,
-device, model signature, warnings) goes into the event; empty fields are left out. Bulky
+key, digest: entries of their own) and what reuse and the manifest need (fingerprint,
+input digests, duration, device, model signature, warnings: one `lineage` JSON entry) goes
+into the event; empty fields are left out. Bulky
 details (previews, per-component summaries) stay in the artifact (`dp report` draws them)
 unless `DP_EVENT_DETAILS=1` asks for them in the UI (see docs/PRODUCTION.md).
 
@@ -28,6 +29,7 @@ from dp_core.manifest import ARTIFACT_TO_COMPONENT_STATUS, ComponentRecord
 # A copy that the event-log retention reported after deleting the run that made it
 # (dp_assets/retention.py) names that run and when it materialized.
 MADE_BY_RUN = "made_by_run"
+LINEAGE = "lineage"
 MADE_AT = "made_at"
 
 
@@ -77,29 +79,33 @@ class StepRecord:
         return self.status in ("ok", "empty") and bool(self.sha256)
 
     def to_metadata(self) -> dict[str, Any]:
-        """Dagster metadata: status, key and digest always, the rest when not empty."""
+        """Dagster metadata: what the UI shows as its own entries (status, key, digest, the
+        error if any), and what reuse and the manifest read in one `lineage` JSON entry
+        (each entry costs ~130 bytes of envelope in the event log, twice on SQLite)."""
         metadata: dict[str, Any] = {
             "status": self.status,
             "artifact_key": self.artifact_key,
             "sha256": self.sha256,
         }
-        optional = {
-            "error_code": self.error_code,
-            "error": self.error,
+        if self.error_code:
+            metadata["error_code"] = self.error_code
+        if self.error:
+            metadata["error"] = self.error
+        lineage = {
             "fingerprint": self.fingerprint,
-            "input_sha256": MetadataValue.json(dict(self.input_sha256))
-            if self.input_sha256
-            else None,
+            "input_sha256": dict(self.input_sha256),
             "duration_ms": self.duration_ms,
             "device_used": self.device_used,
             "model_signature": self.model_signature,
-            "warnings": MetadataValue.json(list(self.warnings)) if self.warnings else None,
+            "warnings": list(self.warnings),
             MADE_BY_RUN: self.made_by_run,
             MADE_AT: self.made_at,
         }
-        metadata.update(
-            {name: value for name, value in optional.items() if value not in (None, "")}
-        )
+        lineage = {
+            name: value for name, value in lineage.items() if value not in (None, "", {}, [])
+        }
+        if lineage:
+            metadata[LINEAGE] = MetadataValue.json(lineage)
         return metadata
 
     def check_metadata(self) -> dict[str, str]:
@@ -116,6 +122,8 @@ class StepRecord:
         """The record in a materialization's metadata (Dagster metadata values or plain
         values); a missing status reads as `error` (never reused)."""
         values = {name: _plain(value) for name, value in metadata.items()}
+        # older events carry each field as its own entry
+        values = {**(values.pop(LINEAGE, None) or {}), **values}
         inputs = values.get("input_sha256") or {}
         if isinstance(inputs, str):  # written as a JSON string by older steps
             inputs = json.loads(inputs)

@@ -2,6 +2,8 @@
 reuse, re-runs of selected components and `dp verify` work as before. Real SQLite Dagster
 instance and folder storage, in process."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
@@ -58,6 +60,8 @@ def test_retention_deletes_old_runs_and_everything_is_still_reused(
     [run_id] = {r.run_id for r in results}
     keys = [r.partition_key for r in results]
     before = {(n, k): latest_record(dagster_instance, n, k)[1] for n in COMPONENTS for k in keys}
+    shard = Path(dagster_instance.root_directory) / "history" / "runs" / f"{run_id}.db"
+    shard_bytes = shard.stat().st_size
 
     # younger than the age: kept
     assert apply_retention(dagster_instance, store, max_age_days=1.0).deleted == []
@@ -65,6 +69,9 @@ def test_retention_deletes_old_runs_and_everything_is_still_reused(
     assert report.deleted == [run_id] and report.copies == len(COMPONENTS) * len(keys)
     assert dagster_instance.get_run_record_by_id(run_id) is None
     assert not dagster_instance.get_records_for_run(run_id).records
+    # the embedded SQLite home's per-run database shrinks to its empty tables
+    print(f"run shard: {shard_bytes} bytes before retention, {shard.stat().st_size} after")
+    assert shard.stat().st_size <= 128 * 1024 < shard_bytes
     for (name, key), record in before.items():
         event, kept = latest_record(dagster_instance, name, key)
         assert event.run_id == ""  # a copy without a run, naming the run that made it

@@ -42,7 +42,11 @@ def test_a_record_reads_back_from_its_own_metadata():
     record = StepRecord.of_artifact(artifact, fingerprint="f" * 16)
     assert record.artifact_key == "result_store/local/v/run-1/color_dynamics.npz"
     assert record.sha256 == artifact.ref.sha256 and len(record.sha256) == 64
-    assert StepRecord.from_metadata(record.to_metadata()) == record
+    metadata = record.to_metadata()
+    # the UI's entries on their own, what reuse and the manifest read in one JSON entry
+    assert set(metadata) == {"status", "artifact_key", "sha256", "lineage"}
+    assert metadata["lineage"].value["fingerprint"] == "f" * 16
+    assert StepRecord.from_metadata(metadata) == record
     assert record.input_sha256 == {"segmenter": DIGEST}
     assert record.duration_ms == 12.5 and record.warnings == ("few frames",)
 
