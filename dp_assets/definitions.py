@@ -28,15 +28,15 @@ from dagster import (
     run_status_sensor,
 )
 
-from dp_assets.components import catalog, load_profile, model_families
+from dp_assets.components import catalog, load_profile
 from dp_assets.dataset import DATASET_JOBS, dataset_assets, dataset_rebuild_schedule
 from dp_assets.execution import executor_from_env
 from dp_assets.factory import MARK_FAILED_TAG, component_asset
-from dp_assets.preflight import preflight
 from dp_assets.resources import ProfileResource
 from dp_assets.run_records import finalize_run
 from dp_assets.upload_sensor import build_upload_sensor
 from dp_assets.uploads import upload_spec
+from dp_core.hashing import sha256_bytes
 from dp_resources.models.resource import ModelResource
 from dp_resources.storage.resource import StorageResource
 from io_managers.npz_io_manager import NpzIOManager
@@ -162,12 +162,8 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[dataset_rebuild_schedule],
         sensors=[
             *manifest_sensors,
-            build_upload_sensor(
-                PROCESS_JOB,
-                {PROFILE_TAG: settings.profile},
-                # the services the runs need answer, or the uploads wait (dp_assets/preflight.py)
-                preflight=lambda store: preflight(profile, model_families(), store),
-            ),
+            # through the planner: services answer, leases, reuse (dp_assets/planning.py)
+            build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: settings.profile}, profile=profile),
         ],
         resources={
             "storage": storage,
@@ -182,11 +178,18 @@ def process_job(storage_base: str, profile: str) -> JobDefinition:
     """The process job of `Settings(storage_base, profile)`: what `dp process` hands to the
     Celery workers as a reconstructable job (`build_reconstructable_job`), so a worker runs
     exactly the settings `dp process` was given, whatever its own DP_STORAGE/DP_PROFILE."""
-    return _process_job(storage_base, profile)
+    return _process_job(storage_base, profile, _profile_content(profile))
+
+
+def _profile_content(profile: str) -> str:
+    """What the cached job depends on: a profile file's bytes (it may be rewritten between
+    runs of one process), or a bundled profile's name."""
+    path = Path(profile)
+    return sha256_bytes(path.read_bytes()) if path.is_file() else profile
 
 
 @functools.lru_cache(maxsize=4)  # a worker rebuilds it for every step it runs
-def _process_job(storage_base: str, profile: str) -> JobDefinition:
+def _process_job(storage_base: str, profile: str, content: str) -> JobDefinition:
     return build_definitions(Settings(storage_base, profile)).resolve_job_def(PROCESS_JOB)
 
 

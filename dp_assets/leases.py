@@ -64,13 +64,23 @@ def _lock_id(key: str) -> int:
     )
 
 
+class LeaseHeld(Exception):
+    """A video's lease is held by another writer and the caller chose not to wait."""
+
+    def __init__(self, key: str, holder: str):
+        super().__init__(f"{key} is being written by {holder}")
+        self.key, self.holder = key, holder
+
+
 class VideoLeases(ABC):
     def __init__(self, keys: Sequence[str], owner: str):
         self.keys = sorted(set(keys))
         self.owner = owner
 
     @abstractmethod
-    def acquire(self, echo: Echo) -> None: ...
+    def acquire(self, echo: Echo, wait: bool = True) -> None:
+        """Take every video's lease; a held one is waited for, or with `wait=False` raises
+        `LeaseHeld` (after letting go of the ones taken)."""
 
     @abstractmethod
     def release(self) -> None: ...
@@ -90,7 +100,7 @@ class PostgresLeases(VideoLeases):
         self.url = postgres_url.replace("postgresql+psycopg2://", "postgresql://")
         self._connection = None
 
-    def acquire(self, echo: Echo) -> None:
+    def acquire(self, echo: Echo, wait: bool = True) -> None:
         import psycopg2
 
         self._connection = psycopg2.connect(
@@ -102,7 +112,11 @@ class PostgresLeases(VideoLeases):
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", (_lock_id(key),))
                 if cursor.fetchone()[0]:
                     continue
-                echo(f"  … {key} is being written by {self._holder(cursor, key)}: waiting")
+                holder = self._holder(cursor, key)
+                if not wait:
+                    self.release()
+                    raise LeaseHeld(key, holder)
+                echo(f"  … {key} is being written by {holder}: waiting")
                 cursor.execute("SELECT pg_advisory_lock(%s)", (_lock_id(key),))
 
     @staticmethod
@@ -137,7 +151,7 @@ class FileLeases(VideoLeases):
             stripes.setdefault(_lock_id(key) % STRIPES, []).append(key)
         return sorted(stripes.items())
 
-    def acquire(self, echo: Echo) -> None:
+    def acquire(self, echo: Echo, wait: bool = True) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for stripe, keys in self._stripes():
             handle = open(self.folder / f"{stripe:04d}.lock", "a+")  # noqa: SIM115 - held
@@ -147,6 +161,10 @@ class FileLeases(VideoLeases):
                 handle.seek(0)
                 text = handle.read().strip()
                 holder = json.loads(text).get("owner") if text.startswith("{") else None
+                if not wait:
+                    handle.close()
+                    self.release()
+                    raise LeaseHeld(keys[0], holder or "another writer") from None
                 echo(f"  … {keys[0]} is being written by {holder or 'another writer'}: waiting")
                 fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)

@@ -32,9 +32,10 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from dagster import (
+    AssetKey,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
@@ -43,11 +44,14 @@ from dagster import (
     sensor,
 )
 
+from dp_assets.leases import LeaseHeld, lease_owner
 from dp_assets.partitions import VIDEOS, videos_partitions
+from dp_assets.planning import PlanningContext, check_services, leased, plan_batch
 from dp_assets.run_records import RANGE_END, RANGE_START
 from dp_assets.uploads import (
     VIDEO_SUFFIXES,
     UploadRecord,
+    report_uploads,
     sidecar_record_fields,
     source_digest,
     upload_event,
@@ -55,8 +59,10 @@ from dp_assets.uploads import (
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_bytes
 from dp_core.identity import video_key
-from dp_resources.storage.backends import Storage
+from dp_core.profile import Profile
+from dp_resources.storage.backends import LocalStorage, Storage
 from dp_resources.storage.resource import StorageResource
+from dp_resources.storage.verified_objects import ObjectVerifier, VerifiedCache
 
 UPLOAD_SENSOR = "register_uploads"
 CURSOR_VERSION = 2
@@ -177,7 +183,12 @@ def remote_upload(storage: Storage, key: str) -> UploadRecord:
         source_uri=f"{storage.base.rstrip('/')}/{key}",
         source_name=name,
         size_bytes=size,
-        source_digest=source_digest(f"{storage.base.rstrip('/')}/{key}", size, info.version),
+        source_digest=source_digest(
+            f"{storage.base.rstrip('/')}/{key}",
+            size,
+            info.version,
+            content_version=not isinstance(storage, LocalStorage),  # S3: the ETag
+        ),
         **fields,
     )
 
@@ -248,12 +259,18 @@ def build_upload_sensor(
     run_tags: Mapping[str, str],
     settings: UploadSensorSettings | None = None,
     preflight: Callable[[Storage], None] | None = None,
+    profile: Profile | None = None,
 ):
     """The sensor over the `storage` resource that launches `job_name` (with `run_tags`)
-    per batch. `preflight(storage)` raises a `DpError` when the runs could not work (e.g.
-    the profile's Triton models are down): the tick then launches nothing, says why, and
-    keeps every upload pending for the next tick."""
+    per batch. With `profile`, it goes through the planner (dp_assets/planning.py) as `dp
+    process` does: the services the runs need must answer (else the tick launches nothing,
+    says why, and keeps every upload pending), and a video registered before is planned
+    under its lease (held by another writer: it waits for a later tick) with what is up to
+    date in the storage reused. `preflight(storage)`: an extra check raising a `DpError`."""
     settings = settings or UploadSensorSettings.from_env()
+    checks = [check for check in (preflight,) if check is not None]
+    if profile is not None:
+        checks.insert(0, lambda store: check_services(profile, store))
 
     @sensor(
         name=UPLOAD_SENSOR,
@@ -280,8 +297,8 @@ def build_upload_sensor(
                 cursor=next_cursor.encode(),
             )
         try:
-            if preflight is not None:
-                preflight(store)
+            for check in checks:
+                check(store)
         except DpError as exc:
             kept = [key for batch in batches for key in batch] + next_cursor.pending
             next_cursor.pending, next_cursor.launched = kept, []
@@ -292,7 +309,7 @@ def build_upload_sensor(
                 ),
                 cursor=next_cursor.encode(),
             )
-        return launch_batches(context, store, batches, next_cursor, job_name, run_tags)
+        return launch_batches(context, store, batches, next_cursor, job_name, run_tags, profile)
 
     return register_uploads
 
@@ -304,8 +321,11 @@ def launch_batches(
     next_cursor: UploadCursor,
     job_name: str,
     run_tags: Mapping[str, str],
+    profile: Profile | None = None,
 ) -> SensorResult:
-    """Register each batch's videos (new partitions in batch order) and request its runs."""
+    """Register each batch's videos (new partitions in batch order) and request its runs;
+    videos registered before go through the planner when `profile` is given."""
+    planning = None
     new_partitions: list[str] = []
     known: set[str] = set()  # registered earlier in this tick
     events, run_requests = [], []
@@ -334,14 +354,31 @@ def launch_batches(
         again = [k for k in records if k in registered]  # registered before: its own run
         new_partitions.extend(fresh)
         known.update(fresh)
+        if profile is not None and again:
+            if planning is None:
+                cache = VerifiedCache(
+                    Path(context.instance.root_directory) / "verified_objects.sqlite"
+                )
+                planning = PlanningContext.of(
+                    context.instance, storage, profile, ObjectVerifier(storage, cache)
+                )
+            for key in again:
+                request = _planned_request(context, planning, records[key], job_name, run_tags)
+                if request is False:  # leased by another writer: try again next tick
+                    upload = _upload_key(records[key], storage)
+                    next_cursor.launched.remove(upload)
+                    next_cursor.pending.append(upload)
+                    next_cursor.pending_since = next_cursor.pending_since or time.time()
+                elif request is not None:
+                    run_requests.append(request)
+            again = []
+            records = {k: r for k, r in records.items() if k in fresh}
         events.extend(upload_event(records[k]) for k in records)
         groups = ([fresh] if fresh else []) + [[k] for k in again]
         for keys in groups:
-            objects = sorted(records[k].source_uri for k in keys)
-            digest = sha256_bytes("\n".join(objects).encode())[:24]
             run_requests.append(
                 RunRequest(
-                    run_key=f"uploads-{digest}",
+                    run_key=_run_key([records[k] for k in keys]),
                     job_name=job_name,
                     tags={**run_tags, RANGE_START: keys[0], RANGE_END: keys[-1]},
                 )
@@ -353,4 +390,45 @@ def launch_batches(
         ),
         asset_events=events,
         cursor=next_cursor.encode(),
+    )
+
+
+def _upload_key(record: UploadRecord, storage: Storage) -> str:
+    return record.source_uri.removeprefix(storage.base.rstrip("/") + "/")
+
+
+def _run_key(records: list[UploadRecord]) -> str:
+    objects = sorted(record.source_uri for record in records)
+    return f"uploads-{sha256_bytes(chr(10).join(objects).encode())[:24]}"  # chr(10): newline
+
+
+def _planned_request(
+    context: SensorEvaluationContext,
+    planning: PlanningContext,
+    record: UploadRecord,
+    job_name: str,
+    run_tags: Mapping[str, str],
+) -> RunRequest | bool | None:
+    """A video registered before, planned as `dp process` plans it: under its lease, its
+    upload reported (the record its run reads) and its up-to-date components reused. The
+    run request computes the rest; None when everything is up to date; False when another
+    writer holds the lease."""
+    key = record.partition_key
+    owner = lease_owner(f"uploads sensor tick ({record.source_name})")
+    try:
+        with leased(context.instance, planning.storage, [key], owner, context.log.info, wait=False):
+            report_uploads(context.instance, [record])
+            plan = plan_batch(planning, [key], {key: record.source_digest}, context.log.warning)
+    except LeaseHeld as held:
+        context.log.warning(f"upload {record.source_name}: {held}; it waits for a later tick")
+        return False
+    if plan.up_to_date:
+        context.log.info(f"{key}: up to date (every component reused): no run")
+        return None
+    [run] = plan.runs
+    return RunRequest(
+        run_key=_run_key([record]),
+        job_name=job_name,
+        asset_selection=[AssetKey(name) for name in run.compute],
+        tags={**run_tags, RANGE_START: key, RANGE_END: key},
     )

@@ -119,10 +119,14 @@ def file_content_digest(path: Path, digests: VerifiedCache | None = None) -> str
     return f"sha256:{known}"
 
 
-def source_digest(uri: str, size: int, version: object) -> str:
-    """Identity of an S3 upload's content without downloading it: where, how big, and its
-    ETag (S3's own digest of the bytes). The segmenter records the sha256 it reads."""
-    return sha256_json({"uri": uri, "size": size, "version": str(version)})[:32]
+def source_digest(uri: str, size: int, version: object, content_version: bool) -> str:
+    """Identity of an upload's content without downloading it. `content_version`: the
+    version is a digest of the bytes (an S3 ETag), so the same bytes uploaded under another
+    key are the same source (their artifacts are reused); otherwise (a folder's
+    mtime:ctime:inode) the object's place is part of it. The segmenter records the sha256
+    it reads."""
+    where = {} if content_version else {"uri": uri}
+    return sha256_json({**where, "size": size, "version": str(version)})[:32]
 
 
 def sidecar_record_fields(raw: bytes | None, source: str) -> tuple[dict, Sidecar]:

@@ -8,7 +8,6 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from dagster import (
     AssetKey,
@@ -19,14 +18,12 @@ from dagster import (
     execute_job,
 )
 
-from dp_assets.components import catalog, model_families
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
 from dp_assets.execution import PRELOAD_PROFILE_ENV, PRELOAD_STORAGE_ENV
 from dp_assets.failure_marks import mark_failed_videos
-from dp_assets.freshness import reusable
-from dp_assets.leases import lease_owner, open_leases
+from dp_assets.leases import lease_owner
 from dp_assets.partitions import VIDEOS
-from dp_assets.preflight import preflight
+from dp_assets.planning import PlanningContext, check_services, leased, plan_batch, plan_batches
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.uploads import (
     UploadRecord,
@@ -75,21 +72,6 @@ class VideoResult:
             "components": self.counts,
             "reused": self.reused,
         }
-
-
-def plan_batches(batch_keys: list[str], registered: list[str], size: int) -> list[list[str]]:
-    """Split keys into runs of at most `size`, each contiguous in registration order
-    (a Dagster partition range covers every key between its ends)."""
-    position = {key: i for i, key in enumerate(registered)}
-    ordered = sorted(dict.fromkeys(batch_keys), key=position.__getitem__)
-    batches: list[list[str]] = []
-    for key in ordered:
-        last = batches[-1] if batches else None
-        if last and len(last) < size and position[key] == position[last[-1]] + 1:
-            last.append(key)
-        else:
-            batches.append([key])
-    return batches
 
 
 class ProgressPrinter(threading.Thread):
@@ -166,26 +148,6 @@ def _failure_text(event) -> str:
     return failure.error.message.strip() if failure.error else "failed"
 
 
-def _check_celery_broker() -> None:
-    """With the Celery executor, a broker (Redis) that does not answer is a clear error
-    before any run starts, instead of a run hanging on its first step."""
-    if os.environ.get("DP_EXECUTOR") != "celery":
-        return
-    from dp_assets.execution import celery_worker_config
-    from dp_resources.services.health import check_redis
-
-    broker = celery_worker_config()["broker"]
-    result = check_redis(broker)
-    if not result.ok:
-        # the user's own terminal: name the address (health endpoints never do), no password
-        address = urlsplit(broker).hostname, urlsplit(broker).port
-        raise DpError(
-            ErrorCode.DEPENDENCY_ERROR,
-            f"the Celery broker is unreachable at {address[0]}:{address[1]} ({result.detail}); "
-            "start Redis or unset DP_EXECUTOR to run in-process",
-        )
-
-
 def process_videos(
     instance: DagsterInstance,
     paths: list[str],
@@ -201,9 +163,8 @@ def process_videos(
     defs = build_definitions(settings)
     job = defs.resolve_job_def(PROCESS_JOB)
     storage = open_storage(settings.storage_base)
-    # storage and the profile's Triton models answer, or nothing starts (dp_assets/preflight.py)
-    preflight(profile, model_families(), storage)
-    _check_celery_broker()
+    # storage, the profile's Triton models and the broker answer, or nothing starts
+    check_services(profile, storage)
     results: list[VideoResult] = []
     records: dict[str, tuple[UploadRecord, VideoResult]] = {}
     # digests hashed before (files, stored objects), by what their stat / HEAD says
@@ -231,62 +192,31 @@ def process_videos(
     # `dp ui` and the daemon on this home load these settings: the code versions they show
     # are the ones the runs used, and a later profile change shows up as unsynced
     settings.record(instance.root_directory)
-    verifier = ObjectVerifier(storage, cache)
+    planning = PlanningContext.of(instance, storage, profile, ObjectVerifier(storage, cache))
     size = batch_size or profile.batching.videos_per_run
     batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
-    specs = catalog()
-    # each asset's code_version is its component's fingerprint (dp_assets/factory.py)
-    fingerprints = {
-        name: defs.get_assets_def(AssetKey(name)).code_versions_by_key[AssetKey(name)]
-        for name in profile.components
-    }
+    digests = {key: record.source_digest for key, (record, _) in records.items()}
     for number, batch in enumerate(batches, start=1):
         echo(f"batch {number}/{len(batches)} · {len(batch)} video(s)")
-        owner = lease_owner(f"dp process batch {number}")
-        with open_leases(instance, storage, batch, owner) as leases:
-            leases.acquire(echo)  # one writer per video: wait for another one writing it
+        with leased(instance, storage, batch, lease_owner(f"dp process batch {number}"), echo):
             report_uploads(instance, [records[key][0] for key in batch])
-            kept = (
-                {}
-                if force
-                else {
-                    key: reusable(
-                        instance,
-                        key,
-                        profile,
-                        specs,
-                        fingerprints,
-                        verifier,
-                        records[key][0].source_digest,
-                        warn=lambda message: echo(f"  ! {message}"),
-                    )
-                    for key in batch
-                }
-            )
-            for keys, compute in _groups(batch, profile.component_order(), kept):
-                reused = {key: kept.get(key, {}) for key in keys}
-                if not compute:
-                    _up_to_date(instance, storage, profile, keys, reused, records, echo)
-                    continue
+            plan = plan_batch(planning, batch, digests, echo, force=force)
+            if plan.up_to_date:
+                _up_to_date(instance, storage, profile, plan.up_to_date, records, echo)
+            for run in plan.runs:
                 _run(
-                    instance, job, storage, profile, settings, keys, compute, reused, records, echo
+                    instance,
+                    job,
+                    storage,
+                    profile,
+                    settings,
+                    run.keys,
+                    run.compute,
+                    run.reused,
+                    records,
+                    echo,
                 )
     return results, storage
-
-
-def _groups(
-    batch: list[str], order: list[str], kept: dict[str, dict]
-) -> list[tuple[list[str], list[str]]]:
-    """Consecutive videos of the batch that need the same components computed (a Dagster
-    run covers a contiguous partition range)."""
-    groups: list[tuple[list[str], list[str]]] = []
-    for key in batch:
-        compute = [name for name in order if name not in kept.get(key, {})]
-        if groups and groups[-1][1] == compute:
-            groups[-1][0].append(key)
-        else:
-            groups.append(([key], compute))
-    return groups
 
 
 def _run(instance, job, storage, profile, settings, keys, compute, reused, records, echo):
@@ -358,11 +288,11 @@ def _video_folder(partition_key: str, run_id: str) -> str:
     return result_prefix(partition_key, run_id).split("/", 1)[1]
 
 
-def _up_to_date(instance, storage, profile, keys, reused, records, echo):
+def _up_to_date(instance, storage, profile, reused, records, echo):
     """Every component of these videos is up to date: nothing runs; each video's result is
     the manifest of the newest run that made its artifacts (written now if that run died
     before writing it)."""
-    for key in keys:
+    for key in reused:
         made_by = {m.run_id for m in reused[key].values()}
         newest = max(made_by, key=lambda r: instance.get_run_record_by_id(r).create_timestamp)
         echo(f"{key}: up to date (every component reused; newest from run {newest})")

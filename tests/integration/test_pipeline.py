@@ -9,7 +9,8 @@ from dagster import AssetKey, DagsterEventType, DagsterRunStatus, Definitions
 from dp_assets.components import load_profile
 from dp_assets.definitions import PROCESS_JOB, Settings, build_definitions
 from dp_assets.partitions import VIDEOS
-from dp_cli.process import plan_batches, process_videos
+from dp_assets.planning import plan_batches
+from dp_cli.process import process_videos
 from dp_core.artifact import decode_artifact
 from dp_core.manifest import Manifest
 from dp_core.state_journal import decode_events

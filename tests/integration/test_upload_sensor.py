@@ -9,12 +9,19 @@ import shutil
 import socket
 
 import pytest
-from dagster import DagsterInstance, build_sensor_context
+import yaml
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    build_reconstructable_job,
+    build_sensor_context,
+    execute_job,
+)
 
-from dp_assets.components import load_profile, model_families
+from dp_assets.components import load_profile
 from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG
+from dp_assets.leases import open_leases
 from dp_assets.partitions import VIDEOS
-from dp_assets.preflight import preflight
 from dp_assets.run_records import RANGE_END, RANGE_START, run_partition_keys
 from dp_assets.upload_sensor import (
     UploadCursor,
@@ -26,6 +33,7 @@ from dp_assets.uploads import load_upload
 from dp_core.errors import DpError
 from dp_resources.storage.resource import StorageResource
 from tests.fixtures.celery_workers import REPO
+from tests.fixtures.media import ClipSpec, make_clip
 from tests.fixtures.s3_server import ACCESS_KEY, SECRET_KEY
 
 pytestmark = pytest.mark.integration
@@ -46,10 +54,10 @@ def pg_instance(tmp_path, postgres_server, monkeypatch):
         yield home, instance
 
 
-def tick(instance, storage, cursor, settings=SETTINGS, preflight=None):
+def tick(instance, storage, cursor, settings=SETTINGS, preflight=None, profile=None):
     """One evaluation as the daemon does it; apply its partitions and events; new cursor."""
     sensor = build_upload_sensor(
-        PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings, preflight=preflight
+        PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings, preflight=preflight, profile=profile
     )
     resource = StorageResource(
         base=storage.base,
@@ -149,14 +157,10 @@ def test_uploads_wait_while_the_services_the_runs_need_are_down(
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     monkeypatch.setenv("DP_TRITON_URL", f"127.0.0.1:{closed}")
-    profile = load_profile("gpu_triton")
-
-    def triton_down(store):
-        preflight(profile, model_families(), store)
-
     for name in ("a.mp4", "b.mp4"):
         s3_storage.put_bytes(f"uploads/{name}", name.encode())
-    result, cursor = tick(instance, s3_storage, None, preflight=triton_down)
+    # the sensor as build_definitions makes it: the planner's service checks for the profile
+    result, cursor = tick(instance, s3_storage, None, profile=load_profile("gpu_triton"))
     assert result.run_requests == [] and "MODEL_UNAVAILABLE" in result.skip_reason.skip_message
     assert UploadCursor.decode(cursor).pending == ["uploads/a.mp4", "uploads/b.mp4"]
     assert instance.get_dynamic_partitions(VIDEOS) == []  # nothing registered either
@@ -200,3 +204,80 @@ def test_settings_and_cursor_errors_are_actionable():
         UploadSensorSettings.from_env({"DP_BATCH_WAIT_S": "soon"})
     with pytest.raises(DpError, match="reset it"):
         UploadCursor.decode("{not json")
+
+
+PLANNED_PROFILE = {
+    "name": "sensor_planned",
+    "analysis": {"fps": 2.0, "width": 160, "height": 120},
+    "components": {"segmenter": {"required": True}, "loudness_extractor": {"required": True}},
+}
+
+
+def execute_request(instance, storage, profile_file, request):
+    """Run a requested run as the daemon's run worker would: the job rebuilt from settings."""
+    job = build_reconstructable_job(
+        "dp_assets.definitions", "process_job", reconstructable_args=(storage.base, profile_file)
+    )
+    result = execute_job(job, instance, tags=request.tags, asset_selection=request.asset_selection)
+    assert result.success
+    return result.run_id
+
+
+def test_a_sensor_run_of_a_processed_video_reuses_it_under_its_lease(
+    pg_instance, s3_storage, tmp_path, monkeypatch
+):
+    """Issue 24: the uploads sensor plans as `dp process` does. The same bytes uploaded
+    again for the same video: no run (every component up to date in the storage); while
+    another writer holds the video's lease the upload waits; a profile with one more
+    component requests a run of that component only."""
+    _, instance = pg_instance
+    monkeypatch.setenv("DP_EXECUTOR", "in_process")
+    monkeypatch.setenv("DP_S3_ENDPOINT_URL", s3_storage.endpoint_url)
+    monkeypatch.setenv("DP_S3_ACCESS_KEY", ACCESS_KEY)
+    monkeypatch.setenv("DP_S3_SECRET_KEY", SECRET_KEY)
+    profile_file = tmp_path / "profile.yaml"
+    profile_file.write_text(yaml.safe_dump(PLANNED_PROFILE))
+    profile = load_profile(str(profile_file))
+    clip = make_clip(tmp_path / "clip.mp4", ClipSpec(duration_s=1.0)).read_bytes()
+    sidecar = json.dumps({"platform": "tiktok", "video_id": "V1"}).encode()
+    settings = UploadSensorSettings(prefix="uploads", batch_max_videos=1, batch_wait_s=0.0)
+
+    def upload(name):
+        s3_storage.put_bytes(f"uploads/{name}.mp4", clip)
+        s3_storage.put_bytes(f"uploads/{name}.json", sidecar)
+
+    upload("first")
+    result, cursor = tick(instance, s3_storage, None, settings, profile=profile)
+    (request,) = result.run_requests
+    first_run = execute_request(instance, s3_storage, str(profile_file), request)
+
+    upload("second")  # the same bytes again: every component is up to date
+    result, cursor = tick(instance, s3_storage, cursor, settings, profile=profile)
+    assert result.run_requests == []
+    assert load_upload(instance, "tiktok__V1").source_name == "second.mp4"
+
+    upload("third")  # another writer holds the video: the upload waits for a later tick
+    with open_leases(instance, s3_storage, ["tiktok__V1"], "a test writer") as lease:
+        lease.acquire(lambda _: None)
+        result, cursor = tick(instance, s3_storage, cursor, settings, profile=profile)
+    assert result.run_requests == []
+    assert UploadCursor.decode(cursor).pending == ["uploads/third.mp4"]
+    assert load_upload(instance, "tiktok__V1").source_name == "second.mp4"  # not reported
+    result, cursor = tick(instance, s3_storage, cursor, settings, profile=profile)
+    assert result.run_requests == [] and UploadCursor.decode(cursor).pending == []
+    assert load_upload(instance, "tiktok__V1").source_name == "third.mp4"
+
+    # one more component in the profile: its run computes only that one
+    bigger = {**PLANNED_PROFILE, "components": {**PLANNED_PROFILE["components"]}}
+    bigger["components"]["cut_detection"] = {"params": {"detector": "ours"}}
+    bigger_file = tmp_path / "bigger.yaml"
+    bigger_file.write_text(yaml.safe_dump(bigger))
+    upload("fourth")
+    result, cursor = tick(
+        instance, s3_storage, cursor, settings, profile=load_profile(str(bigger_file))
+    )
+    (request,) = result.run_requests
+    assert request.asset_selection == [AssetKey("cut_detection")]
+    assert run_partition_keys(instance, request.tags) == ["tiktok__V1"]
+    second_run = execute_request(instance, s3_storage, str(bigger_file), request)
+    assert second_run != first_run
