@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 import pytest
-from dagster import AssetKey, build_output_context
+from dagster import AssetKey, Failure, build_output_context
 
 from dp_core.artifact import Artifact, ArtifactMeta, decode_artifact, encode_artifact
 from dp_core.errors import DpError, ErrorCode
@@ -67,4 +67,22 @@ def test_a_video_without_an_artifact_is_an_internal_error_naming_it(manager):
         io.handle_output(context(), {"local__other": artifact(1)})
     assert missing.value.code is ErrorCode.INTERNAL
     assert missing.value.message == "cut_detection returned no artifact for ['local__v']"
+    assert list(store.list("result_store")) == []
+
+
+def test_a_write_that_cannot_succeed_fails_the_step_once_with_its_error_code(manager):
+    """A permanent storage error (here an unsafe key) is a Dagster Failure that says why,
+    carries the error code and is not retried; a transient one would be raised for the
+    step's RetryPolicy."""
+    io, store = manager
+    bad_run = build_output_context(
+        asset_key=AssetKey("cut_detection"), partition_key=KEY, run_id="r 1"
+    )
+    with pytest.raises(Failure) as failed:
+        io.handle_output(bad_run, {KEY: artifact(1)})
+    assert failed.value.description == (
+        "[CONFIG_INVALID] unsafe storage key 'result_store/local/v/r 1' (segment 'r 1')"
+    )
+    assert failed.value.metadata["error_code"].value == "CONFIG_INVALID"
+    assert failed.value.allow_retries is False
     assert list(store.list("result_store")) == []
