@@ -348,3 +348,22 @@ def test_an_undecodable_artifact_names_its_key_and_the_decoder_message_in_200_ch
     assert audit_storage(storage).problems == [
         f"{MANIFEST} · cut_detection: {long_key}: does not decode ({decoding.value.message[:200]})"
     ]
+
+
+def test_a_bad_stream_index_does_not_hide_the_next_streams_problems(store):
+    storage, keys = store
+    verifier = ObjectVerifier(storage)
+    bad_index = b"not json"
+    storage.put_bytes(f"{FRAMES}/analysis/index.json", bad_index)
+    storage.delete(keys["chunks"][0])
+    meta = {
+        "frames_prefix": FRAMES,
+        "frames_digests": {  # sorted: analysis/ before dense/
+            "analysis/index.json": sha(bad_index),
+            "dense/index.json": sha(keys["index"]),
+        },
+    }
+    problems = list(frames_problems(verifier, meta))
+    assert len(problems) == 2
+    assert problems[0].startswith(f"{FRAMES}/analysis/index.json is not valid JSON")
+    assert problems[1] == f"{keys['chunks'][0]}: missing from {storage.base}"
