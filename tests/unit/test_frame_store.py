@@ -107,3 +107,24 @@ def test_audio_chunks_cut_at_chunk_length_whatever_the_blocks(tmp_path):
     assert index["samples"] == 237 and index["channels"] == 2
     with pytest.raises(DpError):
         writer.add(np.zeros((1, 5), np.float32), 0.0)  # a mono block in a stereo stream
+
+
+@pytest.mark.parametrize("quality", [85, 90, 95])
+def test_jpeg_encode_writes_pillows_bytes(quality):
+    import io
+
+    from PIL import Image
+
+    from dp_core.errors import DpError
+    from dp_resources.storage.frame_store import encode_jpeg
+
+    rng = np.random.default_rng(quality)
+    picture = rng.integers(0, 256, (37, 53, 3), np.uint8)  # odd sizes: partial blocks
+    buffer = io.BytesIO()
+    Image.fromarray(picture, mode="RGB").save(buffer, format="JPEG", quality=quality)
+    assert encode_jpeg(picture, quality) == buffer.getvalue()
+    mirrored = picture[:, ::-1]  # a view with negative strides, as a rotated frame is
+    assert encode_jpeg(mirrored, quality) == encode_jpeg(mirrored.copy(), quality)
+    assert encode_jpeg(mirrored, quality) != buffer.getvalue()
+    with pytest.raises(DpError):
+        encode_jpeg(picture[..., 0], quality)  # grey: not what the streams hold
