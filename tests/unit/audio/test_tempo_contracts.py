@@ -147,11 +147,12 @@ def test_the_prior_is_a_log_normal_at_90_bpm_with_5_octaves_sd():
 
 
 def test_three_candidates_are_enough_to_choose_from():
-    """Room for exactly three 1 %-apart candidates below 600 BPM (slowest 582.5..588)."""
-    e = pulse_train(6000.0 / 590.0, seconds=10.0)
-    for slowest in (582.5, 585.0, 588.0):
+    """Room for exactly three 1 %-apart candidates below MAX_BPM: a level is chosen."""
+    e = pulse_train(60.0 * FPS / (MAX_BPM / 1.01), seconds=10.0)
+    for room in (2.05, 2.5, 2.95):  # lo x 1.01^2 <= MAX_BPM < lo x 1.01^3
+        slowest = MAX_BPM / 1.01**room
         levels = choose_level(e, e, FPS, slowest_bpm=slowest)
-        assert levels is not None and slowest <= levels.tempo_bpm <= MAX_BPM
+        assert levels is not None and slowest <= levels.tempo_bpm <= MAX_BPM * 1.01
 
 
 def test_the_low_band_counts_at_any_scale():
