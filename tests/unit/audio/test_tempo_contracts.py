@@ -16,6 +16,7 @@ from dp_features.audio.tempo import _pulse_clarity, estimate_tempo, tempo_from_o
 from dp_features.audio.tempo_levels import (
     MAX_BPM,
     _peaks,
+    _prepare,
     autocorrelation,
     choose_level,
     fourier_magnitude,
@@ -249,3 +250,11 @@ def test_a_stereo_array_is_refused_naming_its_shape():
         estimate_tempo(np.zeros((2, 100), np.float32), RATE)
     assert refused.value.code is ErrorCode.INPUT_UNSUPPORTED
     assert refused.value.message == "onsets expect mono audio [samples], got (2, 100)"
+
+
+def test_the_envelope_is_smoothed_by_a_centred_3_frame_hann():
+    impulse = np.zeros(50)  # shorter than the 1 s detrend window: smoothing alone
+    impulse[20] = 1.0
+    smoothed = _prepare(impulse, FPS)
+    np.testing.assert_allclose(smoothed[19:22], [0.25, 0.5, 0.25])
+    assert smoothed.sum() == pytest.approx(1.0) and smoothed.dtype == np.float64
