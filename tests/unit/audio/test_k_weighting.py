@@ -53,5 +53,5 @@ def test_gain_at_1khz_matches_the_loudness_offset():
 
 
 def test_rejects_rates_too_low_for_the_shelf():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^K-weighting needs a sample rate >= 8000 Hz$"):
         k_weighting_sos(4000)
