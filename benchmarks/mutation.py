@@ -256,6 +256,30 @@ def run_group(
     return _results(work, modules)
 
 
+def recheck_group(name: str, work_root: Path, max_children: int) -> dict[str, Counter]:
+    """Run the survivors of an earlier run of `name` in `work_root` again, against the
+    repository's tests as they are now (tests added since are mapped to functions by
+    mutmut's incremental stats); the mutated sources stay those of the earlier run."""
+    packages, modules, tests = GROUPS[name]
+    work = work_root / name
+    shutil.copytree(ROOT / "tests", work / "tests", dirs_exist_ok=True)
+    _write_config(work, packages, modules, tests)
+    survivors = []
+    for module in modules:
+        meta = json.loads((work / "mutants" / (module + ".meta")).read_text())
+        survivors += [key for key, code in meta["exit_code_by_key"].items() if code == 0]
+    print(f"[{name}] re-checking {len(survivors)} survivors in {work}")
+    if survivors:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        mutmut = Path(sys.executable).with_name("mutmut")
+        command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children)]
+        with (work / "mutmut-recheck.log").open("w") as out:
+            subprocess.run(
+                [*command, *survivors], cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+    return _results(work, modules)
+
+
 def report(results: dict[str, Counter]) -> float:
     """Prints the table; returns the overall kill rate over the mutants that were checked
     (a stopped run leaves some "not checked": they are counted apart, not as survivors)."""
@@ -304,6 +328,11 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=32, help="of the --sample draw")
     parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run the survivors of the runs already in --work again against today's tests",
+    )
+    parser.add_argument(
         "--report-only", action="store_true", help="summarise the runs already in --work"
     )
     args = parser.parse_args()
@@ -315,6 +344,8 @@ def main() -> int:
     for group in args.groups or DEFAULT_GROUPS:
         if args.report_only:
             results |= _results(work_root / group, GROUPS[group][1])
+        elif args.recheck:
+            results |= recheck_group(group, work_root, args.max_children)
         else:
             results |= run_group(group, work_root, args.max_children, args.sample, args.seed)
     overall = report(results)
