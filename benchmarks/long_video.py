@@ -1,15 +1,16 @@
 """The long video (issue 25 goal 3): 127 s of 720p through `dp process` on cpu_baseline, against
 5x real time and 1.5 GB peak RSS, with its baselines measured in the same run.
 
-    .venv/bin/python benchmarks/long_video.py [--seconds 127] [--baseline-ref REF]
-        [--rounds 1] [--profile cpu_baseline]
+    .venv/bin/python benchmarks/long_video.py [--seconds 127] [--baseline-ref REF
+        [--baseline-paths PATH ...]] [--rounds 1] [--profile cpu_baseline]
 
 Each measurement runs in a fresh child process (imports done before the clock starts), so its
 peak RSS and CPU time are its own. Per round, in this order:
 - `bare decode`: PyAV decodes every video and audio frame of the file (frame threads, no
   conversion): the floor any segmenter pays;
 - `baseline`: `dp process` on the same file with the code of `--baseline-ref` (a git worktree
-  of that commit, made for this run and removed after; skipped without the option);
+  of that commit, made for this run and removed after; skipped without the option); with
+  `--baseline-paths`, HEAD with only those paths as they were at the ref (the change alone);
 - `current`: `dp process` with the code of this working tree.
 Wall time is noisy on a shared machine; CPU time (user + sys of the child and every thread and
 process it started) is not, so both are printed, and rounds alternate baseline and current.
@@ -136,13 +137,15 @@ def make_long_clip(seconds: float) -> Path:
     return target
 
 
-def baseline_tree(ref: str, folder: Path) -> Path:
+def baseline_tree(ref: str, folder: Path, paths: list[str]) -> Path:
+    """A worktree of `ref`; with `paths`, a worktree of HEAD with only those paths from `ref`
+    (the old code of what changed, everything else as committed now)."""
     tree = folder / "baseline"
-    subprocess.run(
-        ["git", "-C", str(THIS_REPO), "worktree", "add", "--detach", str(tree), ref],
-        check=True,
-        capture_output=True,
-    )
+    git = ["git", "-C", str(THIS_REPO)]
+    base = "HEAD" if paths else ref
+    subprocess.run([*git, "worktree", "add", "--detach", str(tree), base], check=True)
+    if paths:
+        subprocess.run(["git", "-C", str(tree), "checkout", ref, "--", *paths], check=True)
     return tree
 
 
@@ -160,6 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=127.0)
     parser.add_argument("--baseline-ref", default=None, help="git ref of the old code")
+    parser.add_argument(
+        "--baseline-paths",
+        nargs="*",
+        default=[],
+        help="take only these paths from --baseline-ref, the rest from HEAD",
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--profile", default="cpu_baseline")
     parser.add_argument("--child", choices=["bare", "process"], help=argparse.SUPPRESS)
@@ -184,21 +193,28 @@ def main() -> None:
     codes = {"current": THIS_REPO}
     try:
         if args.baseline_ref:
-            codes = {"baseline": baseline_tree(args.baseline_ref, scratch), **codes}
+            tree = baseline_tree(args.baseline_ref, scratch, args.baseline_paths)
+            codes = {"baseline": tree, **codes}
         print(
             f"{clip.name}: {media_s:.1f} s of 1280x720 25 fps, profile {args.profile}, "
             f"{os.cpu_count()} cores; baseline code: {args.baseline_ref or 'none'}"
+            + (
+                f" for {' '.join(args.baseline_paths)}, HEAD elsewhere"
+                if args.baseline_paths
+                else ""
+            )
         )
         print(
             f"{'run':<12} {'wall s':>7} {'CPU s':>7} {'x real':>8} {'peak MB':>8} "
             f"{'segm./decode':>14}"
         )
         runs: dict[str, list[dict]] = {"bare decode": [], **{k: [] for k in codes}}
-        for _ in range(args.rounds):
+        for round_index in range(args.rounds):
             floor = run_child("bare", clip, args.profile, THIS_REPO)
             runs["bare decode"].append(floor)
             print_row("bare decode", floor, media_s, None)
-            for label, root in codes.items():
+            order = list(codes.items())
+            for label, root in order[::-1] if round_index % 2 else order:  # A B, B A, ...
                 result = run_child("process", clip, args.profile, root)
                 runs[label].append(result)
                 print_row(label, result, media_s, floor)
