@@ -167,7 +167,7 @@ def build_definitions(settings: Settings) -> Definitions:
         ],
         resources={
             "storage": storage,
-            "profile": ProfileResource(profile=settings.profile),
+            "profile": ProfileResource.of(settings.profile, profile),
             "models": model_resource(),
             "npz_io_manager": NpzIOManager(storage=storage),
         },

@@ -18,7 +18,7 @@ from dagster import (
     execute_job,
 )
 
-from dp_assets.definitions import PROCESS_JOB, PROFILE_TAG, Settings, build_definitions
+from dp_assets.definitions import PROFILE_TAG, Settings, process_job
 from dp_assets.execution import PRELOAD_PROFILE_ENV, PRELOAD_STORAGE_ENV
 from dp_assets.failure_marks import mark_failed_videos
 from dp_assets.leases import lease_owner
@@ -160,8 +160,9 @@ def process_videos(
     """Run every video under `paths`; returns one result per input file."""
     for orphan in fail_orphaned_runs(instance):
         echo(f"run {orphan}: its dp process is gone; marked failed")
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(PROCESS_JOB)
+    # the job the run executes (built once per profile content; step processes and Celery
+    # workers rebuild the same from these settings)
+    job = process_job(settings.storage_base, settings.profile)
     storage = open_storage(settings.storage_base)
     # storage, the profile's Triton models and the broker answer, or nothing starts
     check_services(profile, storage)
