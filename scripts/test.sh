@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # and pushover-data (TTS and real instrumental music for the speech-vs-music tests).
 DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium
   postgresql redis-server docker-compose opencv-doc caddy espeak-ng pushover-data
-  fretsonfire-songs-sectoid fretsonfire-songs-muldjord asc-music hyperrogue-music"
-# (the last four, with pushover-data: real music for the tempo tests, tests/fixtures/real_music.py)
+  fretsonfire-songs-sectoid fretsonfire-songs-muldjord asc-music hyperrogue-music
+  drascula-music singularity-music"
+# (the last six, with pushover-data: real music for the tempo tests, tests/fixtures/real_music.py)
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
