@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES="tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus fonts-dejavu-core chromium
   postgresql redis-server docker-compose opencv-doc caddy espeak-ng pushover-data
   fretsonfire-songs-sectoid fretsonfire-songs-muldjord asc-music hyperrogue-music
-  drascula-music singularity-music"
-# (the last six, with pushover-data: real music for the tempo tests, tests/fixtures/real_music.py)
+  drascula-music singularity-music mate-backgrounds xplanet-images"
+# (fretsonfire..singularity-music, with pushover-data: real music for the tempo tests,
+# tests/fixtures/real_music.py; mate-backgrounds and xplanet-images: photographs for the
+# fresh held-out cut set, tests/accuracy/visual/broad_cut_set.py)
 missing=$(for p in $DEBIAN_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
 if [ -n "$missing" ]; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
