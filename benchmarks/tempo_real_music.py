@@ -1,6 +1,8 @@
 """Tempo on real music played at other speeds: ours against librosa's `feature.tempo`.
 
 Run from the repository root:  python -m benchmarks.tempo_real_music [--part heldout]
+(`--part fresh`: the part added after tempo_extractor v3, measured once; `--part all`: all
+three; the default `both` is the tuning and held-out parts.)
 
 Each piece of tests/fixtures/real_music.py (Debian packages; `scripts/test.sh` installs
 them) is a 20 s excerpt, also rendered 0.8x, 1.25x and 1.5x as fast with FFmpeg's `atempo`
@@ -126,9 +128,9 @@ def synthetic() -> tuple[list[str], dict[str, int], int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("tuning", "heldout", "both"), default="both")
+    parser.add_argument("--part", choices=(*real_music.PARTS, "both", "all"), default="both")
     args = parser.parse_args()
-    parts = ("tuning", "heldout") if args.part == "both" else (args.part,)
+    parts = {"both": ("tuning", "heldout"), "all": real_music.PARTS}.get(args.part, (args.part,))
     print(
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, librosa {librosa.__version__}"
     )
