@@ -11,6 +11,10 @@ root after `scripts/setup.sh` (samples, opencv-doc, `dp models prepare transnetv
     .venv/bin/python benchmarks/cut_detection_real.py [--part tuning|held_out|both]
         [--set labelled|broad|both]
 
+`--set fresh` is that set's fresh held-out part (broad_cut_set.FRESH: sources nobody had
+looked at, measured once; every detector, PySceneDetect included, on the product's decoded
+frames).
+
 `--set broad` is the broad set of tests/accuracy/visual/broad_cut_set.py (23 packaged
 sources, every transition kind and hazard; held-out sources disjoint from the tuning ones):
 recall per transition kind and false cuts per hazard for every detector.
@@ -99,12 +103,49 @@ def scenedetect_adaptive(clip: Clip, model: TransNetV2) -> np.ndarray:
     return _scenedetect(clip, AdaptiveDetector())
 
 
+def _scenedetect_on_frames(clip: Clip, detector) -> np.ndarray:
+    """PySceneDetect's detector fed the product's decoded frames (as its SceneManager feeds
+    them: BGR, each frame's timecode, then post_process at the last one), so that it sees
+    the very pixels our detectors see (issue 32: comparisons on the product's path)."""
+    from scenedetect import FrameTimecode
+
+    fps = 1.0 / float(np.median(np.diff(clip.times_s)))
+    cuts = []
+    for index, frame in enumerate(clip.frames):
+        bgr = np.ascontiguousarray(frame[..., ::-1])
+        cuts += detector.process_frame(FrameTimecode(index, fps), bgr)
+    cuts += detector.post_process(FrameTimecode(len(clip.frames) - 1, fps))
+    frames = sorted({cut.frame_num for cut in cuts if 0 < cut.frame_num < len(clip.frames)})
+    return clip.times_s[np.asarray(frames, np.int64)]
+
+
+def scenedetect_content_on_frames(clip: Clip, model: TransNetV2) -> np.ndarray:
+    from scenedetect import ContentDetector
+
+    return _scenedetect_on_frames(clip, ContentDetector())
+
+
+def scenedetect_adaptive_on_frames(clip: Clip, model: TransNetV2) -> np.ndarray:
+    from scenedetect import AdaptiveDetector
+
+    return _scenedetect_on_frames(clip, AdaptiveDetector())
+
+
 RUNNERS: dict[str, Callable[[Clip, TransNetV2], np.ndarray]] = {
     "ours": ours,
     "transnetv2": transnetv2_alone,
     "combined": combined,
     "scenedetect_content": scenedetect_content,
     "scenedetect_adaptive": scenedetect_adaptive,
+}
+
+
+# The fresh held-out part (broad_cut_set.FRESH): every detector on the product's decoded
+# frames, PySceneDetect included.
+FRESH_RUNNERS: dict[str, Callable[[Clip, TransNetV2], np.ndarray]] = {
+    **RUNNERS,
+    "scenedetect_content": scenedetect_content_on_frames,
+    "scenedetect_adaptive": scenedetect_adaptive_on_frames,
 }
 
 
@@ -222,11 +263,14 @@ def broad_tables(title: str, totals: dict[str, KindScore]) -> str:
     return "\n".join(rows)
 
 
-def evaluate_broad(clips: list, model: TransNetV2, verbose: bool = False) -> dict:
+def evaluate_broad(
+    clips: list, model: TransNetV2, verbose: bool = False, runners: dict | None = None
+) -> dict:
+    runners = runners or RUNNERS
     totals = {name: KindScore() for name in DETECTORS}
     for clip in clips:
         for name in DETECTORS:
-            score = score_by_kind(clip, RUNNERS[name](clip, model))
+            score = score_by_kind(clip, runners[name](clip, model))
             totals[name].add(score)
             if verbose:
                 s = score.score
@@ -251,14 +295,30 @@ def run_broad(model: TransNetV2, samples: dict, chosen: dict, verbose: bool) -> 
             print(f"speed ({part}, frames already decoded, in memory): {speed(clips, model)}")
 
 
+def run_fresh(model: TransNetV2, verbose: bool) -> None:
+    """The fresh held-out part (sources no part or rule has seen), measured once: see
+    broad_cut_set's docstring for its rule."""
+    sources = broad.Sources(broad.fresh_source_paths(REPO / "samples/cut_photos/fresh"))
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = broad.load_clips(broad.FRESH, sources, Path(tmp))
+        frames = sum(len(c.frames) for c in clips)
+        totals = evaluate_broad(clips, model, verbose, FRESH_RUNNERS)
+        n_sources = len(broad.sources_of(broad.FRESH))
+        title = f"fresh held-out: {len(clips)} edits, {frames} frames, {n_sources} sources"
+        print(broad_tables(title, totals))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--part", choices=("tuning", "held_out", "both"), default="both")
-    parser.add_argument("--set", choices=("labelled", "broad", "both"), default="both")
+    parser.add_argument("--set", choices=("labelled", "broad", "fresh", "both"), default="both")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     samples = {p.stem: p for p in fetch_samples(REPO / "samples")}
     model = load_transnetv2(intra_op_threads=2)
+    if args.set == "fresh":
+        run_fresh(model, args.verbose)
+        return 0
     if args.set in ("broad", "both"):
         parts = {"tuning": broad.TUNING, "held_out": broad.HELD_OUT}
         chosen = parts if args.part == "both" else {args.part: parts[args.part]}
