@@ -33,6 +33,7 @@ from dp_assets.dataset import DATASET_JOBS, dataset_assets, dataset_rebuild_sche
 from dp_assets.execution import executor_from_env
 from dp_assets.factory import MARK_FAILED_TAG, component_asset
 from dp_assets.resources import ProfileResource
+from dp_assets.retention import event_log_retention_job, event_log_retention_schedule
 from dp_assets.run_records import finalize_run
 from dp_assets.upload_sensor import build_upload_sensor
 from dp_assets.uploads import upload_spec
@@ -158,8 +159,8 @@ def build_definitions(settings: Settings) -> Definitions:
             # the feature table depends on the profile's component assets: lineage edges
             *dataset_assets(profile.component_order()),
         ],
-        jobs=[process_job, *DATASET_JOBS],
-        schedules=[dataset_rebuild_schedule],
+        jobs=[process_job, *DATASET_JOBS, event_log_retention_job],
+        schedules=[dataset_rebuild_schedule, event_log_retention_schedule],
         sensors=[
             *manifest_sensors,
             # through the planner: services answer, leases, reuse (dp_assets/planning.py)

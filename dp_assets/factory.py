@@ -31,6 +31,7 @@ from dp_assets.freshness import component_fingerprint
 from dp_assets.partitions import videos_partitions
 from dp_assets.required_stop import failed_required_step, not_starting_message
 from dp_assets.step_api import StepContext
+from dp_assets.step_record import StepRecord
 from dp_assets.uploads import upload_spec
 from dp_core.artifact import Artifact
 from dp_core.component_spec import ComponentSpec
@@ -141,8 +142,8 @@ def recorded_failure(context: AssetExecutionContext, component: str) -> Failure:
         records = context.instance.fetch_materializations(
             AssetRecordsFilter(asset_key=AssetKey(component), asset_partitions=[key]), limit=1
         ).records
-        metadata = {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
-        reasons.append(f"{key}: [{metadata.get('error_code')}] {metadata.get('error', '')}")
+        record = StepRecord.from_metadata(records[0].asset_materialization.metadata)
+        reasons.append(f"{key}: [{record.error_code}] {record.error}")
     return Failure(
         description=f"{component} failed in run {context.run.tags[MARK_FAILED_TAG]}: "
         + "; ".join(reasons),
@@ -162,7 +163,6 @@ def _status_result(
     downstream steps, and a single-video run stops at once (SPEC: required fails → stop)."""
     failed = sorted(key for key, a in artifacts.items() if a.meta.status == "error")
     for key, artifact in sorted(artifacts.items()):
-        meta = artifact.meta
         context.log_event(
             AssetCheckEvaluation(
                 asset_key=AssetKey(component),
@@ -170,11 +170,7 @@ def _status_result(
                 passed=key not in failed,
                 severity=severity,
                 partition=key,
-                metadata={
-                    "status": meta.status,
-                    "error_code": meta.error_code.value if meta.error_code else "",
-                    "error": meta.error_message or "",
-                },
+                metadata=StepRecord.of_artifact(artifact, "").check_metadata(),
             )
         )
     return AssetCheckResult(

@@ -40,7 +40,11 @@ from dagster import (
     DagsterEventType,
     DagsterInstance,
     DagsterRunStatus,
+    DefaultScheduleStatus,
     RunsFilter,
+    ScheduleDefinition,
+    job,
+    op,
 )
 
 from dp_assets.factory import MARK_FAILED_TAG
@@ -181,3 +185,37 @@ def _materializations(instance: DagsterInstance, run_id: str) -> Sequence:
         if not page.has_more:
             return records
         cursor = page.cursor
+
+
+@op(required_resource_keys={"storage"})
+def apply_event_log_retention(context) -> None:
+    """The daily retention the daemon runs: `DP_EVENT_RETENTION_DAYS` of the code location's
+    environment (unset: nothing is deleted)."""
+    days = retention_days()
+    if days is None:
+        context.log.info(f"{RETENTION_ENV} unset: every run's events are kept")
+        return
+    report = apply_retention(context.instance, context.resources.storage.get_storage(), days)
+    context.log.info(
+        f"deleted the events of {len(report.deleted)} run(s) finished more than {days:g} "
+        f"day(s) ago; {report.copies} newest result(s) kept as runless copies; "
+        f"{len(report.kept_unwritten)} run(s) kept (manifests not written yet)"
+    )
+
+
+@job(name="event_log_retention", description="Delete the events of old finished video runs")
+def event_log_retention_job() -> None:
+    apply_event_log_retention()
+
+
+event_log_retention_schedule = ScheduleDefinition(
+    name="event_log_retention_daily",
+    job=event_log_retention_job,
+    cron_schedule="17 3 * * *",  # daily, off the hour
+    # running on a daemon whose environment sets the age; stopped (switchable in the UI) else
+    default_status=(
+        DefaultScheduleStatus.RUNNING
+        if os.environ.get(RETENTION_ENV, "").strip()
+        else DefaultScheduleStatus.STOPPED
+    ),
+)

@@ -25,6 +25,7 @@ from dp_assets.leases import lease_owner
 from dp_assets.partitions import VIDEOS
 from dp_assets.planning import PlanningContext, check_services, leased, plan_batch, plan_batches
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
+from dp_assets.step_record import StepRecord
 from dp_assets.uploads import (
     UploadRecord,
     collect_videos,
@@ -128,11 +129,11 @@ class ProgressPrinter(threading.Thread):
                 component = materialization.asset_key.path[-1]
                 if component not in self.components:
                     continue
-                md = {k: v.value for k, v in materialization.metadata.items()}
-                code = f" [{md['error_code']}]" if md.get("error_code") else ""
-                took = f"{md.get('duration_ms', 0) / 1000:.1f} s"
+                record = StepRecord.from_metadata(materialization.metadata)
+                code = f" [{record.error_code}]" if record.error_code else ""
+                took = f"{(record.duration_ms or 0) / 1000:.1f} s"
                 self.echo(
-                    f"    {component:<24} {materialization.partition:<40} {md.get('status')}{code} {took}"
+                    f"    {component:<24} {materialization.partition:<40} {record.status}{code} {took}"
                 )
             elif event.event_type == DagsterEventType.STEP_FAILURE:
                 self.echo(f"  ✗ {event.step_key} failed: {_failure_text(event)}")
@@ -294,8 +295,9 @@ def _up_to_date(instance, storage, profile, reused, records, echo):
     the manifest of the newest run that made its artifacts (written now if that run died
     before writing it)."""
     for key in reused:
-        made_by = {m.run_id for m in reused[key].values()}
-        newest = max(made_by, key=lambda r: instance.get_run_record_by_id(r).create_timestamp)
+        # the newest reused artifact's run, by when it was made (the run itself may be
+        # gone: the event-log retention deletes old runs, dp_assets/retention.py)
+        newest = max(reused[key].values(), key=lambda m: m.timestamp).run_id
         echo(f"{key}: up to date (every component reused; newest from run {newest})")
         target = manifest_key(key, newest)
         if storage.exists(target):

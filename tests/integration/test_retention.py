@@ -9,7 +9,7 @@ import yaml
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType
 
 from dp_assets.components import load_profile
-from dp_assets.definitions import Settings
+from dp_assets.definitions import Settings, build_definitions
 from dp_assets.retention import RETENTION_ENV, apply_retention, retention_days
 from dp_assets.step_record import StepRecord
 from dp_cli.process import process_videos
@@ -54,7 +54,7 @@ def clips(tmp_path):
 
 
 def test_retention_deletes_old_runs_and_everything_is_still_reused(
-    tmp_path, dagster_instance, clips
+    tmp_path, dagster_instance, clips, monkeypatch
 ):
     results, store = process(dagster_instance, tmp_path, clips)
     [run_id] = {r.run_id for r in results}
@@ -94,8 +94,15 @@ def test_retention_deletes_old_runs_and_everything_is_still_reused(
         assert reused == {n: run_id for n in COMPONENTS if n != "color_dynamics"}
     assert audit_storage(store).ok, audit_storage(store).problems
 
-    # after retention of that run too, an unchanged re-run reuses every component
-    apply_retention(dagster_instance, store, max_age_days=0.0)
+    # after retention of that run too (the daemon's daily job), an unchanged re-run reuses
+    # every component
+    monkeypatch.setenv(RETENTION_ENV, "0")
+    defs = build_definitions(Settings(storage_base=str(tmp_path / "store")))
+    retention_run = defs.resolve_job_def("event_log_retention").execute_in_process(
+        instance=dagster_instance
+    )
+    assert retention_run.success
+    assert dagster_instance.get_run_record_by_id(rerun[0].run_id) is None
     again, _ = process(dagster_instance, tmp_path, clips, changed)
     assert [r.reused for r in again] == [len(COMPONENTS)] * len(clips)
     report = audit_storage(store)

@@ -50,9 +50,11 @@ SHOWN_IMAGE = """(() => {
 
 def test_ui_shows_materializations_with_metadata(tmp_path):
     make_clip(tmp_path / "shown.mp4", ClipSpec(duration_s=1.0))
-    run_id = json.loads(dp(tmp_path, "process", "shown.mp4", "--json", check_rc=0).stdout)[
-        "videos"
-    ][0]["run_id"]
+    # previews and summaries in the events: DP_EVENT_DETAILS (off by default: event-log size)
+    details = {"DP_EVENT_DETAILS": "1"}
+    run_id = json.loads(
+        dp(tmp_path, "process", "shown.mp4", "--json", env=details, check_rc=0).stdout
+    )["videos"][0]["run_id"]
     with running_ui(tmp_path) as port:
         [materialization] = materializations(port, "segmenter")
         assert materialization["partition"] == "local__shown" and materialization["runId"] == run_id
