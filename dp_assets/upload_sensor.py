@@ -2,7 +2,11 @@
 
 Every tick lists `<storage base>/<DP_UPLOADS_PREFIX>/`. A new video (by its object key) joins
 the pending batch; the batch is launched when it holds `DP_BATCH_MAX_VIDEOS` videos, or when
-its first video has waited `DP_BATCH_WAIT_S` seconds. Launching registers the batch's videos
+its first video has waited `DP_BATCH_WAIT_S` seconds. Batches grow with the backlog (issue 25):
+while more uploads wait than `max_runs_per_tick` batches of `DP_BATCH_MAX_VIDEOS` hold, the
+waiting uploads are spread over `max_runs_per_tick` runs of up to
+`DP_BATCH_MAX_VIDEOS_BACKLOG` videos each: fewer, larger runs (a run's fixed cost, ~1-2 s of
+the daemon's time to create it, is paid per run, not per video). Launching registers the batch's videos
 together (one dynamic partition each, plus the runless `upload` event that carries the
 sidecar), so they are contiguous in registration order and one partition-range run covers
 exactly them. A sidecar (`<name>.json` beside the video) is read at launch, so one that
@@ -16,7 +20,8 @@ looked at once per sweep and an upload whose name sorts before older ones is sti
 It launches at most `max_runs_per_tick` runs; fuller batches wait for the next tick. The
 cursor (stored by Dagster with each tick, surviving daemon restarts) holds only the listing
 position, the pending keys (at most `PENDING_CAP_BATCHES` batches: listing pauses while
-that many wait) and the keys the previous tick launched. Which uploads were already taken
+that many wait) and the keys the previous tick launched (lists of more than a few KB are stored
+zlib-compressed: thousands of similar keys per tick shrink ~10x). Which uploads were already taken
 is kept in the instance's key-value store (one row per upload, looked up per page): a
 key is marked there at the start of the tick after the one that launched it, i.e. once
 that tick's runs and cursor are committed, so a tick that fails loses nothing. Keys are
@@ -27,10 +32,14 @@ name to reprocess).
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import os
 import time
+import zlib
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -65,16 +74,21 @@ from dp_resources.storage.resource import StorageResource
 from dp_resources.storage.verified_objects import ObjectVerifier, VerifiedCache
 
 UPLOAD_SENSOR = "register_uploads"
-CURSOR_VERSION = 2
+CURSOR_VERSION = 3
+READABLE_CURSOR_VERSIONS = (2, 3)  # 2: lists always plain JSON
+COMPRESS_LIST_OVER_BYTES = 4096  # a longer key list is stored zlib-compressed in the cursor
 SEEN_KEY_PREFIX = "dp/uploads/seen/"  # + the upload's URI: instance key-value store rows
 SEEN_LOOKUP_CHUNK = 500  # keys per key-value store query
 PENDING_CAP_BATCHES = 4  # x max_runs_per_tick batches pending at most: listing pauses
+BACKLOG_MAX_VIDEOS = 1000  # the profile's batching.videos_per_run bound
+UPLOAD_READ_THREADS = 16  # uploads' HEAD + sidecar read at once per tick (I/O bound)
 
 
 @dataclass(frozen=True)
 class UploadSensorSettings:
     prefix: str = "uploads"  # storage key prefix the uploads land under
-    batch_max_videos: int = 8  # videos per run at most
+    batch_max_videos: int = 8  # videos per run at most, while the backlog is small
+    batch_max_videos_backlog: int = 500  # videos per run at most under a backlog
     batch_wait_s: float = 60.0  # seconds the first pending video waits for company
     interval_s: int = 30  # seconds between sensor ticks
     max_runs_per_tick: int = 10  # runs requested per tick at most (the rest: next ticks)
@@ -87,6 +101,9 @@ class UploadSensorSettings:
             settings = cls(
                 prefix=(env.get("DP_UPLOADS_PREFIX") or cls.prefix).strip("/"),
                 batch_max_videos=int(env.get("DP_BATCH_MAX_VIDEOS") or cls.batch_max_videos),
+                batch_max_videos_backlog=int(
+                    env.get("DP_BATCH_MAX_VIDEOS_BACKLOG") or cls.batch_max_videos_backlog
+                ),
                 batch_wait_s=float(env.get("DP_BATCH_WAIT_S") or cls.batch_wait_s),
                 interval_s=int(env.get("DP_UPLOADS_SENSOR_INTERVAL_S") or cls.interval_s),
                 max_runs_per_tick=int(
@@ -102,6 +119,14 @@ class UploadSensorSettings:
                 "DP_UPLOADS_PREFIX must be non-empty, DP_BATCH_MAX_VIDEOS >= 1, "
                 "DP_BATCH_WAIT_S >= 0",
             )
+        if not (
+            settings.batch_max_videos <= settings.batch_max_videos_backlog <= BACKLOG_MAX_VIDEOS
+        ):
+            raise DpError(
+                ErrorCode.CONFIG_INVALID,
+                f"DP_BATCH_MAX_VIDEOS_BACKLOG must lie between DP_BATCH_MAX_VIDEOS "
+                f"({settings.batch_max_videos}) and {BACKLOG_MAX_VIDEOS}",
+            )
         if settings.interval_s < 1:
             raise DpError(ErrorCode.CONFIG_INVALID, "DP_UPLOADS_SENSOR_INTERVAL_S must be >= 1")
         if settings.max_runs_per_tick < 1 or settings.list_per_tick < 1:
@@ -113,7 +138,19 @@ class UploadSensorSettings:
 
     @property
     def pending_cap(self) -> int:
-        return PENDING_CAP_BATCHES * self.max_runs_per_tick * self.batch_max_videos
+        """Uploads pending at most (listing pauses): a few ticks of small batches, or one
+        tick's worth of backlog batches."""
+        return max(
+            PENDING_CAP_BATCHES * self.max_runs_per_tick * self.batch_max_videos,
+            self.max_runs_per_tick * self.batch_max_videos_backlog,
+        )
+
+    def batch_size(self, pending: int) -> int:
+        """Videos per run for `pending` waiting uploads: `batch_max_videos` while they fit
+        in one tick's runs, else spread over `max_runs_per_tick` runs, up to the backlog
+        bound."""
+        spread = math.ceil(pending / self.max_runs_per_tick)
+        return max(self.batch_max_videos, min(spread, self.batch_max_videos_backlog))
 
 
 @dataclass
@@ -128,9 +165,9 @@ class UploadCursor:
             {
                 "v": CURSOR_VERSION,
                 "listed_after": self.listed_after,
-                "pending": self.pending,
+                "pending": _packed(self.pending),
                 "pending_since": self.pending_since,
-                "launched": self.launched,
+                "launched": _packed(self.launched),
             }
         )
 
@@ -140,20 +177,37 @@ class UploadCursor:
             return cls()
         try:
             data = json.loads(text)
-            if data.get("v") != CURSOR_VERSION:
+            if data.get("v") not in READABLE_CURSOR_VERSIONS:
                 raise ValueError(f"cursor version {data.get('v')!r}")
             return cls(
                 listed_after=str(data["listed_after"]),
-                pending=list(data["pending"]),
+                pending=_unpacked(data["pending"]),
                 pending_since=data["pending_since"],
-                launched=list(data["launched"]),
+                launched=_unpacked(data["launched"]),
             )
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, zlib.error) as exc:
             raise DpError(
                 ErrorCode.CONFIG_INVALID,
                 f"uploads sensor cursor unreadable ({exc}); reset it in the Dagster UI "
                 "(uploads already taken are remembered by the instance, not the cursor)",
             ) from exc
+
+
+def _packed(keys: list[str]) -> list[str] | dict[str, str]:
+    """A key list as the cursor stores it: plain JSON while short (readable in the UI),
+    else {"zlib": base64 of the compressed JSON}."""
+    plain = json.dumps(keys)
+    if len(plain) <= COMPRESS_LIST_OVER_BYTES:
+        return keys
+    return {"zlib": base64.b64encode(zlib.compress(plain.encode(), 9)).decode()}
+
+
+def _unpacked(value) -> list[str]:
+    if isinstance(value, dict):
+        value = json.loads(zlib.decompress(base64.b64decode(value["zlib"])))
+    if not isinstance(value, list):
+        raise ValueError(f"a key list, not {type(value).__name__}")
+    return [str(key) for key in value]
 
 
 def is_video_key(key: str) -> bool:
@@ -203,7 +257,7 @@ def plan_upload_batches(
     if pending and since is None:
         since = now
     batches: list[list[str]] = []
-    size = settings.batch_max_videos
+    size = settings.batch_size(len(pending))
     while len(pending) >= size and len(batches) < settings.max_runs_per_tick:
         batches.append(pending[:size])
         pending = pending[size:]
@@ -329,17 +383,21 @@ def launch_batches(
     new_partitions: list[str] = []
     known: set[str] = set()  # registered earlier in this tick
     events, run_requests = [], []
+    reads = _read_uploads(context.instance, storage, [key for batch in batches for key in batch])
     for batch in batches:
         records: dict[str, UploadRecord] = {}
+        registered_before: set[str] = set()
         for key in batch:
-            try:
-                record = remote_upload(storage, key)
-            except FileNotFoundError:
+            read = reads[key]
+            if isinstance(read, FileNotFoundError):
                 context.log.warning(f"upload {key} vanished before its batch started")
                 continue
-            except DpError as exc:  # e.g. unknown platform: nothing to run for this one
-                context.log.warning(f"upload {key} not registered: [{exc.code.value}] {exc}")
+            if isinstance(read, DpError):  # e.g. unknown platform: nothing to run for it
+                context.log.warning(f"upload {key} not registered: [{read.code.value}] {read}")
                 continue
+            record, registered = read
+            if registered:
+                registered_before.add(record.partition_key)
             if record.partition_key in records:
                 context.log.warning(
                     f"upload {key}: same video as {records[record.partition_key].source_name}; "
@@ -347,9 +405,7 @@ def launch_batches(
                 )
                 continue
             records[record.partition_key] = record
-        registered = {
-            k for k in records if k in known or context.instance.has_dynamic_partition(VIDEOS, k)
-        }
+        registered = {k for k in records if k in known or k in registered_before}
         fresh = [k for k in records if k not in registered]
         again = [k for k in records if k in registered]  # registered before: its own run
         new_partitions.extend(fresh)
@@ -391,6 +447,35 @@ def launch_batches(
         asset_events=events,
         cursor=next_cursor.encode(),
     )
+
+
+def _read_uploads(instance, storage: Storage, keys: list[str]) -> dict:
+    """Each upload's (record, whether its video is registered), or the FileNotFoundError /
+    DpError reading it raised. A HEAD and a sidecar read per upload, `UPLOAD_READ_THREADS`
+    at once (S3 round trips wait, they do not compute: thousands per tick take seconds in
+    threads, minutes one by one); the registered videos in one bulk query."""
+
+    def read(key: str):
+        try:
+            return remote_upload(storage, key)
+        except (FileNotFoundError, DpError) as exc:
+            return exc
+
+    if len(keys) <= 1:
+        reads = {key: read(key) for key in keys}
+    else:
+        with ThreadPoolExecutor(max_workers=UPLOAD_READ_THREADS) as pool:
+            reads = dict(zip(keys, pool.map(read, keys), strict=True))
+    records = [r for r in reads.values() if isinstance(r, UploadRecord)]
+    existing = (
+        instance.get_existing_dynamic_partitions(VIDEOS, [r.partition_key for r in records])
+        if records
+        else set()
+    )
+    return {
+        key: (r, r.partition_key in existing) if isinstance(r, UploadRecord) else r
+        for key, r in reads.items()
+    }
 
 
 def _upload_key(record: UploadRecord, storage: Storage) -> str:

@@ -146,6 +146,46 @@ def test_a_tick_does_bounded_work_and_the_sweep_goes_on(pg_instance, s3_storage)
     assert instance.get_dynamic_partitions(VIDEOS) == [f"local__{i}" for i in range(5)]
 
 
+def test_a_large_backlog_is_launched_in_larger_runs_once_each_across_a_restart(
+    pg_instance, s3_storage
+):
+    """60 uploads, runs of 2 while the backlog is small, up to 10 under it, 3 runs and 40
+    keys listed per tick (30 taken: one tick's runs): fewer, larger runs; every upload launched exactly once, in
+    contiguous partition ranges, also when the daemon restarts halfway."""
+    home, instance = pg_instance
+    settings = UploadSensorSettings(
+        prefix="uploads",
+        batch_max_videos=2,
+        batch_max_videos_backlog=10,
+        batch_wait_s=0.0,
+        max_runs_per_tick=3,
+        list_per_tick=40,
+    )
+    names = [f"uploads/{i % 4}/v{i:03d}.mp4" for i in range(60)]
+    for name in names:
+        s3_storage.put_bytes(name, name.encode())
+    cursor, launched, sizes = None, [], []
+
+    def ticks(on, count):
+        nonlocal cursor
+        for _ in range(count):
+            result, cursor = tick(on, s3_storage, cursor, settings)
+            assert len(result.run_requests) <= settings.max_runs_per_tick
+            for run in result.run_requests:
+                keys = run_partition_keys(on, run.tags)
+                launched.extend(keys)
+                sizes.append(len(keys))
+
+    ticks(instance, 3)
+    with DagsterInstance.from_config(str(home)) as restarted:  # a daemon restart
+        ticks(restarted, 6)
+    expected = sorted(f"local__v{i:03d}" for i in range(60))
+    assert sorted(launched) == expected  # none missed, none twice
+    assert sorted(instance.get_dynamic_partitions(VIDEOS)) == expected
+    assert sizes == [10] * 6  # not 30 runs of 2
+    assert UploadCursor.decode(cursor).pending == []
+
+
 def test_uploads_wait_while_the_services_the_runs_need_are_down(
     pg_instance, s3_storage, monkeypatch
 ):
@@ -185,12 +225,43 @@ def test_batching_plan_by_count_and_wait():
 
 
 def test_at_most_max_runs_per_tick_the_rest_waits():
-    settings = UploadSensorSettings(batch_max_videos=2, batch_wait_s=0.0, max_runs_per_tick=2)
+    settings = UploadSensorSettings(
+        batch_max_videos=2, batch_max_videos_backlog=2, batch_wait_s=0.0, max_runs_per_tick=2
+    )
     keys = [f"uploads/{i}.mp4" for i in range(7)]
     cursor, batches = plan_upload_batches(UploadCursor(), keys, now=5.0, settings=settings)
     assert batches == [keys[0:2], keys[2:4]] and cursor.pending == keys[4:]
     cursor, batches = plan_upload_batches(cursor, [], now=6.0, settings=settings)
     assert batches == [keys[4:6], keys[6:]] and cursor.pending == []
+
+
+def test_a_backlog_is_spread_over_the_ticks_runs_in_larger_batches():
+    """More waiting than max_runs_per_tick small batches hold: max_runs_per_tick runs of
+    ceil(backlog / runs) videos, up to the backlog bound; a small remainder waits as before."""
+    settings = UploadSensorSettings(
+        batch_max_videos=2, batch_max_videos_backlog=5, batch_wait_s=60.0, max_runs_per_tick=3
+    )
+    keys = [f"uploads/{i:02d}.mp4" for i in range(20)]
+    cursor, batches = plan_upload_batches(UploadCursor(), keys, now=5.0, settings=settings)
+    assert batches == [keys[0:5], keys[5:10], keys[10:15]]  # capped at 5 each
+    assert cursor.pending == keys[15:] and cursor.launched == keys[:15]
+    cursor, batches = plan_upload_batches(cursor, [], now=6.0, settings=settings)
+    assert batches == [keys[15:17], keys[17:19]]  # 5 left: ceil(5 / 3) = 2 per run
+    assert cursor.pending == keys[19:]  # alone: waits for company or its wait window
+    assert settings.batch_size(4) == 2 and settings.batch_size(7) == 3
+
+
+def test_a_cursor_with_thousands_of_keys_stays_small_and_reads_back():
+    keys = [f"uploads/{i % 100:02d}/clip-{i:06d}.mp4" for i in range(5000)]
+    cursor = UploadCursor(listed_after=keys[-1], pending=keys[:7], launched=keys)
+    text = cursor.encode()
+    assert len(text) < len(json.dumps(keys)) / 5  # the launched list is stored compressed
+    assert json.loads(text)["pending"] == keys[:7]  # a short list stays readable
+    assert UploadCursor.decode(text) == cursor
+    old = json.dumps(  # a cursor the previous version stored: still read
+        {"v": 2, "listed_after": "", "pending": ["a.mp4"], "pending_since": 1.0, "launched": []}
+    )
+    assert UploadCursor.decode(old) == UploadCursor("", ["a.mp4"], 1.0, [])
 
 
 def test_settings_and_cursor_errors_are_actionable():
@@ -204,6 +275,11 @@ def test_settings_and_cursor_errors_are_actionable():
         UploadSensorSettings.from_env({"DP_BATCH_WAIT_S": "soon"})
     with pytest.raises(DpError, match="reset it"):
         UploadCursor.decode("{not json")
+    backlog = UploadSensorSettings.from_env({"DP_BATCH_MAX_VIDEOS_BACKLOG": "300"})
+    assert backlog.batch_max_videos_backlog == 300
+    for wrong in ("4", "1001"):  # below DP_BATCH_MAX_VIDEOS (8), above the profile's bound
+        with pytest.raises(DpError, match="DP_BATCH_MAX_VIDEOS_BACKLOG"):
+            UploadSensorSettings.from_env({"DP_BATCH_MAX_VIDEOS_BACKLOG": wrong})
 
 
 PLANNED_PROFILE = {
