@@ -332,3 +332,31 @@ def test_a_videos_checks_take_two_listings_and_no_head(store):
     )
     assert set(kept) == set(COMPONENTS)
     assert verifier.heads == 0
+
+
+@pytest.mark.parametrize("field", ["name", "version", "weights_digest", "precision", "engine"])
+def test_every_identity_field_of_a_model_is_in_the_fingerprint(field):
+    spec, profile = catalog()["cut_detection"], profile_of(["segmenter", "cut_detection"])
+    model = {"name": "m", "version": "1", "weights_digest": "a", "precision": "fp32"}
+    model["engine"] = "onnxruntime"
+    other = {**model, field: "changed"}
+    assert component_fingerprint(spec, profile, {"models_used": [model]}) != (
+        component_fingerprint(spec, profile, {"models_used": [other]})
+    )
+
+
+@pytest.mark.parametrize(
+    "section",
+    [
+        {"analysis": {"fps": 4.0}},
+        {"dense": {"max_fps": 12.0}},
+        {"audio": {"model_sample_rate": 22050}},
+        {"limits": {"frames_per_chunk": 128}},
+    ],
+)
+def test_every_stream_setting_is_in_the_segmenters_fingerprint(section):
+    spec = catalog()["segmenter"]
+    components = {"segmenter": {}, "cut_detection": {}}
+    base = parse_profile({"name": "rules", "components": components})
+    changed = parse_profile({"name": "rules", "components": components, **section})
+    assert component_fingerprint(spec, changed, None) != component_fingerprint(spec, base, None)
