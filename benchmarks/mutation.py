@@ -114,6 +114,7 @@ GROUPS: dict[str, tuple[list[str], list[str], list[str]]] = {
         [
             "tests/unit/visual/test_cut_detection.py",
             "tests/unit/visual/test_cut_detection_inputs.py",
+            "tests/unit/visual/test_cut_detection_holds.py",
             "tests/unit/visual/test_cut_fusion.py",
             "tests/unit/visual/test_cut_fusion_rules.py",
             "tests/accuracy/visual/test_cut_detection_branches.py",
