@@ -9,9 +9,15 @@ killed / (killed + survived + timeout + suspicious + no tests). Survivors are li
 
 Groups (see GROUPS): `core` - dp_core (ids and slugs, artifacts and their digest check on
 read, manifests, profiles, retries, ...); `loudness` - the BS.1770 / Tech 3342 meter;
-`loudness_parts` - its K-weighting, true-peak and channel-weight modules. The default run
+`loudness_parts` - its K-weighting, true-peak and channel-weight modules; `reuse` - what
+decides reuse (dp_assets/freshness.py), the verified-objects cache, `dp verify`'s audit and
+the NPZ IO manager (its digest check on read); `cuts` - cut detection and its fusion with
+TransNetV2; `tempo` - the tempo estimator and its metrical-level choice. The default run
 is `core loudness` (measured 12 + 41 minutes niced on 2 heavily shared cores; a surviving
-loudness mutant runs its whole selection, ~50 s). Results: benchmarks/RESULTS.md.
+loudness mutant runs its whole selection, ~50 s). `--sample N` checks N mutants per module
+drawn at random with a fixed seed (cut_detection.py alone has ~2,700 mutants and its
+selection takes ~1 min per survivor); `--recheck` runs an earlier run's survivors again
+against the tests as they are now. Results: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
