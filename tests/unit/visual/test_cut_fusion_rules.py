@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from dp_core.errors import DpError, ErrorCode
 from dp_features.visual.cut_fusion import CombinedCutDetector, FusionConfig
 
 pytestmark = pytest.mark.unit
@@ -130,3 +131,11 @@ def test_candidates_whose_frames_left_the_buffer_keep_our_verdict():
     found, detector = detect(model, chunk=1, config=FusionConfig(keep_s=0.2))
     assert found[0] == ("hard", WEAK_CUT)
     assert detector.model_windows == model.windows
+
+
+def test_a_chunk_with_a_wrong_timestamp_count_is_named_as_cut_detections():
+    detector = CombinedCutDetector(StandIn({}))
+    with pytest.raises(DpError) as refused:
+        detector.update(FRAMES[:3], np.arange(2) / FPS)
+    assert refused.value.code is ErrorCode.INPUT_CORRUPT
+    assert refused.value.message == "cut detection: 3 frames but 2 timestamps"
