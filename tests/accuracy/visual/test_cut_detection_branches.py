@@ -86,9 +86,10 @@ def test_a_short_dim_fade_at_a_cut_is_one_gradual_transition():
     assert len(result.cut_times_s) == 1, (result.cut_times_s, result.cut_kinds)
     assert result.cut_kinds[0] == "gradual", result.cut_kinds
     start, end = result.transition_span_s[0]
-    # The span covers the dim frames (22 and 23 at 8 fps) and reaches into both fades.
-    assert start <= times[21] and end >= times[24], (start, end)
-    assert times[21] < result.cut_times_s[0] < times[24]
+    # The span runs from the last frame of A (19) to the first of B (24): the four fading
+    # frames between them; the cut is at the middle of the jump (between 21 and 22).
+    assert (start, end) == (times[19], times[24]), (start, end)
+    assert result.cut_times_s[0] == 0.5 * (times[21] + times[22])
 
 
 def test_a_cut_between_two_bright_low_texture_shots_is_not_a_flash(sample_clips, tmp_path):
