@@ -34,3 +34,13 @@ def test_a_long_black_hold_splits_into_a_fade_out_and_a_fade_in():
     # black frame to the first frame of B (one frame either way)
     np.testing.assert_allclose(spans, [[49.5, 59.5], [134.5, 144.5]], atol=1.0)
     np.testing.assert_allclose(result.cut_times_s * FPS, spans.mean(axis=1), atol=0.5)
+
+
+def test_a_long_black_hold_between_straight_cuts_is_two_hard_cuts():
+    a, b = _texture(1), _texture(2)
+    frames = [a] * 50 + [np.zeros_like(a)] * 75 + [b] * 50  # cuts at frames 50 and 125
+    detector = CutDetector()
+    detector.update(np.stack(frames), np.arange(len(frames)) / FPS)
+    result = detector.finish(len(frames) / FPS)
+    assert list(result.cut_kinds) == ["hard", "hard"]
+    np.testing.assert_allclose(result.cut_times_s * FPS, [50, 125], atol=1e-6)
