@@ -40,3 +40,29 @@ def test_true_peak_is_never_below_sample_peak_and_silence_is_minus_inf():
     np.testing.assert_array_equal(meter.peak_linear, [0.0, 0.5])
     assert meter.peak_dbtp[0] == -np.inf
     assert meter.peak_dbtp[1] == pytest.approx(-6.0206, abs=1e-4)
+
+
+def _overshoot_at(n: int, at: int) -> np.ndarray:
+    """Silence of n samples with a 12-sample burst of fs/4 at -45 degrees from `at`: its
+    samples read 0.707 of the waveform's peak, which lies between them (+3 dB)."""
+    x = np.zeros((1, n))
+    x[0, at : at + 12] = 0.9 * np.sin(np.pi / 2 * np.arange(12) - np.pi / 4)
+    return x
+
+
+@pytest.mark.parametrize(
+    ("n", "at"),
+    [
+        (12, 0),  # one window in the whole stream: its points are read
+        (2 * (1 << 14) + 40, (1 << 14) - 12),  # the last windows of a 16384-window block
+        (2 * (1 << 14) + 40, (1 << 14) - 3),  # straddling two blocks
+        (2 * (1 << 14) + 40, 2 * (1 << 14) + 28),  # the stream's last window
+    ],
+)
+def test_an_overshoot_anywhere_in_one_chunk_is_read(n, at):
+    x = _overshoot_at(n, at)
+    reference = _reference_peak(x)
+    assert reference[0] > 1.2 * np.abs(x).max()  # a real inter-sample overshoot
+    meter = TruePeakMeter(1)
+    meter.add(x)
+    np.testing.assert_allclose(meter.peak_linear, reference, rtol=1e-12)
