@@ -186,6 +186,33 @@ def test_a_large_backlog_is_launched_in_larger_runs_once_each_across_a_restart(
     assert UploadCursor.decode(cursor).pending == []
 
 
+def test_a_tick_that_never_commits_loses_and_repeats_nothing(pg_instance, s3_storage):
+    """The tick registers its videos itself (one bulk insert); if the daemon then dies
+    before storing its runs and cursor, the next tick from the old cursor launches those
+    uploads once, as videos registered before, and later ticks never again."""
+    _, instance = pg_instance
+    settings = UploadSensorSettings(prefix="uploads", batch_max_videos=2, batch_wait_s=0.0)
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        s3_storage.put_bytes(f"uploads/{name}", name.encode())
+    sensor = build_upload_sensor(PROCESS_JOB, {PROFILE_TAG: "cpu_baseline"}, settings)
+    resource = StorageResource(
+        base=s3_storage.base,
+        s3_endpoint_url=s3_storage.endpoint_url,
+        s3_access_key=ACCESS_KEY,
+        s3_secret_key=SECRET_KEY,
+    )
+    lost = sensor(build_sensor_context(instance=instance, resources={"storage": resource}))
+    assert len(lost.run_requests) == 2  # requested, then the daemon died: nothing stored
+    assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "local__b", "local__c"]
+    launched, cursor = [], None
+    for _ in range(3):
+        result, cursor = tick(instance, s3_storage, cursor, settings)
+        launched += [run_partition_keys(instance, run.tags) for run in result.run_requests]
+    assert sorted(launched) == [["local__a"], ["local__b"], ["local__c"]]
+    assert instance.get_dynamic_partitions(VIDEOS) == ["local__a", "local__b", "local__c"]
+    assert load_upload(instance, "local__b").source_name == "b.mp4"
+
+
 def test_uploads_wait_while_the_services_the_runs_need_are_down(
     pg_instance, s3_storage, monkeypatch
 ):
