@@ -139,3 +139,18 @@ def test_a_chunk_with_a_wrong_timestamp_count_is_named_as_cut_detections():
         detector.update(FRAMES[:3], np.arange(2) / FPS)
     assert refused.value.code is ErrorCode.INPUT_CORRUPT
     assert refused.value.message == "cut detection: 3 frames but 2 timestamps"
+
+
+def test_a_weak_cut_judged_with_a_strict_one_at_the_end_reads_the_last_frame():
+    """Both cuts of this short clip are reported together at `finish` (the detector looks
+    ahead 2 s): the strict one does not stop the weak one from being judged, and the weak
+    one, 2 frames before the end, is confirmed by the model's peak on the last frame."""
+    a, b, c = _texture(1), _texture(2), _texture(3)
+    frames = np.stack([a] * 30 + [b] * 25 + [(0.64 * b + 0.36 * c).astype(np.uint8)] * 3)
+    for i in range(len(frames)):
+        frames[i, :16, :16] = (i, 0, 0)
+    detector = CombinedCutDetector(StandIn({len(frames) - 1: 0.9}))
+    detector.update(frames, np.arange(len(frames)) / FPS)
+    result = detector.finish(len(frames) / FPS)
+    assert list(result.cut_kinds) == ["hard", "hard"]
+    np.testing.assert_allclose(result.cut_times_s * FPS, [30, 55], atol=1e-6)
