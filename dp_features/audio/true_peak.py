@@ -43,6 +43,32 @@ _WINDOW_TO_PHASES = np.ascontiguousarray(_PHASES[:, ::-1].T)
 _BLOCK = 1 << 14
 
 
+# points per segment from which the shifted multiply-adds beat the window product
+_SHIFTED_FROM = 2048
+
+
+def _interpolated_peak(segment: np.ndarray) -> np.ndarray:
+    """Per channel, the largest |point| interpolated from `segment` [C, n] (float64): each
+    phase as 12 multiply-adds of shifted views, tap by tap in window order, the same sums
+    as a window-matrix product (which, over overlapping windows, numpy cannot hand to BLAS
+    and ran ~15x slower)."""
+    count = segment.shape[1] - _HISTORY
+    if count < _SHIFTED_FROM:  # a few points: fewer numpy calls as one product
+        windows = sliding_window_view(segment, _TAPS_PER_PHASE, axis=1)
+        return np.abs(windows @ _WINDOW_TO_PHASES).max(axis=(1, 2))
+    peak = np.zeros(segment.shape[0])
+    acc = np.empty((segment.shape[0], count))
+    term = np.empty_like(acc)
+    for phase in range(OVERSAMPLING):
+        taps = _WINDOW_TO_PHASES[:, phase]
+        np.multiply(segment[:, :count], taps[0], out=acc)
+        for k in range(1, _TAPS_PER_PHASE):
+            np.multiply(segment[:, k : k + count], taps[k], out=term)
+            acc += term
+        np.maximum(peak, np.abs(acc).max(axis=1), out=peak)
+    return peak
+
+
 class TruePeakMeter:
     """Running maximum of the 4x-oversampled absolute signal, per channel.
 
@@ -79,9 +105,7 @@ class TruePeakMeter:
                 segment = np.concatenate([self._history[:, start:], x[:, : stop - h]], axis=1)
             else:
                 segment = x[:, start - h : stop - h]
-            windows = sliding_window_view(segment, _TAPS_PER_PHASE, axis=1)
-            points = windows @ _WINDOW_TO_PHASES  # [C, windows, 4]
-            np.maximum(self._peak, np.abs(points).max(axis=(1, 2)), out=self._peak)
+            np.maximum(self._peak, _interpolated_peak(segment), out=self._peak)
         if x.shape[1] >= _HISTORY:
             self._history = x[:, -_HISTORY:].copy()
         else:
