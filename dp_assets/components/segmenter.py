@@ -14,7 +14,7 @@ from dp_core.component_spec import ComponentSpec
 from dp_core.errors import DpError, ErrorCode
 from dp_core.hashing import sha256_file
 from dp_core.storage_keys import frames_prefix
-from dp_features.dataset.feature_row import SEGMENTER_FEATURES
+from dp_features.video.sampling import SEGMENTER_FEATURES
 from dp_resources.media.segmentation import segment_video
 
 

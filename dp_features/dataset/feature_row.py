@@ -22,12 +22,7 @@ from dataclasses import dataclass
 from dp_core.component_spec import FeatureSet
 from dp_features.feature_stats import Arrays
 
-# dp_assets/components/segmenter.py still imports its FeatureSet from here (that file has
-# another owner): re-exported until it imports it from dp_features/video/sampling.py.
-from dp_features.video.sampling import SEGMENTER_FEATURES
-
 __all__ = [
-    "SEGMENTER_FEATURES",
     "ComponentInput",
     "FeatureColumn",
     "column_descriptions",
