@@ -10,7 +10,8 @@ SQLite), imports done before the clock starts. Orchestration = wall - the sum of
 component's `duration_ms` over the videos' manifests (the compute the steps report). Cases:
 `baseline` (the code of `--baseline-ref`, a git worktree made for this run), `current` (this
 working tree), and each `--variant` (the current code with an environment variable set, e.g.
-`subset:DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`). Rounds alternate the order.
+`subset:DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=1`, or `one_run:DP_BENCH_VIDEOS_PER_RUN=40`
+for the batch size `dp process --batch-size` sets; several `;`-separated assignments). Rounds alternate the order.
 Wall and CPU time (the child and everything it started) are printed: the machine is shared.
 """
 
@@ -32,6 +33,7 @@ CODE_ROOT = Path(os.environ.get("DP_BENCH_CODE_ROOT", THIS_REPO))
 sys.path.insert(0, str(CODE_ROOT))
 
 GOAL_ORCHESTRATION = 0.15
+BATCH_SIZE_ENV = "DP_BENCH_VIDEOS_PER_RUN"  # a variant's videos per run (default: the profile's)
 
 
 def _cpu_seconds() -> float:
@@ -63,7 +65,11 @@ def child_process(clips: list[str], profile_name: str, work: Path) -> dict:
     settings = Settings.of(str(work / "storage"), profile_name)
     profile = load_profile(profile_name)
     started, cpu = time.perf_counter(), _cpu_seconds()
-    results, storage = process_videos(instance, clips, settings, profile, None, lambda _: None)
+    # a variant may set the videos per run (dp process --batch-size)
+    batch_size = int(os.environ.get(BATCH_SIZE_ENV) or 0) or None
+    results, storage = process_videos(
+        instance, clips, settings, profile, batch_size, lambda _: None
+    )
     wall, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     failed = [r.message for r in results if r.status != "success"]
     if failed:
@@ -147,9 +153,9 @@ def main() -> None:
             cases["baseline"] = (tree, {})
         cases["current"] = (THIS_REPO, {})
         for variant in args.variant:
-            name, assignment = variant.split(":", 1)
-            key, value = assignment.split("=", 1)
-            cases[name] = (THIS_REPO, {key: value})
+            name, assignments = variant.split(":", 1)
+            pairs = (assignment.split("=", 1) for assignment in assignments.split(";"))
+            cases[name] = (THIS_REPO, dict(pairs))
         clips = scratch / "clips"
         make_clips(clips, args.clips, args.seconds)
         print(
