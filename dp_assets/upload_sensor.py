@@ -333,7 +333,8 @@ def build_upload_sensor(
         default_status=DefaultSensorStatus.RUNNING,
         description=(
             f"Registers videos uploaded under {settings.prefix}/ and launches runs of up to "
-            f"{settings.batch_max_videos} videos (waiting up to {settings.batch_wait_s:g} s)."
+            f"{settings.batch_max_videos} videos (waiting up to {settings.batch_wait_s:g} s), "
+            f"up to {settings.batch_max_videos_backlog} under a backlog."
         ),
     )
     def register_uploads(context: SensorEvaluationContext, storage: StorageResource):
