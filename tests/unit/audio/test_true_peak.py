@@ -66,3 +66,12 @@ def test_an_overshoot_anywhere_in_one_chunk_is_read(n, at):
     meter = TruePeakMeter(1)
     meter.add(x)
     np.testing.assert_allclose(meter.peak_linear, reference, rtol=1e-12)
+
+
+def test_the_stream_start_is_not_padded_with_silence():
+    """A constant from the first sample has no step to ring on: its true peak is itself
+    (a zero before it would make the interpolator overshoot, Annex 2's edge artefact)."""
+    meter = TruePeakMeter(1)
+    meter.add(np.full((1, 100), 0.5))
+    np.testing.assert_allclose(meter.peak_linear, [0.5], rtol=0, atol=0.5 * 0.02)
+    np.testing.assert_allclose(meter.peak_linear, _reference_peak(np.full((1, 100), 0.5)))
