@@ -164,6 +164,14 @@ def _copy_tree(target: Path) -> None:
     git = ["git", "-c", "user.name=mutation", "-c", "user.email=mutation@localhost"]
     for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "scratch copy"]):
         subprocess.run([*git, *command], cwd=target, check=True, capture_output=True)
+    # the packages mutmut does not copy are imported from this snapshot, not through the
+    # editable install from the working tree, which other work may change during a run
+    snapshot = target / "_snapshot"
+    for name in filter(None, files):
+        source = ROOT / name.decode()
+        if source.is_file() and "/" in name.decode():
+            (snapshot / name.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, snapshot / name.decode())
     # mutmut runs the tests in mutants/: the same repository seen from there
     (target / "mutants").mkdir()
     (target / "mutants" / ".git").write_text(f"gitdir: {target / '.git'}\n")
@@ -245,6 +253,7 @@ def run_group(
     _copy_tree(work)
     _write_config(work, packages, modules, tests)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env["PYTHONPATH"] = str(work / "_snapshot")  # after mutants/ (mutmut puts it first)
     mutmut = Path(sys.executable).with_name("mutmut")
     started = time.monotonic()
     print(f"[{name}] mutmut in {work} ({len(modules)} modules, {len(tests)} test files)")
@@ -279,6 +288,8 @@ def recheck_group(name: str, work_root: Path, max_children: int) -> dict[str, Co
     print(f"[{name}] re-checking {len(survivors)} survivors in {work}")
     if survivors:
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        if (work / "_snapshot").is_dir():
+            env["PYTHONPATH"] = str(work / "_snapshot")
         mutmut = Path(sys.executable).with_name("mutmut")
         command = ["nice", "-n", "15", str(mutmut), "run", "--max-children", str(max_children)]
         with (work / "mutmut-recheck.log").open("w") as out:
