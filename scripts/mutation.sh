@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Mutation testing of the core modules (benchmarks/mutation.py): not part of CI.
-# Usage: bash scripts/mutation.sh [core|loudness ...] [--max-children N] [--work DIR]
+# Usage: bash scripts/mutation.sh [core|loudness|loudness_parts|reuse|cuts|tempo ...]
+#        [--sample N] [--recheck] [--max-children N] [--work DIR]
 # Prints the kill rate per module. Niced; bounded by the fast test selection of each group.
 set -euo pipefail
 cd "$(dirname "$0")/.."
