@@ -102,7 +102,11 @@ class Store:
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(tmp_path)
+    store = Store(tmp_path)
+    yield store
+    # closed here, not by the garbage collector during a later test (SQLAlchemy logs an
+    # error when an in-memory instance's connection is reset from another thread)
+    store.instance.dispose()
 
 
 def test_an_unchanged_video_reuses_everything_as_recorded(store):
