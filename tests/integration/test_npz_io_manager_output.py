@@ -3,6 +3,7 @@ sealed (whose sha256 its materialization records), never a re-encoding; an artif
 without sealing is encoded once; a video the step returned nothing for is an INTERNAL
 error naming it. Dagster's public output context, a real folder storage."""
 
+import gc
 import hashlib
 
 import numpy as np
@@ -36,7 +37,8 @@ def artifact(value: int) -> Artifact:
 @pytest.fixture
 def manager(tmp_path):
     storage = StorageResource(base=str(tmp_path / "store"))
-    return NpzIOManager(storage=storage), storage.get_storage()
+    yield NpzIOManager(storage=storage), storage.get_storage()
+    gc.collect()  # the contexts' in-memory instances go here, not during a later test
 
 
 def context():

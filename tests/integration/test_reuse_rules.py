@@ -5,6 +5,7 @@ again), of the current fingerprint, made from the inputs reused now (the segment
 this very source), and held by the storage with the recorded bytes, stream files included.
 Anything not reused makes everything downstream of it computed again."""
 
+import gc
 import hashlib
 import json
 
@@ -107,6 +108,7 @@ def store(tmp_path):
     # closed here, not by the garbage collector during a later test (SQLAlchemy logs an
     # error when an in-memory instance's connection is reset from another thread)
     store.instance.dispose()
+    gc.collect()
 
 
 def test_an_unchanged_video_reuses_everything_as_recorded(store):
