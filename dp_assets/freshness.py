@@ -30,6 +30,7 @@ from dp_assets.step_record import StepRecord
 from dp_assets.uploads import UPLOAD_INPUT
 from dp_core.artifact import decode_artifact, verify_digest
 from dp_core.component_spec import ComponentSpec
+from dp_core.errors import DpError
 from dp_core.hashing import sha256_json
 from dp_core.profile import Profile
 from dp_core.storage_keys import video_prefix
@@ -153,8 +154,11 @@ def _frames_problem(verifier: ObjectVerifier, record: StepRecord) -> str | None:
     """The first file the segmenter wrote under its frames_dir (stream chunks included)
     that the storage does not hold as written, if any."""
     key, sha256 = record.artifact_key, record.sha256
-    data = verify_digest(verifier.storage.get_bytes(key), sha256, key)
-    extra = decode_artifact(data, source=key).meta.model_extra or {}
+    try:  # bytes that match their digest but do not decode: named, recomputed, never fatal
+        data = verify_digest(verifier.storage.get_bytes(key), sha256, key)
+        extra = decode_artifact(data, source=key).meta.model_extra or {}
+    except DpError as exc:
+        return exc.message
     if not extra.get("frames_prefix"):
         return f"{key}: the segmenter's artifact names no frames_dir"
     return next(frames_problems(verifier, extra), None)

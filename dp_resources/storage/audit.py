@@ -154,6 +154,12 @@ def frames_problems(
             yield exc.message
             continue
         chunk_digests = index.get("chunk_sha256") or [""] * len(index["chunks"])
+        if len(chunk_digests) != len(index["chunks"]):
+            yield (
+                f"{prefix}/{name}: lists {len(index['chunks'])} chunks but "
+                f"{len(chunk_digests)} chunk digests"
+            )
+            continue
         for chunk, chunk_digest in zip(index["chunks"], chunk_digests, strict=True):
             if report is not None:
                 report.stream_files += 1

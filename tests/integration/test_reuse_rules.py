@@ -17,7 +17,6 @@ from dp_assets.components import catalog, parse_profile
 from dp_assets.freshness import Materialized, component_fingerprint, reusable
 from dp_assets.uploads import UPLOAD_INPUT
 from dp_core.artifact import Artifact, ArtifactMeta, encode_artifact
-from dp_core.errors import DpError, ErrorCode
 from dp_resources.storage.backends import LocalStorage
 from dp_resources.storage.verified_objects import ObjectVerifier
 
@@ -310,17 +309,13 @@ def test_the_fingerprint_follows_what_decides_the_output(store):
 
 
 def test_a_segmenter_artifact_that_does_not_decode_is_never_reused_and_is_named(store):
-    """Bytes that hash as recorded but are no artifact (a writer's fault): not reused, and
-    the key is named, whether reuse warns or stops the run with INPUT_CORRUPT."""
+    """Bytes that hash as recorded but are no artifact (a writer's fault): not reused, the
+    key named in the warning, and recomputed (never a stopped run)."""
     store.write("segmenter", b"not an npz", run_id="run2")
     key = store.key("segmenter", "run2")
-    try:
-        kept, warnings = store.reusable()
-    except DpError as error:
-        assert error.code is ErrorCode.INPUT_CORRUPT
-        assert error.message.startswith(f"{key} is not a valid NPZ artifact")
-    else:
-        assert kept == {} and any(key in w for w in warnings)
+    kept, warnings = store.reusable()
+    assert kept == {}
+    assert any(key in w and "not a valid NPZ artifact" in w for w in warnings), warnings
 
 
 def test_a_videos_checks_take_two_listings_and_no_head(store):

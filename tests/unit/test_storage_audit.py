@@ -367,3 +367,12 @@ def test_a_bad_stream_index_does_not_hide_the_next_streams_problems(store):
     assert len(problems) == 2
     assert problems[0].startswith(f"{FRAMES}/analysis/index.json is not valid JSON")
     assert problems[1] == f"{keys['chunks'][0]}: missing from {storage.base}"
+
+
+def test_an_index_whose_chunks_and_digests_differ_in_number_is_a_problem_not_a_crash(store):
+    storage, keys = store
+    index = json.dumps({"chunks": keys["chunks"], "chunk_sha256": [sha(b"chunk 0")]}).encode()
+    storage.put_bytes(f"{FRAMES}/dense/index.json", index)
+    meta = {"frames_prefix": FRAMES, "frames_digests": {"dense/index.json": sha(index)}}
+    [problem] = frames_problems(ObjectVerifier(storage), meta)
+    assert problem == f"{FRAMES}/dense/index.json: lists 2 chunks but 1 chunk digests"
