@@ -14,6 +14,7 @@ stated in docs/SECURITY.md "Limits on hostile input"). Each input is crafted her
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import struct
@@ -22,6 +23,7 @@ import wave
 import zlib
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -31,6 +33,7 @@ from dp_assets.uploads import sidecar_record_fields
 from dp_core.errors import DpError, ErrorCode
 from dp_core.identity import video_key
 from dp_core.sidecar import MAX_SIDECAR_BYTES
+from dp_resources.media import decoder
 from dp_resources.media.decoder import MAX_FRAME_RATE, DecodePlan, decode_once
 
 pytestmark = pytest.mark.integration
@@ -254,15 +257,19 @@ def test_a_stream_making_no_progress_is_stopped_by_the_time_budget(frozen_time):
     assert elapsed < 0.05 + 2.0
 
 
-def test_a_jump_in_the_timestamps_earns_no_time_budget(jumped_time):
-    # 0.5 ms of decoding per media second: 10.6 s for the 5.9 h the timestamps claim (more
-    # than the whole file takes, ~2.4 s), 20 us per frame at 25 fps (decoding one takes
-    # ~120 us here): only crediting frames, not the jump, stops it
+def test_a_jump_in_the_timestamps_earns_no_time_budget(jumped_time, monkeypatch):
+    # The decoder's clock is simulated: each reading (one per packet) is 0.1 ms later, so the
+    # 20,001 packets "take" 2 s whatever the machine's load. The budget is 0.05 s + 0.5 ms per
+    # media second: crediting the jump (5.9 h) would allow 10.6 s and nothing would stop the
+    # file; crediting frames (1/25 s each) allows 0.05 s + 20 us per frame, passed after ~625.
+    readings = itertools.count()
+    clock = SimpleNamespace(monotonic=lambda: next(readings) * 1e-4)
+    monkeypatch.setattr(decoder, "time", clock)
     plan = DecodePlan(**{**PLAN.__dict__, "stall_s": 0.05, "wall_s_per_media_s": 0.0005})
-    error, elapsed = refused(jumped_time, plan)
+    error, _ = refused(jumped_time, plan)
     assert error.code is ErrorCode.RESOURCE_EXHAUSTED
     assert "does not advance" in error.message
-    assert elapsed < 2.0
+    assert next(readings) < 2_000  # stopped within the first frames, not at the file's end
 
 
 def test_audio_over_the_sample_budget_is_refused_before_decoding(tmp_path):
