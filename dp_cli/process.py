@@ -22,7 +22,7 @@ from dp_assets.definitions import PROFILE_TAG, Settings, process_job
 from dp_assets.execution import PRELOAD_PROFILE_ENV, PRELOAD_STORAGE_ENV
 from dp_assets.failure_marks import mark_failed_videos
 from dp_assets.leases import lease_owner
-from dp_assets.partitions import VIDEOS
+from dp_assets.partitions import VIDEOS, newest_keys_reaching
 from dp_assets.planning import PlanningContext, check_services, leased, plan_batch, plan_batches
 from dp_assets.run_records import RANGE_END, RANGE_START, finalize_run
 from dp_assets.step_record import StepRecord
@@ -133,7 +133,8 @@ class ProgressPrinter(threading.Thread):
                 code = f" [{record.error_code}]" if record.error_code else ""
                 took = f"{(record.duration_ms or 0) / 1000:.1f} s"
                 self.echo(
-                    f"    {component:<24} {materialization.partition:<40} {record.status}{code} {took}"
+                    f"    {component:<24} {materialization.partition or '':<40} "
+                    f"{record.status}{code} {took}"
                 )
             elif event.event_type == DagsterEventType.STEP_FAILURE:
                 self.echo(f"  ✗ {event.step_key} failed: {_failure_text(event)}")
@@ -196,7 +197,10 @@ def process_videos(
     settings.record(instance.root_directory)
     planning = PlanningContext.of(instance, storage, profile, ObjectVerifier(storage, cache))
     size = batch_size or profile.batching.videos_per_run
-    batches = plan_batches(list(records), instance.get_dynamic_partitions(VIDEOS), size)
+    # the registration order back to the oldest of these videos: pages of the newest keys,
+    # not the whole list (1M partitions: one full read is seconds)
+    order = newest_keys_reaching(instance, VIDEOS, set(records))
+    batches = plan_batches(list(records), order, size)
     digests = {key: record.source_digest for key, (record, _) in records.items()}
     for number, batch in enumerate(batches, start=1):
         echo(f"batch {number}/{len(batches)} · {len(batch)} video(s)")
