@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from dagster import DagsterInstance
@@ -69,8 +69,8 @@ class PlanningContext:
     storage: Storage
     profile: Profile
     verifier: ObjectVerifier
-    specs: Mapping[str, ComponentSpec] = field(default_factory=catalog)
-    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    specs: Mapping[str, ComponentSpec]
+    fingerprints: Mapping[str, str]  # component -> its fingerprint under the profile
 
     @classmethod
     def of(cls, instance, storage, profile, verifier) -> PlanningContext:
@@ -152,13 +152,16 @@ def plan_batch(
     )
     order = context.profile.component_order()
     plan = BatchPlan(runs=[], up_to_date={})
+    previous = None  # the batch's key before this one
     for key in batch:
         compute = [name for name in order if name not in kept.get(key, {})]
+        last = plan.runs[-1] if plan.runs else None
+        follows = last is not None and last.keys[-1] == previous
+        previous = key
         if not compute:
             plan.up_to_date[key] = kept[key]
             continue
-        last = plan.runs[-1] if plan.runs else None
-        if last and last.compute == compute and batch.index(last.keys[-1]) == batch.index(key) - 1:
+        if follows and last.compute == compute:
             last.keys.append(key)
             last.reused[key] = kept.get(key, {})
         else:
